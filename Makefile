@@ -1,0 +1,40 @@
+# Omni's everyday commands. `make run` and `make test` work on a fresh machine with Rust
+# and PostgreSQL's server binaries: with no DATABASE_URL they use the server on
+# 127.0.0.1:5432 when it answers, else a throwaway cluster under target/pg.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+DB := deploy/local-db.sh
+
+.PHONY: run build test lint fmt db-url db-stop clean-db
+
+## Start Omni in development mode (applies migrations first).
+run: build
+	DATABASE_URL="$$($(DB) url omni)" ./target/debug/omni-server serve
+
+build:
+	cargo build --bin omni-server
+
+## Every test of the workspace, in parallel, each against its own database.
+test:
+	@command -v cargo-nextest >/dev/null 2>&1 || { echo "cargo-nextest missing: cargo install cargo-nextest --locked" >&2; exit 1; }
+	DATABASE_URL="$$($(DB) url postgres)" cargo nextest run --workspace --all-features --no-fail-fast
+
+## Formatting check and clippy, warnings as errors.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Print the database URL `make run` would use.
+db-url:
+	@$(DB) url omni
+
+## Stop the throwaway cluster, if one runs.
+db-stop:
+	@$(DB) stop
+
+## Stop and delete the throwaway cluster.
+clean-db: db-stop
+	rm -rf target/pg

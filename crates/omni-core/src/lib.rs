@@ -1,0 +1,26 @@
+//! Omni's shared kernel.
+//!
+//! The small, dependency-free vocabulary every other Omni crate speaks: typed identifiers,
+//! E.164 phone numbers, keyset pagination, the [`Clock`] port and the domain event types
+//! that the event log and the WebSocket hub carry. Nothing here performs I/O.
+#![warn(missing_docs)]
+
+mod clock;
+mod error;
+mod event;
+mod ids;
+mod page;
+mod phone;
+mod wire_enum;
+
+#[doc(hidden)]
+pub use serde as __serde;
+
+#[cfg(feature = "mock")]
+pub use clock::MockClock;
+pub use clock::{Clock, SystemClock};
+pub use error::FieldError;
+pub use event::{Event, EventType, NewEvent, UnknownEventType};
+pub use ids::{CompanyId, EventId, IntegrationId, MessageId, TicketId, UserId};
+pub use page::{Cursor, CursorError, Limit, LimitError, Page, PageRequest};
+pub use phone::{PhoneNumber, PhoneNumberError};

@@ -1,0 +1,83 @@
+//! Building and running the HTTP server.
+
+use std::net::TcpListener;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpMessage as _, HttpServer, web};
+use omni_store_postgres::Database;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Config;
+use crate::extract;
+use crate::routes;
+use crate::state::AppState;
+
+/// A bound, not yet running, Omni HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free port) and prepares the server; the database
+    /// pool is lazy, so this succeeds while PostgreSQL is down.
+    pub fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Database::new(config.database.clone())?;
+        let listener = TcpListener::bind(config.http.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.bind))?;
+        let port = listener.local_addr()?.port();
+        let workers = config.http.workers;
+        let shutdown_timeout = config.http.shutdown_timeout.as_secs();
+        let state = web::Data::new(AppState { db, config });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(extract::json_config())
+                .app_data(extract::query_config())
+                .app_data(extract::path_config())
+                .configure(routes::configure)
+                .default_service(web::to(extract::not_found))
+                .wrap(from_fn(echo_request_id))
+                .wrap(TracingLogger::default())
+        })
+        // actix-web already stops gracefully on SIGTERM and SIGINT: it stops accepting,
+        // lets in-flight requests finish within this timeout, then exits.
+        .shutdown_timeout(shutdown_timeout)
+        .listen(listener)?;
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT (or the server handle stops it).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Returns the request id of the tracing span as `X-Request-Id`, so a client's report of
+/// a failure can be matched with the server's log lines.
+async fn echo_request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().copied();
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}

@@ -1,0 +1,27 @@
+//! The command line: `omni-server [serve]`, `omni-server migrate`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Omni: WhatsApp customer service, triaged and in real time.
+#[derive(Debug, Parser)]
+#[command(name = "omni-server", version, about)]
+pub struct Cli {
+    /// Configuration file (default: `omni.toml` in the working directory, if present).
+    #[arg(long, global = true, env = "OMNI_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands of `omni-server`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP until SIGTERM/SIGINT.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+}

@@ -1,0 +1,539 @@
+//! Configuration: built-in defaults, then `omni.toml`, then `OMNI_`-prefixed environment
+//! variables (`DATABASE_URL` too), for the profile named by `OMNI_PROFILE`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use omni_store_postgres::DbConfig;
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+
+/// Which defaults apply and how strict start-up is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// A developer's machine: secrets are generated, logs are pretty.
+    Development,
+    /// Automated tests: like development.
+    Testing,
+    /// A real deployment: secrets must be given, logs are JSON.
+    Production,
+}
+
+impl Profile {
+    fn as_str(self) -> &'static str {
+        match self {
+            Profile::Development => "development",
+            Profile::Testing => "testing",
+            Profile::Production => "production",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, ConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Profile::Development),
+            "testing" | "test" => Ok(Profile::Testing),
+            "production" | "prod" => Ok(Profile::Production),
+            other => Err(ConfigError(format!(
+                "OMNI_PROFILE `{other}` is not one of development, testing, production"
+            ))),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Coloured, multi-line, for people.
+    Pretty,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+/// The raw shape of the configuration, exactly as the layers spell it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    database: RawDatabase,
+    http: RawHttp,
+    auth: RawAuth,
+    crypto: RawCrypto,
+    twilio: RawTwilio,
+    cors: RawCors,
+    log: RawLog,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+    pool_size: usize,
+    connect_timeout_ms: u64,
+    acquire_timeout_ms: u64,
+    statement_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    bind: String,
+    public_base_url: Option<String>,
+    workers: Option<usize>,
+    shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    jwt_secret: Option<String>,
+    token_ttl_secs: u64,
+    allow_registration: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCrypto {
+    secret_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTwilio {
+    api_base_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCors {
+    allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<LogFormat>,
+    level: String,
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Raw {
+            database: RawDatabase {
+                url: "postgres://postgres@127.0.0.1:5432/omni".into(),
+                pool_size: 16,
+                connect_timeout_ms: 5_000,
+                acquire_timeout_ms: 5_000,
+                statement_timeout_ms: 30_000,
+            },
+            http: RawHttp {
+                bind: "127.0.0.1:8080".into(),
+                public_base_url: None,
+                workers: None,
+                shutdown_timeout_secs: 30,
+            },
+            auth: RawAuth {
+                jwt_secret: None,
+                token_ttl_secs: 3600,
+                allow_registration: true,
+            },
+            crypto: RawCrypto { secret_key: None },
+            twilio: RawTwilio {
+                api_base_url: "https://api.twilio.com".into(),
+            },
+            cors: RawCors {
+                allowed_origins: Vec::new(),
+            },
+            log: RawLog {
+                format: None,
+                level: "info".into(),
+            },
+        }
+    }
+}
+
+/// A secret value: never printed, not even by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The validated configuration of one Omni process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The profile in force.
+    pub profile: Profile,
+    /// How to reach PostgreSQL.
+    pub database: DbConfig,
+    /// The HTTP listener.
+    pub http: HttpConfig,
+    /// Token issuing.
+    pub auth: AuthConfig,
+    /// The key that encrypts integration secrets at rest.
+    pub crypto_key: Secret<[u8; 32]>,
+    /// Twilio's REST base URL (tests point it at a fake).
+    pub twilio_api_base_url: String,
+    /// Origins of the agent UIs allowed to call the API from a browser.
+    pub cors_allowed_origins: Vec<String>,
+    /// Log format and default level.
+    pub log: LogConfig,
+    /// Things start-up should tell the operator once logging is up.
+    pub notices: Vec<String>,
+}
+
+/// The HTTP listener's settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Where to listen; port 0 picks a free one.
+    pub bind: SocketAddr,
+    /// The URL Twilio calls, without a trailing slash; signatures are checked against it.
+    pub public_base_url: String,
+    /// Worker threads; `None`: one per core.
+    pub workers: Option<usize>,
+    /// How long in-flight requests may finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+/// Token settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The HS256 key.
+    pub jwt_secret: Secret<Vec<u8>>,
+    /// How long an access token lives.
+    pub token_ttl: Duration,
+    /// Whether anyone may create a company with `POST /auth/register`.
+    pub allow_registration: bool,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Pretty or JSON.
+    pub format: LogFormat,
+    /// The default filter when `RUST_LOG` is unset.
+    pub level: String,
+}
+
+/// Configuration that cannot run: its message is one line naming the key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+/// Environment variables with the `OMNI_` prefix that are not configuration keys.
+const NOT_KEYS: &[&str] = &["profile", "config", "superadmin_password"];
+
+impl Config {
+    /// Loads the configuration from the process environment and the given (or default,
+    /// `omni.toml`) file, which may be absent.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let profile = match std::env::var("OMNI_PROFILE") {
+            Ok(p) => Profile::parse(&p)?,
+            Err(_) => Profile::Development,
+        };
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("OMNI_CONFIG").map(Into::into))
+            .unwrap_or_else(|| "omni.toml".into());
+        let figment = Self::defaults()
+            .merge(Toml::file(file).nested())
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(Env::prefixed("OMNI_").split("__").ignore(NOT_KEYS));
+        Self::from_figment(profile, &figment)
+    }
+
+    /// The built-in defaults, as the first layer of a figment.
+    pub fn defaults() -> Figment {
+        Figment::new().merge(Serialized::defaults(Raw::default()))
+    }
+
+    /// Extracts and validates the configuration of `profile` from `figment` (for tests and
+    /// embedders that layer their own providers on [`Config::defaults`]).
+    pub fn from_figment(profile: Profile, figment: &Figment) -> Result<Self, ConfigError> {
+        let raw: Raw = figment
+            .clone()
+            .select(profile.as_str())
+            .extract()
+            .map_err(|e| ConfigError(first_line(&e.to_string())))?;
+        Self::validate(profile, raw)
+    }
+
+    fn validate(profile: Profile, raw: Raw) -> Result<Self, ConfigError> {
+        let mut notices = Vec::new();
+
+        let mut database = DbConfig::new(&raw.database.url)
+            .map_err(|e| ConfigError(format!("database.url: {e}")))?;
+        if raw.database.pool_size == 0 {
+            return Err(ConfigError("database.pool_size must be at least 1".into()));
+        }
+        database.pool_size = raw.database.pool_size;
+        database.connect_timeout = positive_ms(
+            "database.connect_timeout_ms",
+            raw.database.connect_timeout_ms,
+        )?;
+        database.acquire_timeout = positive_ms(
+            "database.acquire_timeout_ms",
+            raw.database.acquire_timeout_ms,
+        )?;
+        database.statement_timeout = positive_ms(
+            "database.statement_timeout_ms",
+            raw.database.statement_timeout_ms,
+        )?;
+
+        let bind: SocketAddr = raw.http.bind.parse().map_err(|_| {
+            ConfigError(format!(
+                "http.bind `{}` is not an address like 127.0.0.1:8080",
+                raw.http.bind
+            ))
+        })?;
+        let public_base_url = match raw.http.public_base_url {
+            Some(url) => http_url("http.public_base_url", &url)?,
+            None => format!("http://{bind}"),
+        };
+        if raw.http.workers == Some(0) {
+            return Err(ConfigError("http.workers must be at least 1".into()));
+        }
+
+        let jwt_secret = match raw.auth.jwt_secret.filter(|s| !s.is_empty()) {
+            Some(s) if s.len() < 32 => {
+                return Err(ConfigError(
+                    "auth.jwt_secret must be at least 32 characters (OMNI_AUTH__JWT_SECRET)".into(),
+                ));
+            }
+            Some(s) => s.into_bytes(),
+            None if profile == Profile::Production => {
+                return Err(ConfigError(
+                    "auth.jwt_secret is required in production (set OMNI_AUTH__JWT_SECRET)".into(),
+                ));
+            }
+            None => {
+                notices.push(
+                    "auth.jwt_secret is not set: generated a random one; tokens will not survive a restart".into(),
+                );
+                random_bytes::<48>().to_vec()
+            }
+        };
+        if raw.auth.token_ttl_secs == 0 {
+            return Err(ConfigError("auth.token_ttl_secs must be at least 1".into()));
+        }
+
+        let crypto_key = match raw.crypto.secret_key.filter(|s| !s.is_empty()) {
+            Some(s) => BASE64
+                .decode(s.trim())
+                .ok()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .ok_or_else(|| {
+                    ConfigError(
+                        "crypto.secret_key must be 32 bytes in base64 (OMNI_CRYPTO__SECRET_KEY)"
+                            .into(),
+                    )
+                })?,
+            None if profile == Profile::Production => {
+                return Err(ConfigError(
+                    "crypto.secret_key is required in production (set OMNI_CRYPTO__SECRET_KEY)"
+                        .into(),
+                ));
+            }
+            None => {
+                notices.push(
+                    "crypto.secret_key is not set: generated a random one; integration secrets stored now will not decrypt after a restart".into(),
+                );
+                random_bytes::<32>()
+            }
+        };
+
+        let twilio_api_base_url = http_url("twilio.api_base_url", &raw.twilio.api_base_url)?;
+        for origin in &raw.cors.allowed_origins {
+            if origin == "*" {
+                return Err(ConfigError(
+                    "cors.allowed_origins may not hold `*`: name each agent-UI origin".into(),
+                ));
+            }
+            http_url("cors.allowed_origins", origin)?;
+        }
+
+        Ok(Config {
+            profile,
+            database,
+            http: HttpConfig {
+                bind,
+                public_base_url,
+                workers: raw.http.workers,
+                shutdown_timeout: Duration::from_secs(raw.http.shutdown_timeout_secs),
+            },
+            auth: AuthConfig {
+                jwt_secret: Secret(jwt_secret),
+                token_ttl: Duration::from_secs(raw.auth.token_ttl_secs),
+                allow_registration: raw.auth.allow_registration,
+            },
+            crypto_key: Secret(crypto_key),
+            twilio_api_base_url,
+            cors_allowed_origins: raw.cors.allowed_origins,
+            log: LogConfig {
+                format: raw.log.format.unwrap_or(match profile {
+                    Profile::Production => LogFormat::Json,
+                    Profile::Development | Profile::Testing => LogFormat::Pretty,
+                }),
+                level: raw.log.level,
+            },
+            notices,
+        })
+    }
+}
+
+fn positive_ms(key: &str, ms: u64) -> Result<Duration, ConfigError> {
+    if ms == 0 {
+        return Err(ConfigError(format!("{key} must be at least 1")));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// Checks that `url` is an absolute http(s) URL and drops a trailing slash.
+fn http_url(key: &str, url: &str) -> Result<String, ConfigError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(ConfigError(format!("{key} `{url}` is not an http(s) URL"))),
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+// figment's Jail API returns its (large) error type from the closure; that is its design.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in(jail: &Jail) -> Result<Config, ConfigError> {
+        let _ = jail;
+        Config::load(None)
+    }
+
+    #[test]
+    fn development_defaults_generate_secrets() {
+        Jail::expect_with(|jail| {
+            let c = load_in(jail).unwrap();
+            assert_eq!(c.profile, Profile::Development);
+            assert_eq!(c.http.bind.to_string(), "127.0.0.1:8080");
+            assert_eq!(c.http.public_base_url, "http://127.0.0.1:8080");
+            assert_eq!(c.auth.token_ttl, Duration::from_secs(3600));
+            assert!(c.auth.allow_registration);
+            assert_eq!(c.log.format, LogFormat::Pretty);
+            assert_eq!(c.twilio_api_base_url, "https://api.twilio.com");
+            assert_eq!(c.notices.len(), 2);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_names_the_missing_secret() {
+        Jail::expect_with(|jail| {
+            jail.set_env("OMNI_PROFILE", "production");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("OMNI_AUTH__JWT_SECRET"), "{e}");
+            jail.set_env("OMNI_AUTH__JWT_SECRET", "x".repeat(40));
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("OMNI_CRYPTO__SECRET_KEY"), "{e}");
+            jail.set_env("OMNI_CRYPTO__SECRET_KEY", BASE64.encode([7u8; 32]));
+            let c = load_in(jail).unwrap();
+            assert_eq!(c.log.format, LogFormat::Json);
+            assert_eq!(c.crypto_key.expose(), &[7u8; 32]);
+            assert!(c.notices.is_empty());
+            assert!(!format!("{c:?}").contains(&"x".repeat(40)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file_and_database_url_is_accepted() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "omni.toml",
+                r#"
+                [default.http]
+                bind = "0.0.0.0:9000"
+                public_base_url = "https://omni.example.com/"
+                [default.auth]
+                token_ttl_secs = 600
+                [production.auth]
+                token_ttl_secs = 60
+                "#,
+            )?;
+            jail.set_env("DATABASE_URL", "postgres://a@db1/one");
+            let c = load_in(jail).unwrap();
+            assert_eq!(c.http.bind.port(), 9000);
+            assert_eq!(c.http.public_base_url, "https://omni.example.com");
+            assert_eq!(c.auth.token_ttl, Duration::from_secs(600));
+            assert_eq!(c.database.database_name(), "one");
+            jail.set_env("OMNI_DATABASE__URL", "postgres://a@db2/two");
+            jail.set_env("OMNI_HTTP__BIND", "127.0.0.1:0");
+            let c = load_in(jail).unwrap();
+            assert_eq!(c.database.database_name(), "two");
+            assert_eq!(c.http.bind.port(), 0);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_one_clear_line() {
+        Jail::expect_with(|jail| {
+            for (key, value, expect) in [
+                ("OMNI_DATABASE__URL", "::nonsense::", "database.url"),
+                ("OMNI_HTTP__BIND", "localhost", "http.bind"),
+                ("OMNI_DATABASE__POOL_SIZE", "many", "pool_size"),
+                ("OMNI_CRYPTO__SECRET_KEY", "c2hvcnQ=", "crypto.secret_key"),
+                (
+                    "OMNI_CORS__ALLOWED_ORIGINS",
+                    "[\"*\"]",
+                    "cors.allowed_origins",
+                ),
+                ("OMNI_HTTP__BNID", "x", "bnid"),
+                ("OMNI_PROFILE", "staging", "OMNI_PROFILE"),
+            ] {
+                jail.clear_env();
+                jail.set_env(key, value);
+                let e = load_in(jail).unwrap_err().to_string();
+                assert!(
+                    e.to_lowercase().contains(&expect.to_lowercase()),
+                    "{key}: {e}"
+                );
+                assert!(!e.contains('\n'), "{key}: {e}");
+            }
+            Ok(())
+        });
+    }
+}

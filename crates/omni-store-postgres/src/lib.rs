@@ -1,0 +1,21 @@
+//! PostgreSQL adapters for Omni.
+//!
+//! The only crate that knows SQL: the connection pool, the embedded migrations (applied
+//! under an advisory lock so that several instances may start at once), the diesel schema
+//! and, as the issues land, the repository, job-queue and event-log adapters of the domain
+//! crates' ports.
+#![warn(missing_docs)]
+
+mod config;
+mod connect;
+mod database;
+mod error;
+mod migrate;
+pub mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_db;
+
+pub use config::{DbConfig, InvalidDatabaseUrl};
+pub use database::{Database, PooledConnection};
+pub use error::StoreError;
+pub use migrate::{MIGRATIONS, run_migrations};

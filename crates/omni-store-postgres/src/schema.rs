@@ -1,0 +1,132 @@
+//! Diesel's view of the tables of `migrations/`. Kept in step with the migrations by the
+//! `schema_matches_the_database` test; generated columns used only from SQL (the messages'
+//! `search` vector) are left out on purpose.
+#![allow(missing_docs)]
+
+diesel::table! {
+    companies (id) {
+        id -> Int8,
+        name -> Text,
+        settings -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        company_id -> Nullable<Int8>,
+        email -> Text,
+        password_hash -> Text,
+        name -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    integrations (id) {
+        id -> Int8,
+        company_id -> Int8,
+        #[sql_name = "type"]
+        kind -> Text,
+        config -> Jsonb,
+        secrets -> Jsonb,
+        phone_number -> Nullable<Text>,
+        enabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Int8,
+        company_id -> Int8,
+        integration_id -> Nullable<Int8>,
+        customer_phone -> Text,
+        customer_name -> Nullable<Text>,
+        channel -> Text,
+        status -> Text,
+        priority -> Text,
+        category -> Nullable<Text>,
+        sentiment -> Nullable<Text>,
+        sentiment_score -> Nullable<Float8>,
+        suggested_categories -> Jsonb,
+        assigned_to -> Nullable<Int8>,
+        last_message_at -> Nullable<Timestamptz>,
+        last_activity_at -> Timestamptz,
+        first_response_at -> Nullable<Timestamptz>,
+        resolved_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ticket_messages (id) {
+        id -> Int8,
+        company_id -> Int8,
+        ticket_id -> Int8,
+        content -> Text,
+        from_customer -> Bool,
+        whatsapp_number -> Text,
+        whatsapp_message_id -> Nullable<Text>,
+        author_id -> Nullable<Int8>,
+        delivery_status -> Text,
+        error_code -> Nullable<Int4>,
+        error_message -> Nullable<Text>,
+        media -> Jsonb,
+        idempotency_key -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Int8,
+        company_id -> Int8,
+        #[sql_name = "type"]
+        event_type -> Text,
+        ticket_id -> Nullable<Int8>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        company_id -> Nullable<Int8>,
+        kind -> Text,
+        payload -> Jsonb,
+        dedupe_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(users -> companies (company_id));
+diesel::joinable!(integrations -> companies (company_id));
+diesel::joinable!(tickets -> companies (company_id));
+diesel::joinable!(ticket_messages -> tickets (ticket_id));
+diesel::joinable!(events -> companies (company_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    companies,
+    users,
+    integrations,
+    tickets,
+    ticket_messages,
+    events,
+    jobs,
+);

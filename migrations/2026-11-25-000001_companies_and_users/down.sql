@@ -1,0 +1,3 @@
+DROP TABLE users;
+DROP TABLE companies;
+DROP FUNCTION omni_touch_updated_at();

@@ -1,0 +1,129 @@
+//! The `omni-server` binary as an operator runs it.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use omni_store_postgres::test_db::TestDatabase;
+
+const BIN: &str = env!("CARGO_BIN_EXE_omni-server");
+
+/// The binary with a clean environment and an empty working directory (no omni.toml).
+fn omni(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let dir = std::env::temp_dir().join(format!("omni-bin-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .current_dir(dir)
+        .envs(env.iter().copied());
+    cmd
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("omni-server did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bad_configuration_ends_with_one_clear_line() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("OMNI_PROFILE", "production")], "OMNI_AUTH__JWT_SECRET"),
+        (
+            &[
+                ("OMNI_PROFILE", "production"),
+                ("OMNI_AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ],
+            "OMNI_CRYPTO__SECRET_KEY",
+        ),
+        (
+            &[("DATABASE_URL", "postgres://host:notaport/db")],
+            "database.url",
+        ),
+        (&[("OMNI_HTTP__BIND", "everywhere")], "http.bind"),
+    ];
+    for (env, expect) in cases {
+        let out = omni(&["serve"], env).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{env:?}: {stderr}");
+        assert!(stderr.contains(expect), "{env:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_applies_the_schema_once() {
+    let db = TestDatabase::empty().await.unwrap();
+    let env = [("DATABASE_URL", db.url()), ("OMNI_LOG__FORMAT", "json")];
+    let first = omni(&["migrate"], &env).output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied migrations"));
+    let second = omni(&["migrate"], &env).output().unwrap();
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("schema is up to date"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_migrates_answers_and_stops_gracefully_on_sigterm() {
+    let db = TestDatabase::empty().await.unwrap();
+    let mut child = omni(
+        &[],
+        &[
+            ("DATABASE_URL", db.url()),
+            ("OMNI_HTTP__BIND", "127.0.0.1:0"),
+            ("OMNI_LOG__FORMAT", "json"),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+
+    // The port is in the "omni is serving" log line.
+    let stdout = child.stdout.take().unwrap();
+    let port = tokio::task::spawn_blocking(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["message"] == "omni is serving" {
+                return v["port"].as_u64().unwrap();
+            }
+        }
+        panic!("the server never said it was serving");
+    })
+    .await
+    .unwrap();
+
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status =
+        tokio::task::spawn_blocking(move || wait_with_timeout(&mut child, Duration::from_secs(15)))
+            .await
+            .unwrap();
+    assert!(status.success(), "exit status {status}");
+}

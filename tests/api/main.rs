@@ -1,0 +1,8 @@
+//! End-to-end tests: the real server on port 0, a real PostgreSQL database per test.
+//! Set `TEST_LOG=1` to see the server's logs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod binary;
+mod errors;
+mod health;
+mod helpers;
