@@ -235,8 +235,13 @@ pub struct LogConfig {
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
 
-/// Environment variables with the `OMNI_` prefix that are not configuration keys.
-const NOT_KEYS: &[&str] = &["profile", "config", "superadmin_password"];
+/// The sections of the configuration. Only `OMNI_<SECTION>__…` variables are read as keys,
+/// so that other `OMNI_` variables (`OMNI_PROFILE`, `OMNI_SUPERADMIN_PASSWORD`, the local
+/// database script's `OMNI_PG_*`) never trip the unknown-key check; within a section an
+/// unknown key is still an error.
+const SECTIONS: &[&str] = &[
+    "database", "http", "auth", "crypto", "twilio", "cors", "log",
+];
 
 impl Config {
     /// Loads the configuration from the process environment and the given (or default,
@@ -257,7 +262,15 @@ impl Config {
                     .only(&["DATABASE_URL"])
                     .map(|_| "database.url".into()),
             )
-            .merge(Env::prefixed("OMNI_").split("__").ignore(NOT_KEYS));
+            .merge(
+                Env::prefixed("OMNI_")
+                    .filter(|key| {
+                        key.as_str().split_once("__").is_some_and(|(section, _)| {
+                            SECTIONS.contains(&section.to_ascii_lowercase().as_str())
+                        })
+                    })
+                    .split("__"),
+            );
         Self::from_figment(profile, &figment)
     }
 
@@ -504,6 +517,10 @@ mod tests {
             let c = load_in(jail).unwrap();
             assert_eq!(c.database.database_name(), "two");
             assert_eq!(c.http.bind.port(), 0);
+            // Other OMNI_ variables are not configuration keys.
+            jail.set_env("OMNI_PG_DIR", "/tmp/x");
+            jail.set_env("OMNI_SUPERADMIN_PASSWORD", "secret");
+            assert!(load_in(jail).is_ok());
             Ok(())
         });
     }
@@ -522,6 +539,7 @@ mod tests {
                     "cors.allowed_origins",
                 ),
                 ("OMNI_HTTP__BNID", "x", "bnid"),
+                ("OMNI_LOG__FORMAT", "xml", "format"),
                 ("OMNI_PROFILE", "staging", "OMNI_PROFILE"),
             ] {
                 jail.clear_env();
