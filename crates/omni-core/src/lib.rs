@@ -9,8 +9,10 @@ mod clock;
 mod error;
 mod event;
 mod ids;
+mod name;
 mod page;
 mod phone;
+mod scope;
 mod wire_enum;
 
 #[doc(hidden)]
@@ -22,5 +24,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::FieldError;
 pub use event::{Event, EventType, NewEvent, UnknownEventType};
 pub use ids::{CompanyId, EventId, IntegrationId, MessageId, TicketId, UserId};
+pub use name::{DisplayName, DisplayNameError};
 pub use page::{Cursor, CursorError, Limit, LimitError, Page, PageRequest};
 pub use phone::{PhoneNumber, PhoneNumberError};
+pub use scope::Scope;

@@ -1,36 +1,28 @@
 //! Omni identity: who may use the API and what they may do.
 //!
-//! Users belong to a company (a tenant) and carry one [`Role`]. Registration, login and
-//! profile use cases, and the password-hasher and token ports they need, live here; the
-//! adapters (argon2id, JWT) live in the server and store crates.
+//! Users belong to a company (a tenant) and carry one [`Role`]; a superadmin operates the
+//! platform and belongs to none. [`IdentityService`] holds the use cases — register,
+//! login, authenticate a token, profile, and user management with its role rules — over
+//! three ports: [`UserRepository`], [`PasswordHasher`] and [`TokenIssuer`]. Adapters
+//! (PostgreSQL, argon2id, JWT) live outside this crate.
 #![warn(missing_docs)]
 
-omni_core::wire_enum! {
-    /// What a user may do.
-    pub enum Role, error UnknownRole {
-        /// The platform operator: every company.
-        Superadmin => "superadmin",
-        /// Runs one company: its users, integrations and settings, and its tickets.
-        Admin => "admin",
-        /// Works one company's tickets and messages.
-        Agent => "agent",
-    }
-}
+mod email;
+mod error;
+mod password;
+mod ports;
+mod principal;
+mod role;
+mod service;
+mod user;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roles_use_their_wire_names() {
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
-        }
-        assert_eq!(serde_json::to_value(Role::Agent).unwrap(), "agent");
-        let err = "root".parse::<Role>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`root` is not one of: superadmin, admin, agent"
-        );
-    }
-}
+pub use email::{Email, EmailError};
+pub use error::IdentityError;
+pub use password::{Password, PasswordError, PasswordHash};
+pub use ports::{AccessToken, Claims, PasswordHasher, TokenIssuer, UserRepository};
+#[cfg(any(test, feature = "mock"))]
+pub use ports::{MockPasswordHasher, MockTokenIssuer, MockUserRepository};
+pub use principal::Principal;
+pub use role::{Role, UnknownRole};
+pub use service::{AuthSession, IdentityService, NewUserInput, Registration, UserChanges};
+pub use user::{NewUser, User, UserUpdate};

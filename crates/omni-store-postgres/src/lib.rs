@@ -6,16 +6,21 @@
 //! crates' ports.
 #![warn(missing_docs)]
 
+mod companies;
 mod config;
 mod connect;
 mod database;
 mod error;
+mod errors;
 mod migrate;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_db;
+mod users;
 
+pub use companies::PgCompanyRepository;
 pub use config::{DbConfig, InvalidDatabaseUrl};
 pub use database::{Database, PooledConnection};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, run_migrations};
+pub use users::PgUserRepository;

@@ -1,43 +1,24 @@
 //! Omni tenancy: companies and the integrations that connect them to channels and AI.
 //!
-//! Every tenant-owned row of Omni belongs to a company. Integrations carry a typed
+//! Every tenant-owned row of Omni belongs to a [`Company`]. A company's
+//! [`CompanySettings`] hold its locale, whether triage answers customers automatically,
+//! and the categories tickets are sorted into. [`CompanyService`] holds the use cases with
+//! their role rules over the [`CompanyRepository`] port. Integrations carry a typed
 //! configuration per [`IntegrationType`]; their secrets are write-only.
 #![warn(missing_docs)]
 
-omni_core::wire_enum! {
-    /// The kinds of integration a company can configure.
-    pub enum IntegrationType, error UnknownIntegrationType {
-        /// WhatsApp through Twilio.
-        TwilioWhatsapp => "twilio_whatsapp",
-        /// SMS through Twilio.
-        TwilioSms => "twilio_sms",
-        /// Vera AI, an OpenAI-compatible triage service.
-        VeraAi => "vera_ai",
-    }
-}
+mod company;
+mod error;
+mod integration;
+mod ports;
+mod service;
+mod settings;
 
-impl IntegrationType {
-    /// Whether integrations of this type own a phone number (and so route webhooks).
-    pub const fn has_phone_number(self) -> bool {
-        matches!(
-            self,
-            IntegrationType::TwilioWhatsapp | IntegrationType::TwilioSms
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_channels_have_phone_numbers() {
-        assert!(IntegrationType::TwilioWhatsapp.has_phone_number());
-        assert!(IntegrationType::TwilioSms.has_phone_number());
-        assert!(!IntegrationType::VeraAi.has_phone_number());
-        assert_eq!(
-            "vera_ai".parse::<IntegrationType>().unwrap(),
-            IntegrationType::VeraAi
-        );
-    }
-}
+pub use company::{Company, CompanyUpdate};
+pub use error::TenancyError;
+pub use integration::{IntegrationType, UnknownIntegrationType};
+pub use ports::CompanyRepository;
+#[cfg(any(test, feature = "mock"))]
+pub use ports::MockCompanyRepository;
+pub use service::CompanyService;
+pub use settings::{Category, CompanySettings, Locale, SettingsPatch, UnknownLocale};

@@ -1,0 +1,18 @@
+use omni_core::FieldError;
+
+/// Why a tenancy use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    /// No such company visible to the caller.
+    #[error("company not found")]
+    NotFound,
+    /// The caller's role does not allow this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Fields of the request are invalid.
+    #[error("invalid fields")]
+    Validation(Vec<FieldError>),
+    /// Anything else (the database is down...).
+    #[error("tenancy store failed: {0}")]
+    Unknown(String),
+}
