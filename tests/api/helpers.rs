@@ -2,9 +2,14 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use figment::Figment;
+use omni_core::DisplayName;
+use omni_identity::{Email, Password};
 use omni_server::app::Application;
 use omni_server::config::{Config, LogConfig, LogFormat, Profile};
+use omni_server::state::AppState;
 use omni_store_postgres::test_db::TestDatabase;
+use reqwest::Method;
+use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -23,13 +28,34 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 /// A running server and the database behind it; both go away when this is dropped.
 pub struct TestApp {
     pub address: String,
-    #[allow(
-        dead_code,
-        reason = "keeps the database alive; the next issues query it"
-    )]
     pub db: TestDatabase,
     pub client: reqwest::Client,
+    pub config: Config,
     server: JoinHandle<std::io::Result<()>>,
+}
+
+/// A logged-in user: their token and the `user` object the API returned.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub token: String,
+    pub user: Value,
+    pub email: String,
+    pub password: String,
+}
+
+impl Account {
+    pub fn id(&self) -> i64 {
+        self.user["id"].as_i64().unwrap()
+    }
+
+    pub fn company_id(&self) -> i64 {
+        self.user["company_id"].as_i64().unwrap()
+    }
+}
+
+/// A unique suffix, so that e-mails never collide across tests.
+pub fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
 
 impl Drop for TestApp {
@@ -40,11 +66,133 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
+        self.request(Method::GET, path, None, None).await
+    }
+
+    /// Any request, with an optional JSON body and bearer token.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("the server answers")
+    }
+
+    /// A request and its status and JSON answer (Null when the body is empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: &str,
+    ) -> (u16, Value) {
+        let res = self.request(method, path, body.as_ref(), Some(token)).await;
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    /// Registers a new company; its admin is logged in.
+    pub async fn register(&self) -> Account {
+        let email = format!("admin-{}@example.com", unique());
+        let password = "correct horse battery".to_owned();
+        let body = json!({"company_name": format!("Acme {}", unique()), "name": "Ana Admin", "email": email, "password": password});
+        let res = self
+            .request(Method::POST, "/auth/register", Some(&body), None)
+            .await;
+        assert_eq!(res.status(), 201);
+        let v: Value = res.json().await.unwrap();
+        Account {
+            token: v["access_token"].as_str().unwrap().to_owned(),
+            user: v["user"].clone(),
+            email,
+            password,
+        }
+    }
+
+    /// Logs in with e-mail and password.
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.request(
+            Method::POST,
+            "/auth/login",
+            Some(&json!({"email": email, "password": password})),
+            None,
+        )
+        .await
+    }
+
+    /// Adds a user through `admin` and logs them in.
+    pub async fn add_user(&self, admin: &Account, role: &str) -> Account {
+        let email = format!("{role}-{}@example.com", unique());
+        let password = "user password 1".to_owned();
+        let body = json!({"email": email, "name": format!("User {role}"), "password": password, "role": role});
+        let (status, user) = self
+            .call(Method::POST, "/users", Some(body), &admin.token)
+            .await;
+        assert_eq!(status, 201, "{user}");
+        let login: Value = self.login(&email, &password).await.json().await.unwrap();
+        Account {
+            token: login["access_token"].as_str().unwrap().to_owned(),
+            user,
+            email,
+            password,
+        }
+    }
+
+    /// A superadmin, made the way an operator does (the use case behind
+    /// `omni-server create-superadmin`), logged in.
+    pub async fn superadmin(&self) -> Account {
+        let email = format!("root-{}@example.com", unique());
+        let password = "superadmin password".to_owned();
+        let state = AppState::new(self.config.clone()).unwrap();
+        state
+            .identity
+            .create_superadmin(
+                Email::parse(&email).unwrap(),
+                DisplayName::parse("Root").unwrap(),
+                Password::parse(&password).unwrap(),
+            )
             .await
-            .expect("the server answers")
+            .unwrap();
+        let login: Value = self.login(&email, &password).await.json().await.unwrap();
+        Account {
+            token: login["access_token"].as_str().unwrap().to_owned(),
+            user: login["user"].clone(),
+            email,
+            password,
+        }
+    }
+
+    /// A plain SQL client on the app's database.
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        let (client, connection) = self
+            .db
+            .url()
+            .parse::<tokio_postgres::Config>()
+            .unwrap()
+            .connect(tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
     }
 }
 
@@ -73,12 +221,13 @@ pub async fn spawn_app_on(
     );
     let config =
         Config::from_figment(Profile::Testing, &figment).expect("a valid test configuration");
-    let app = Application::build(config).expect("the server builds");
+    let app = Application::build(config.clone()).expect("the server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         db,
+        config,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()

@@ -2,7 +2,11 @@
 //! Set `TEST_LOG=1` to see the server's logs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
 mod binary;
+mod companies;
 mod errors;
 mod health;
 mod helpers;
+mod isolation;
+mod users;

@@ -27,6 +27,9 @@ pub enum IdentityError {
     /// Self-service registration is switched off on this deployment.
     #[error("registration of new companies is disabled")]
     RegistrationClosed,
+    /// The store cannot be reached now; retrying later may work.
+    #[error("identity store unavailable: {0}")]
+    Unavailable(String),
     /// Anything else (the database is down, a hasher failed...).
     #[error("identity store failed: {0}")]
     Unknown(String),

@@ -238,17 +238,15 @@ impl IdentityService {
         if !is_self && !may_administer(caller, &target) {
             return Err(IdentityError::Forbidden("only admins manage other users"));
         }
-        if let Some(role) = changes.role {
-            if role != target.role {
-                if is_self {
-                    return Err(IdentityError::Conflict("you cannot change your own role"));
-                }
-                if role == Role::Superadmin || target.role == Role::Superadmin {
-                    return Err(invalid(
-                        "role",
-                        "superadmins are made with `omni-server create-superadmin` only",
-                    ));
-                }
+        if let Some(role) = changes.role.filter(|role| *role != target.role) {
+            if is_self {
+                return Err(IdentityError::Conflict("you cannot change your own role"));
+            }
+            if role == Role::Superadmin || target.role == Role::Superadmin {
+                return Err(invalid(
+                    "role",
+                    "superadmins are made with `omni-server create-superadmin` only",
+                ));
             }
         }
         let password_hash = match &changes.password {

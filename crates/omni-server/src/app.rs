@@ -7,13 +7,13 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage as _, HttpServer, web};
-use omni_store_postgres::Database;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::config::Config;
 use crate::extract;
 use crate::routes;
 use crate::state::AppState;
+use crate::validate;
 
 /// A bound, not yet running, Omni HTTP server.
 pub struct Application {
@@ -25,19 +25,19 @@ impl Application {
     /// Binds the listener (port 0 picks a free port) and prepares the server; the database
     /// pool is lazy, so this succeeds while PostgreSQL is down.
     pub fn build(config: Config) -> anyhow::Result<Self> {
-        let db = Database::new(config.database.clone())?;
         let listener = TcpListener::bind(config.http.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.http.workers;
         let shutdown_timeout = config.http.shutdown_timeout.as_secs();
-        let state = web::Data::new(AppState { db, config });
+        let state = web::Data::new(AppState::new(config)?);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
+                .app_data(validate::payload_config())
                 .configure(routes::configure)
                 .default_service(web::to(extract::not_found))
                 .wrap(from_fn(echo_request_id))

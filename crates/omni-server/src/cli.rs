@@ -24,4 +24,14 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Create a platform operator (superadmin). The password is read from
+    /// OMNI_SUPERADMIN_PASSWORD or, when unset, from the first line of standard input.
+    CreateSuperadmin {
+        /// The superadmin's e-mail, their login.
+        #[arg(long)]
+        email: String,
+        /// The superadmin's name.
+        #[arg(long)]
+        name: String,
+    },
 }

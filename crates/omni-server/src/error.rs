@@ -2,10 +2,12 @@
 //! (RFC 9457). Every failure a client can see goes through here.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use omni_core::FieldError;
+use omni_identity::IdentityError;
 use omni_store_postgres::StoreError;
+use omni_tenancy::TenancyError;
 use serde::Serialize;
 
 /// A failure of a request, as the client should learn of it.
@@ -17,9 +19,21 @@ pub enum ApiError {
     /// The request parsed but some fields are invalid; each is named.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
+    /// No valid credentials: a missing, malformed, forged or expired token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but the caller's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request conflicts with the current state (a taken e-mail, a rule it breaks).
+    #[error("{0}")]
+    Conflict(String),
     /// No such resource, or not the caller's to see.
     #[error("not found")]
     NotFound,
+    /// The route exists but not with this method.
+    #[error("this route does not answer this method")]
+    MethodNotAllowed,
     /// The body is larger than the route accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -51,7 +65,13 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => ("urn:omni:problem:bad-request", "Bad request"),
             ApiError::Validation(_) => ("urn:omni:problem:validation", "Invalid request"),
+            ApiError::Unauthorized(_) => ("urn:omni:problem:unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => ("urn:omni:problem:forbidden", "Forbidden"),
+            ApiError::Conflict(_) => ("urn:omni:problem:conflict", "Conflict"),
             ApiError::NotFound => ("urn:omni:problem:not-found", "Not found"),
+            ApiError::MethodNotAllowed => {
+                ("urn:omni:problem:method-not-allowed", "Method not allowed")
+            }
             ApiError::PayloadTooLarge => {
                 ("urn:omni:problem:payload-too-large", "Payload too large")
             }
@@ -79,7 +99,11 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -109,9 +133,41 @@ impl ResponseError for ApiError {
         };
         let body = serde_json::to_string(&problem)
             .unwrap_or_else(|_| format!(r#"{{"status":{}}}"#, status.as_u16()));
-        HttpResponse::build(status)
-            .insert_header((CONTENT_TYPE, "application/problem+json"))
-            .body(body)
+        let mut response = HttpResponse::build(status);
+        response.insert_header((CONTENT_TYPE, "application/problem+json"));
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.insert_header((WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.body(body)
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::InvalidCredentials => ApiError::Unauthorized(e.to_string()),
+            IdentityError::Unauthenticated(why) => ApiError::Unauthorized(why.into()),
+            IdentityError::Forbidden(why) => ApiError::Forbidden(why.into()),
+            IdentityError::RegistrationClosed => ApiError::Forbidden(e.to_string()),
+            IdentityError::NotFound => ApiError::NotFound,
+            IdentityError::EmailTaken => ApiError::Conflict(e.to_string()),
+            IdentityError::Conflict(why) => ApiError::Conflict(why.into()),
+            IdentityError::Validation(errors) => ApiError::Validation(errors),
+            IdentityError::Unavailable(cause) => ApiError::Unavailable(cause),
+            IdentityError::Unknown(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<TenancyError> for ApiError {
+    fn from(e: TenancyError) -> Self {
+        match e {
+            TenancyError::NotFound => ApiError::NotFound,
+            TenancyError::Forbidden(why) => ApiError::Forbidden(why.into()),
+            TenancyError::Validation(errors) => ApiError::Validation(errors),
+            TenancyError::Unavailable(cause) => ApiError::Unavailable(cause),
+            TenancyError::Unknown(cause) => ApiError::Internal(cause),
+        }
     }
 }
 

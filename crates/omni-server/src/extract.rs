@@ -61,3 +61,8 @@ fn path_error(_err: PathError) -> ApiError {
 pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
+
+/// The answer for a known route called with a method it does not serve.
+pub async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}

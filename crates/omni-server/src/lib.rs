@@ -2,6 +2,7 @@
 //! and the commands of the `omni-server` binary.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -9,12 +10,16 @@ pub mod extract;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod validate;
 
+use omni_core::DisplayName;
+use omni_identity::{Email, Password};
 use omni_store_postgres::run_migrations;
 
 use crate::app::Application;
 use crate::cli::Command;
 use crate::config::Config;
+use crate::state::AppState;
 
 /// Runs one command of the binary to completion.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -38,8 +43,34 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
             tracing::info!("omni stopped");
         }
+        Command::CreateSuperadmin { email, name } => {
+            migrate(&config).await?;
+            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+            let name = DisplayName::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+            let password = read_superadmin_password()?;
+            let state = AppState::new(config)?;
+            let user = state
+                .identity
+                .create_superadmin(email, name, password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(id = user.id.get(), email = %user.email, "created superadmin");
+        }
     }
     Ok(())
+}
+
+/// The new superadmin's password: `OMNI_SUPERADMIN_PASSWORD`, else a line of standard input.
+fn read_superadmin_password() -> anyhow::Result<Password> {
+    let raw = match std::env::var("OMNI_SUPERADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    Password::parse(&raw).map_err(|e| anyhow::anyhow!("password: {e}"))
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {

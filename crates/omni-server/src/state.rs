@@ -1,14 +1,57 @@
-//! What every handler can reach.
+//! What every handler can reach, and the one place where ports meet their adapters.
 
-use omni_store_postgres::Database;
+use std::sync::Arc;
 
+use omni_core::SystemClock;
+use omni_identity::IdentityService;
+use omni_store_postgres::{Database, PgCompanyRepository, PgUserRepository};
+use omni_tenancy::CompanyService;
+
+use crate::auth::{Argon2Hasher, JwtIssuer};
 use crate::config::Config;
 
 /// Shared application state, one per process (cloned into each worker as `web::Data`).
-#[derive(Debug)]
 pub struct AppState {
     /// The PostgreSQL pool.
     pub db: Database,
     /// The validated configuration.
     pub config: Config,
+    /// Accounts, login and users.
+    pub identity: IdentityService,
+    /// Companies and their settings.
+    pub companies: CompanyService,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Wires the real adapters: PostgreSQL repositories, argon2id, HS256 tokens.
+    pub fn new(config: Config) -> anyhow::Result<Self> {
+        let db = Database::new(config.database.clone())?;
+        let hasher = Arc::new(Argon2Hasher::new()?);
+        let tokens = Arc::new(JwtIssuer::new(
+            config.auth.jwt_secret.expose(),
+            config.auth.token_ttl,
+            Arc::new(SystemClock),
+        ));
+        let identity = IdentityService::new(
+            Arc::new(PgUserRepository::new(db.clone())),
+            hasher,
+            tokens,
+            config.auth.allow_registration,
+        );
+        let companies = CompanyService::new(Arc::new(PgCompanyRepository::new(db.clone())));
+        Ok(Self {
+            db,
+            config,
+            identity,
+            companies,
+        })
+    }
 }

@@ -61,6 +61,13 @@ fn unknown(e: impl std::fmt::Display) -> TenancyError {
     TenancyError::Unknown(e.to_string())
 }
 
+fn unavailable(e: crate::StoreError) -> TenancyError {
+    match e {
+        crate::StoreError::Unavailable(cause) => TenancyError::Unavailable(cause),
+        other => TenancyError::Unknown(other.to_string()),
+    }
+}
+
 fn scoped(scope: Scope) -> companies::BoxedQuery<'static, diesel::pg::Pg> {
     match scope {
         Scope::All => companies::table.into_boxed(),
@@ -77,7 +84,7 @@ impl CompanyRepository for PgCompanyRepository {
         if let Some(cursor) = page.cursor {
             query = query.filter(companies::id.gt(cursor.id));
         }
-        let mut conn = self.db.conn().await.map_err(unknown)?;
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
         let rows = query
             .order(companies::id.asc())
             .limit(i64::from(page.limit.get()) + 1)
@@ -96,7 +103,7 @@ impl CompanyRepository for PgCompanyRepository {
     }
 
     async fn find(&self, scope: Scope, id: CompanyId) -> Result<Option<Company>, TenancyError> {
-        let mut conn = self.db.conn().await.map_err(unknown)?;
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
         scoped(scope)
             .filter(companies::id.eq(id.get()))
             .select(CompanyRow::as_select())
@@ -114,7 +121,7 @@ impl CompanyRepository for PgCompanyRepository {
         settings: &CompanySettings,
     ) -> Result<Company, TenancyError> {
         let settings = serde_json::to_value(settings).map_err(unknown)?;
-        let mut conn = self.db.conn().await.map_err(unknown)?;
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
         diesel::insert_into(companies::table)
             .values((
                 companies::name.eq(name.as_str()),
@@ -144,7 +151,7 @@ impl CompanyRepository for PgCompanyRepository {
                 .map(|s| serde_json::to_value(s).map_err(unknown))
                 .transpose()?,
         };
-        let mut conn = self.db.conn().await.map_err(unknown)?;
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
         diesel::update(companies::table.filter(companies::id.eq(id.get())))
             .set(&changeset)
             .returning(CompanyRow::as_returning())
@@ -160,7 +167,7 @@ impl CompanyRepository for PgCompanyRepository {
         if !scope.includes(Some(id)) {
             return Ok(false);
         }
-        let mut conn = self.db.conn().await.map_err(unknown)?;
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
         let deleted = diesel::delete(companies::table.filter(companies::id.eq(id.get())))
             .execute(&mut conn)
             .await

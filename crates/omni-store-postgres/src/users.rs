@@ -90,7 +90,10 @@ fn store_error(e: diesel::result::Error) -> IdentityError {
 }
 
 fn unavailable(e: crate::StoreError) -> IdentityError {
-    IdentityError::Unknown(e.to_string())
+    match e {
+        crate::StoreError::Unavailable(cause) => IdentityError::Unavailable(cause),
+        other => IdentityError::Unknown(other.to_string()),
+    }
 }
 
 fn scoped(scope: Scope) -> users::BoxedQuery<'static, diesel::pg::Pg> {

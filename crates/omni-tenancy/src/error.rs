@@ -12,6 +12,9 @@ pub enum TenancyError {
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),
+    /// The store cannot be reached now; retrying later may work.
+    #[error("tenancy store unavailable: {0}")]
+    Unavailable(String),
     /// Anything else (the database is down...).
     #[error("tenancy store failed: {0}")]
     Unknown(String),

@@ -1,8 +1,14 @@
 //! HTTP routes, one module per resource.
 
+pub mod auth;
+pub mod companies;
 pub mod health;
+pub mod pagination;
+pub mod users;
 
 use actix_web::web;
+
+use crate::extract;
 
 /// Mounts every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -10,5 +16,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/health")
             .route("/live", web::get().to(health::live))
             .route("/ready", web::get().to(health::ready)),
+    )
+    .service(
+        web::scope("/auth")
+            .route("/register", web::post().to(auth::register))
+            .route("/login", web::post().to(auth::login))
+            .route("/profile", web::get().to(auth::profile)),
+    )
+    .service(
+        web::resource("/users")
+            .route(web::get().to(users::list))
+            .route(web::post().to(users::create))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/users/{id}")
+            .route(web::get().to(users::get))
+            .route(web::put().to(users::update))
+            .route(web::delete().to(users::delete))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/companies")
+            .route(web::get().to(companies::list))
+            .route(web::post().to(companies::create))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/companies/{id}")
+            .route(web::get().to(companies::get))
+            .route(web::put().to(companies::update))
+            .route(web::delete().to(companies::delete))
+            .default_service(web::to(extract::method_not_allowed)),
     );
 }

@@ -1,0 +1,104 @@
+//! `/auth`: register a company, log in, read one's profile.
+
+use actix_web::{HttpResponse, web};
+use garde::Validate;
+use omni_core::DisplayName;
+use omni_identity::{AuthSession, Email, Password, Registration};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::routes::users::UserResponse;
+use crate::state::AppState;
+use crate::validate::{ValidJson, domain, parses};
+
+/// `POST /auth/register`: a new company and its first admin.
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The company's name.
+    #[garde(custom(parses::<DisplayName>))]
+    pub company_name: String,
+    /// The admin's name.
+    #[garde(custom(parses::<DisplayName>))]
+    pub name: String,
+    /// The admin's e-mail, their login.
+    #[garde(custom(parses::<Email>))]
+    pub email: String,
+    /// The admin's password: 8 to 128 characters.
+    #[garde(custom(parses::<Password>))]
+    pub password: String,
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The login.
+    #[garde(length(min = 1, max = 320))]
+    pub email: String,
+    /// The password.
+    #[garde(length(min = 1, max = 1024))]
+    pub password: String,
+}
+
+/// The answer to a successful register or login.
+#[derive(Debug, Serialize)]
+pub struct AuthResponse {
+    /// The bearer token for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    /// Who the token belongs to.
+    pub user: UserResponse,
+}
+
+impl From<AuthSession> for AuthResponse {
+    fn from(session: AuthSession) -> Self {
+        Self {
+            access_token: session.token.token,
+            token_type: "Bearer",
+            expires_in: session.token.expires_in,
+            user: session.user.into(),
+        }
+    }
+}
+
+/// Creates a company and its admin, and logs the admin in.
+pub async fn register(
+    state: web::Data<AppState>,
+    body: ValidJson<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let registration = Registration {
+        company_name: domain("company_name", &body.company_name)?,
+        name: domain("name", &body.name)?,
+        email: domain("email", &body.email)?,
+        password: domain("password", &body.password)?,
+    };
+    let session = state.identity.register(registration).await?;
+    Ok(HttpResponse::Created().json(AuthResponse::from(session)))
+}
+
+/// Logs a user in; unknown e-mail and wrong password get the same 401.
+pub async fn login(
+    state: web::Data<AppState>,
+    body: ValidJson<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = state
+        .identity
+        .login(&body.0.email, &body.0.password)
+        .await?;
+    Ok(HttpResponse::Ok().json(AuthResponse::from(session)))
+}
+
+/// The caller's own account.
+pub async fn profile(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.identity.profile(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}

@@ -1,0 +1,185 @@
+//! `/users`: a company's users.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use garde::Validate;
+use omni_core::{CompanyId, DisplayName, UserId};
+use omni_identity::{Email, NewUserInput, Password, Role, User, UserChanges};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::routes::pagination::{PageQuery, PageResponse};
+use crate::state::AppState;
+use crate::validate::{ValidJson, domain, parses};
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Serialize)]
+pub struct UserResponse {
+    /// The user's id.
+    pub id: i64,
+    /// The login.
+    pub email: String,
+    /// How the user is called.
+    pub name: String,
+    /// `superadmin`, `admin` or `agent`.
+    pub role: Role,
+    /// The company; null for a superadmin.
+    pub company_id: Option<i64>,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserResponse {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.get(),
+            email: u.email.into(),
+            name: u.name.into(),
+            role: u.role,
+            company_id: u.company_id.map(CompanyId::get),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// `POST /users`.
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// The login.
+    #[garde(custom(parses::<Email>))]
+    pub email: String,
+    /// How the user is called.
+    #[garde(custom(parses::<DisplayName>))]
+    pub name: String,
+    /// The initial password: 8 to 128 characters.
+    #[garde(custom(parses::<Password>))]
+    pub password: String,
+    /// `admin` or `agent` (`agent` when omitted).
+    #[garde(inner(custom(parses::<Role>)))]
+    pub role: Option<String>,
+    /// The company (superadmin only; an admin's own by default).
+    #[garde(skip)]
+    pub company_id: Option<i64>,
+}
+
+/// `PUT /users/:id`: only the fields given change.
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// A new login.
+    #[garde(inner(custom(parses::<Email>)))]
+    pub email: Option<String>,
+    /// A new name.
+    #[garde(inner(custom(parses::<DisplayName>)))]
+    pub name: Option<String>,
+    /// A new password.
+    #[garde(inner(custom(parses::<Password>)))]
+    pub password: Option<String>,
+    /// A new role.
+    #[garde(inner(custom(parses::<Role>)))]
+    pub role: Option<String>,
+}
+
+/// `GET /users?company_id=&limit=&cursor=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListUsersQuery {
+    /// Only this company's users (useful to a superadmin).
+    pub company_id: Option<i64>,
+    /// Rows per page.
+    pub limit: Option<i64>,
+    /// Where the page starts.
+    pub cursor: Option<String>,
+}
+
+fn optional<T>(field: &str, value: Option<&str>) -> Result<Option<T>, ApiError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    value.map(|v| domain(field, v)).transpose()
+}
+
+/// The users the caller may see.
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    query: web::Query<ListUsersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .page()?;
+    let users = state
+        .identity
+        .list_users(&caller.0, query.company_id.map(CompanyId::new), page)
+        .await?;
+    Ok(HttpResponse::Ok().json(PageResponse::from_page(users, UserResponse::from)))
+}
+
+/// Adds a user.
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: ValidJson<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let input = NewUserInput {
+        email: domain("email", &body.email)?,
+        name: domain("name", &body.name)?,
+        password: domain("password", &body.password)?,
+        role: optional("role", body.role.as_deref())?.unwrap_or(Role::Agent),
+        company_id: body.company_id.map(CompanyId::new),
+    };
+    let user = state.identity.create_user(&caller.0, input).await?;
+    Ok(HttpResponse::Created().json(UserResponse::from(user)))
+}
+
+/// One user.
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.identity.get_user(&caller.0, UserId::new(*id)).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+/// Changes a user.
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    body: ValidJson<UpdateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let changes = UserChanges {
+        email: optional("email", body.email.as_deref())?,
+        name: optional("name", body.name.as_deref())?,
+        password: optional("password", body.password.as_deref())?,
+        role: optional("role", body.role.as_deref())?,
+    };
+    let user = state
+        .identity
+        .update_user(&caller.0, UserId::new(*id), changes)
+        .await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+/// Deletes a user.
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .identity
+        .delete_user(&caller.0, UserId::new(*id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

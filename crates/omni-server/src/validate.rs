@@ -1,0 +1,206 @@
+//! Request bodies: parsed with field paths (serde_path_to_error), then checked with garde.
+//! Every way a body can be wrong answers problem+json; a 422 names each bad field.
+
+use std::str::FromStr;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use omni_core::FieldError;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::extract::JSON_LIMIT;
+
+/// A JSON body that deserialised and passed its garde rules.
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+impl<T> FromRequest for ValidJson<T>
+where
+    T: DeserializeOwned + garde::Validate<Context = ()> + 'static,
+{
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "the body must be JSON (Content-Type: application/json)".into(),
+                ));
+            }
+            let body =
+                body.await
+                    .map_err(|e| match e.as_response_error().status_code().as_u16() {
+                        413 => ApiError::PayloadTooLarge,
+                        _ => ApiError::BadRequest(format!("cannot read the body: {e}")),
+                    })?;
+            let value = parse::<T>(&body)?;
+            value.validate().map_err(|report| {
+                ApiError::Validation(
+                    report
+                        .iter()
+                        .map(|(path, error)| FieldError::new(path.to_string(), error.message()))
+                        .collect(),
+                )
+            })?;
+            Ok(ValidJson(value))
+        })
+    }
+}
+
+/// Payload settings for [`ValidJson`] bodies: larger ones are refused with 413.
+pub fn payload_config() -> web::PayloadConfig {
+    web::PayloadConfig::new(JSON_LIMIT)
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_json appends "at line 1 column 17": the client needs the field, not that.
+        let message = inner.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if inner.is_data() {
+            ApiError::Validation(vec![field_error(&path, &message)])
+        } else {
+            ApiError::BadRequest(format!("the body is not valid JSON: {message}"))
+        }
+    })?;
+    de.end()
+        .map_err(|_| ApiError::BadRequest("the body holds more than one JSON value".into()))?;
+    Ok(value)
+}
+
+/// Names the field of a serde error: from the path (which already ends with an unknown
+/// field's name), or from a "missing field `x`" message, reported at the enclosing object.
+fn field_error(path: &str, message: &str) -> FieldError {
+    let named = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))
+        .and_then(|rest| rest.split('`').next());
+    let prefix = if path == "." { "" } else { path };
+    match named {
+        Some(name) if message.starts_with("unknown") => {
+            let field = if prefix.is_empty() {
+                name.to_owned()
+            } else {
+                prefix.to_owned()
+            };
+            FieldError::new(field, "is not a field of this request")
+        }
+        Some(name) => FieldError::new(join(prefix, name), "is required"),
+        None if prefix.is_empty() => FieldError::new("body", message),
+        None => FieldError::new(prefix, message),
+    }
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// A garde rule: the text must parse as `T` (a domain value type), whose own error says why
+/// not. The domain types stay the single source of each rule.
+pub fn parses<T>(value: &str, _: &()) -> garde::Result
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse::<T>()
+        .map(drop)
+        .map_err(|e| garde::Error::new(e.to_string()))
+}
+
+/// Parses a value that [`parses`] already accepted; a failure here is reported the same way.
+pub fn domain<T>(field: &str, value: &str) -> Result<T, ApiError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse::<T>()
+        .map_err(|e| ApiError::Validation(vec![FieldError::new(field, e.to_string())]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, garde::Validate)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "only the parsing is under test")]
+    struct Body {
+        #[garde(skip)]
+        name: String,
+        #[garde(skip)]
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize, garde::Validate)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "only the parsing is under test")]
+    struct Inner {
+        #[garde(skip)]
+        count: u32,
+    }
+
+    fn fields(result: Result<Body, ApiError>) -> Vec<(String, String)> {
+        match result {
+            Err(ApiError::Validation(errors)) => {
+                errors.into_iter().map(|e| (e.field, e.message)).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn data_errors_name_their_field() {
+        assert_eq!(
+            fields(parse(br#"{}"#)),
+            [("name".to_owned(), "is required".to_owned())]
+        );
+        assert_eq!(
+            fields(parse(br#"{"name": "x", "extra": 1}"#)),
+            [(
+                "extra".to_owned(),
+                "is not a field of this request".to_owned()
+            )]
+        );
+        let wrong_type = fields(parse(br#"{"name": "x", "inner": {"count": "many"}}"#));
+        assert_eq!(wrong_type[0].0, "inner.count");
+        assert!(!wrong_type[0].1.contains("line"), "{wrong_type:?}");
+    }
+
+    #[test]
+    fn syntax_errors_are_bad_requests() {
+        assert!(matches!(
+            parse::<Body>(b"{\"name\": "),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse::<Body>(b"not json"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse::<Body>(br#"{"name": "x"} {"name": "y"}"#),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+}
