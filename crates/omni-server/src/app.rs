@@ -68,13 +68,15 @@ impl Application {
 }
 
 /// Returns the request id of the tracing span as `X-Request-Id`, so a client's report of
-/// a failure can be matched with the server's log lines.
+/// a failure can be matched with the server's log lines; and writes header names in their
+/// conventional case (`Content-Type`), since some clients still compare them verbatim.
 async fn echo_request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req.extensions().get::<RequestId>().copied();
     let mut res = next.call(req).await?;
+    res.response_mut().head_mut().set_camel_case_headers(true);
     if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
