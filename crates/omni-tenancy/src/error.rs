@@ -3,12 +3,15 @@ use omni_core::FieldError;
 /// Why a tenancy use case did not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum TenancyError {
-    /// No such company visible to the caller.
-    #[error("company not found")]
+    /// No such company (or integration) visible to the caller.
+    #[error("not found")]
     NotFound,
     /// The caller's role does not allow this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The request conflicts with another row (a phone number already in use...).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),

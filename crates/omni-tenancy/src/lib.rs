@@ -10,15 +10,23 @@
 mod company;
 mod error;
 mod integration;
+mod integration_config;
+mod integration_entity;
+mod integration_service;
 mod ports;
+mod secret;
 mod service;
 mod settings;
 
 pub use company::{Company, CompanyUpdate};
 pub use error::TenancyError;
 pub use integration::{IntegrationType, UnknownIntegrationType};
-pub use ports::CompanyRepository;
+pub use integration_config::{IntegrationConfig, ParsedConfig, TwilioConfig, VeraConfig};
+pub use integration_entity::{Integration, IntegrationChanges, NewIntegration, Verification};
+pub use integration_service::{IntegrationInput, IntegrationService, IntegrationUpdateInput};
+pub use ports::{CompanyRepository, CredentialVerifier, IntegrationRepository, SecretCipher};
 #[cfg(any(test, feature = "mock"))]
-pub use ports::MockCompanyRepository;
+pub use ports::{MockCompanyRepository, MockCredentialVerifier, MockIntegrationRepository, MockSecretCipher};
+pub use secret::{SealedSecret, SecretString};
 pub use service::CompanyService;
 pub use settings::{Category, CompanySettings, Locale, SettingsPatch, UnknownLocale};

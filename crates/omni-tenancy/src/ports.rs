@@ -1,7 +1,14 @@
 use async_trait::async_trait;
 use omni_core::{CompanyId, DisplayName, Page, PageRequest, Scope};
 
-use crate::{Company, CompanySettings, CompanyUpdate, TenancyError};
+use std::collections::BTreeMap;
+
+use omni_core::IntegrationId;
+
+use crate::{
+    Company, CompanySettings, CompanyUpdate, Integration, IntegrationChanges, IntegrationConfig, NewIntegration,
+    SealedSecret, SecretString, TenancyError, Verification,
+};
 
 /// Where companies live. Reads and writes take the caller's [`Scope`]: a company outside
 /// it is not found.
@@ -31,4 +38,52 @@ pub trait CompanyRepository: Send + Sync {
 
     /// Deletes the company and everything it owns; false if it is not in the scope.
     async fn delete(&self, scope: Scope, id: CompanyId) -> Result<bool, TenancyError>;
+}
+
+/// Where integrations live. Reads and writes take the caller's [`Scope`].
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait IntegrationRepository: Send + Sync {
+    /// Integrations in the scope, oldest first.
+    async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<Integration>, TenancyError>;
+
+    /// The integration with this id, if the scope includes it.
+    async fn find(&self, scope: Scope, id: IntegrationId) -> Result<Option<Integration>, TenancyError>;
+
+    /// Stores a new integration; [`TenancyError::Conflict`] if its phone number already
+    /// belongs to an integration (of any company), or the company has a Vera AI one.
+    async fn insert(&self, integration: NewIntegration) -> Result<Integration, TenancyError>;
+
+    /// Replaces an integration's configuration; `None` if it is not in the scope.
+    async fn update(
+        &self,
+        scope: Scope,
+        id: IntegrationId,
+        changes: IntegrationChanges,
+    ) -> Result<Option<Integration>, TenancyError>;
+
+    /// Deletes the integration; false if it is not in the scope.
+    async fn delete(&self, scope: Scope, id: IntegrationId) -> Result<bool, TenancyError>;
+}
+
+/// Seals secrets for storage and opens them for use (AES-256-GCM in production).
+///
+/// The company and the secret's name are bound to the ciphertext, so a sealed value copied
+/// to another row or field does not open.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait SecretCipher: Send + Sync {
+    /// Encrypts `secret` with the current key and a fresh nonce.
+    fn seal(&self, company: CompanyId, name: &str, secret: &SecretString) -> Result<SealedSecret, TenancyError>;
+
+    /// Decrypts a sealed secret with the key it names.
+    fn open(&self, company: CompanyId, name: &str, sealed: &SealedSecret) -> Result<SecretString, TenancyError>;
+}
+
+/// Asks a provider whether credentials work.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait CredentialVerifier: Send + Sync {
+    /// Checks `config` with its opened `secrets`; a refusal or an unreachable provider is
+    /// an answer (`ok: false`), not an error.
+    async fn verify(&self, config: &IntegrationConfig, secrets: &BTreeMap<String, SecretString>) -> Verification;
 }

@@ -1,0 +1,189 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use omni_core::{CompanyId, FieldError, IntegrationId, Page, PageRequest};
+use omni_identity::{Principal, Role};
+use serde_json::Value;
+
+use crate::{
+    CredentialVerifier, Integration, IntegrationChanges, IntegrationConfig, IntegrationRepository, IntegrationType,
+    NewIntegration, SecretCipher, SecretString, TenancyError, Verification,
+};
+
+/// A new integration as a request describes it.
+#[derive(Debug, Clone)]
+pub struct IntegrationInput {
+    /// What it connects to.
+    pub kind: IntegrationType,
+    /// The `config` object, secrets included.
+    pub config: Value,
+    /// Whether it starts enabled (default true).
+    pub enabled: Option<bool>,
+    /// The company: an admin's own when omitted; required from a superadmin.
+    pub company_id: Option<CompanyId>,
+}
+
+/// Changes to an integration: fields of `config` to change (omitted secrets keep their
+/// value), and whether it is enabled.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationUpdateInput {
+    /// Fields of the configuration to change.
+    pub config: Option<Value>,
+    /// Enable or disable it.
+    pub enabled: Option<bool>,
+}
+
+/// The integration use cases: admins manage their company's integrations, the superadmin
+/// anyone's; agents none. Secrets are sealed before they reach the repository and opened
+/// only to verify credentials (and, later, to call the provider).
+#[derive(Clone)]
+pub struct IntegrationService {
+    integrations: Arc<dyn IntegrationRepository>,
+    cipher: Arc<dyn SecretCipher>,
+    verifier: Arc<dyn CredentialVerifier>,
+}
+
+fn admins_only(caller: &Principal) -> Result<(), TenancyError> {
+    if caller.role == Role::Agent {
+        return Err(TenancyError::Forbidden("only admins manage integrations"));
+    }
+    Ok(())
+}
+
+fn invalid(field: &str, message: &str) -> TenancyError {
+    TenancyError::Validation(vec![FieldError::new(field, message)])
+}
+
+impl IntegrationService {
+    /// The use cases over these ports.
+    pub fn new(
+        integrations: Arc<dyn IntegrationRepository>,
+        cipher: Arc<dyn SecretCipher>,
+        verifier: Arc<dyn CredentialVerifier>,
+    ) -> Self {
+        Self {
+            integrations,
+            cipher,
+            verifier,
+        }
+    }
+
+    /// The integrations the caller may manage.
+    pub async fn list(&self, caller: &Principal, page: PageRequest) -> Result<Page<Integration>, TenancyError> {
+        admins_only(caller)?;
+        self.integrations.list(caller.scope(), page).await
+    }
+
+    /// One integration the caller may manage.
+    pub async fn get(&self, caller: &Principal, id: IntegrationId) -> Result<Integration, TenancyError> {
+        admins_only(caller)?;
+        self.integrations.find(caller.scope(), id).await?.ok_or(TenancyError::NotFound)
+    }
+
+    /// Adds an integration; every secret of its type is required.
+    pub async fn create(&self, caller: &Principal, input: IntegrationInput) -> Result<Integration, TenancyError> {
+        admins_only(caller)?;
+        let company_id = match (caller.role, input.company_id, caller.company_id) {
+            (Role::Superadmin, Some(company), _) => company,
+            (Role::Superadmin, None, _) => return Err(invalid("company_id", "is required")),
+            (_, Some(asked), Some(own)) if asked != own => {
+                return Err(invalid("company_id", "must be your own company (or omitted)"));
+            }
+            (_, _, Some(own)) => own,
+            (_, _, None) => return Err(TenancyError::Forbidden("only admins manage integrations")),
+        };
+        let parsed = IntegrationConfig::parse(input.kind, &input.config, None).map_err(TenancyError::Validation)?;
+        let missing: Vec<FieldError> = input
+            .kind
+            .secret_names()
+            .iter()
+            .filter(|name| !parsed.secrets.contains_key(*name))
+            .map(|name| FieldError::new(format!("config.{name}"), "is required"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(TenancyError::Validation(missing));
+        }
+        let secrets = self.seal_all(company_id, &parsed.secrets)?;
+        let new = NewIntegration {
+            company_id,
+            kind: input.kind,
+            config: parsed.config,
+            secrets,
+            enabled: input.enabled.unwrap_or(true),
+        };
+        self.integrations.insert(new).await.map_err(|e| match e {
+            TenancyError::NotFound => invalid("company_id", "no such company"),
+            other => other,
+        })
+    }
+
+    /// Changes an integration: `config` fields are laid over the stored ones; a secret
+    /// omitted keeps its value.
+    pub async fn update(
+        &self,
+        caller: &Principal,
+        id: IntegrationId,
+        input: IntegrationUpdateInput,
+    ) -> Result<Integration, TenancyError> {
+        admins_only(caller)?;
+        let scope = caller.scope();
+        let current = self.integrations.find(scope, id).await?.ok_or(TenancyError::NotFound)?;
+        let mut secrets = current.secrets.clone();
+        let config = match &input.config {
+            Some(patch) => {
+                let parsed =
+                    IntegrationConfig::parse(current.kind, patch, Some(&current.config)).map_err(TenancyError::Validation)?;
+                secrets.extend(self.seal_all(current.company_id, &parsed.secrets)?);
+                parsed.config
+            }
+            None => current.config.clone(),
+        };
+        let changes = IntegrationChanges {
+            config,
+            secrets,
+            enabled: input.enabled.unwrap_or(current.enabled),
+        };
+        self.integrations.update(scope, id, changes).await?.ok_or(TenancyError::NotFound)
+    }
+
+    /// Deletes an integration.
+    pub async fn delete(&self, caller: &Principal, id: IntegrationId) -> Result<(), TenancyError> {
+        admins_only(caller)?;
+        if self.integrations.delete(caller.scope(), id).await? {
+            Ok(())
+        } else {
+            Err(TenancyError::NotFound)
+        }
+    }
+
+    /// Asks the provider whether the integration's credentials work.
+    pub async fn verify(&self, caller: &Principal, id: IntegrationId) -> Result<Verification, TenancyError> {
+        let integration = self.get(caller, id).await?;
+        let secrets = self.open_all(&integration)?;
+        Ok(self.verifier.verify(&integration.config, &secrets).await)
+    }
+
+    /// The integration's secrets in clear, for the adapters that call the provider.
+    pub fn open_all(&self, integration: &Integration) -> Result<BTreeMap<String, SecretString>, TenancyError> {
+        integration
+            .secrets
+            .iter()
+            .map(|(name, sealed)| Ok((name.clone(), self.cipher.open(integration.company_id, name, sealed)?)))
+            .collect()
+    }
+
+    fn seal_all(
+        &self,
+        company: CompanyId,
+        secrets: &BTreeMap<&'static str, SecretString>,
+    ) -> Result<BTreeMap<String, crate::SealedSecret>, TenancyError> {
+        secrets
+            .iter()
+            .map(|(name, secret)| Ok(((*name).to_owned(), self.cipher.seal(company, name, secret)?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[path = "integration_service_tests.rs"]
+mod tests;

@@ -1,0 +1,181 @@
+use chrono::Utc;
+use mockall::predicate::eq;
+use omni_core::{Scope, UserId};
+use serde_json::json;
+
+use super::*;
+use crate::{MockCredentialVerifier, MockIntegrationRepository, MockSecretCipher, SealedSecret};
+
+const A: CompanyId = CompanyId::new(1);
+const B: CompanyId = CompanyId::new(2);
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+fn who(role: Role, company: Option<CompanyId>) -> Principal {
+    Principal {
+        user_id: UserId::new(1),
+        company_id: company,
+        role,
+    }
+}
+
+/// A cipher that "seals" by reversing: enough to see that what is stored is not the input.
+fn cipher() -> MockSecretCipher {
+    let mut c = MockSecretCipher::new();
+    c.expect_seal().returning(|_, _, s| {
+        Ok(SealedSecret {
+            key_id: "k1".into(),
+            nonce: vec![0; 12],
+            ciphertext: s.expose().bytes().rev().collect(),
+        })
+    });
+    c.expect_open().returning(|_, _, sealed| {
+        Ok(SecretString::new(String::from_utf8(sealed.ciphertext.iter().rev().copied().collect()).unwrap()))
+    });
+    c
+}
+
+fn stored(id: i64, company: CompanyId) -> Integration {
+    let parsed = IntegrationConfig::parse(
+        IntegrationType::TwilioWhatsapp,
+        &json!({"account_sid": SID, "auth_token": "old-token", "phone_number": "+14155550100"}),
+        None,
+    )
+    .unwrap();
+    Integration {
+        id: IntegrationId::new(id),
+        company_id: company,
+        kind: IntegrationType::TwilioWhatsapp,
+        config: parsed.config,
+        secrets: BTreeMap::from([(
+            "auth_token".to_owned(),
+            SealedSecret {
+                key_id: "k1".into(),
+                nonce: vec![0; 12],
+                ciphertext: b"nekot-dlo".to_vec(),
+            },
+        )]),
+        enabled: true,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
+fn service(repo: MockIntegrationRepository, verifier: MockCredentialVerifier) -> IntegrationService {
+    IntegrationService::new(Arc::new(repo), Arc::new(cipher()), Arc::new(verifier))
+}
+
+fn twilio_input(company: Option<CompanyId>) -> IntegrationInput {
+    IntegrationInput {
+        kind: IntegrationType::TwilioWhatsapp,
+        config: json!({"account_sid": SID, "auth_token": "secret-token", "phone_number": "+14155550100"}),
+        enabled: None,
+        company_id: company,
+    }
+}
+
+#[tokio::test]
+async fn agents_may_not_touch_integrations() {
+    let s = service(MockIntegrationRepository::new(), MockCredentialVerifier::new());
+    let agent = who(Role::Agent, Some(A));
+    let id = IntegrationId::new(1);
+    assert!(matches!(s.list(&agent, PageRequest::default()).await, Err(TenancyError::Forbidden(_))));
+    assert!(matches!(s.get(&agent, id).await, Err(TenancyError::Forbidden(_))));
+    assert!(matches!(s.create(&agent, twilio_input(None)).await, Err(TenancyError::Forbidden(_))));
+    assert!(matches!(
+        s.update(&agent, id, IntegrationUpdateInput::default()).await,
+        Err(TenancyError::Forbidden(_))
+    ));
+    assert!(matches!(s.delete(&agent, id).await, Err(TenancyError::Forbidden(_))));
+    assert!(matches!(s.verify(&agent, id).await, Err(TenancyError::Forbidden(_))));
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_before_they_are_stored() {
+    let mut repo = MockIntegrationRepository::new();
+    repo.expect_insert()
+        .withf(|new| {
+            new.company_id == A
+                && new.enabled
+                && new.secrets["auth_token"].ciphertext == b"nekot-terces"
+                && !new.config.to_json().to_string().contains("secret-token")
+        })
+        .returning(|new| {
+            Ok(Integration {
+                id: IntegrationId::new(3),
+                company_id: new.company_id,
+                kind: new.kind,
+                config: new.config,
+                secrets: new.secrets,
+                enabled: new.enabled,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            })
+        });
+    let s = service(repo, MockCredentialVerifier::new());
+    let created = s.create(&who(Role::Admin, Some(A)), twilio_input(None)).await.unwrap();
+    assert_eq!(created.secrets_set(), ["auth_token"]);
+}
+
+#[tokio::test]
+async fn a_missing_secret_or_a_foreign_company_is_refused() {
+    let s = service(MockIntegrationRepository::new(), MockCredentialVerifier::new());
+    let admin = who(Role::Admin, Some(A));
+    let mut input = twilio_input(None);
+    input.config = json!({"account_sid": SID, "phone_number": "+14155550100"});
+    match s.create(&admin, input).await {
+        Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, "config.auth_token"),
+        other => panic!("{other:?}"),
+    }
+    match s.create(&admin, twilio_input(Some(B))).await {
+        Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, "company_id"),
+        other => panic!("{other:?}"),
+    }
+    match s.create(&who(Role::Superadmin, None), twilio_input(None)).await {
+        Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, "company_id"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_update_keeps_omitted_secrets_and_reseals_given_ones() {
+    let mut repo = MockIntegrationRepository::new();
+    repo.expect_find()
+        .with(eq(Scope::Company(A)), eq(IntegrationId::new(5)))
+        .returning(|_, id| Ok(Some(stored(id.get(), A))));
+    repo.expect_update()
+        .withf(|_, _, c| c.secrets["auth_token"].ciphertext == b"nekot-dlo" && !c.enabled)
+        .times(1)
+        .returning(|_, id, c| Ok(Some(Integration { config: c.config, secrets: c.secrets, enabled: c.enabled, ..stored(id.get(), A) })));
+    repo.expect_update()
+        .withf(|_, _, c| c.secrets["auth_token"].ciphertext == b"nekot-wen")
+        .times(1)
+        .returning(|_, id, c| Ok(Some(Integration { config: c.config, secrets: c.secrets, ..stored(id.get(), A) })));
+    let s = service(repo, MockCredentialVerifier::new());
+    let admin = who(Role::Admin, Some(A));
+    let id = IntegrationId::new(5);
+    let disabled = s
+        .update(&admin, id, IntegrationUpdateInput { config: None, enabled: Some(false) })
+        .await
+        .unwrap();
+    assert!(!disabled.enabled);
+    let rotated = s
+        .update(&admin, id, IntegrationUpdateInput { config: Some(json!({"auth_token": "new-token"})), enabled: None })
+        .await
+        .unwrap();
+    assert_eq!(rotated.config, stored(5, A).config);
+}
+
+#[tokio::test]
+async fn verify_opens_the_secrets_and_asks_the_provider() {
+    let mut repo = MockIntegrationRepository::new();
+    repo.expect_find().returning(|scope, id| Ok(scope.includes(Some(A)).then(|| stored(id.get(), A))));
+    let mut verifier = MockCredentialVerifier::new();
+    verifier
+        .expect_verify()
+        .withf(|_, secrets| secrets["auth_token"].expose() == "old-token")
+        .returning(|_, _| Verification { ok: false, detail: "Authenticate".into() });
+    let s = service(repo, verifier);
+    let answer = s.verify(&who(Role::Admin, Some(A)), IntegrationId::new(5)).await.unwrap();
+    assert!(!answer.ok);
+    assert!(matches!(s.verify(&who(Role::Admin, Some(B)), IntegrationId::new(5)).await, Err(TenancyError::NotFound)));
+}
