@@ -108,6 +108,7 @@ async fn serve_migrates_answers_and_stops_gracefully_on_sigterm() {
     .await
     .unwrap();
 
+    crate::helpers::init_tls();
     let ready = reqwest::get(format!("http://127.0.0.1:{port}/health/ready"))
         .await
         .unwrap();

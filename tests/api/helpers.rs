@@ -196,6 +196,12 @@ impl TestApp {
     }
 }
 
+/// reqwest is built with rustls and no default crypto provider; the server's adapters
+/// install ring, and so must a test that builds a client before starting one.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The server on a fresh, migrated database.
 pub async fn spawn_app() -> TestApp {
     let db = TestDatabase::new().await.expect("a test database");
@@ -210,6 +216,7 @@ pub async fn spawn_app_on(
     customize: impl FnOnce(Figment) -> Figment,
 ) -> TestApp {
     LazyLock::force(&TRACING);
+    init_tls();
     let figment = customize(
         Config::defaults()
             .merge(("database.url", url))

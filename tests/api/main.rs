@@ -8,5 +8,6 @@ mod companies;
 mod errors;
 mod health;
 mod helpers;
+mod integrations;
 mod isolation;
 mod users;

@@ -100,6 +100,7 @@ struct RawAuth {
 #[serde(deny_unknown_fields)]
 struct RawCrypto {
     secret_key: Option<String>,
+    previous_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,7 +143,10 @@ impl Default for Raw {
                 token_ttl_secs: 3600,
                 allow_registration: true,
             },
-            crypto: RawCrypto { secret_key: None },
+            crypto: RawCrypto {
+                secret_key: None,
+                previous_keys: Vec::new(),
+            },
             twilio: RawTwilio {
                 api_base_url: "https://api.twilio.com".into(),
             },
@@ -187,6 +191,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The key that encrypts integration secrets at rest.
     pub crypto_key: Secret<[u8; 32]>,
+    /// Keys that sealed secrets before the last rotation; they still open them.
+    pub crypto_previous_keys: Vec<Secret<[u8; 32]>>,
     /// Twilio's REST base URL (tests point it at a fake).
     pub twilio_api_base_url: String,
     /// Origins of the agent UIs allowed to call the API from a browser.
@@ -374,6 +380,17 @@ impl Config {
             }
         };
 
+        let crypto_previous_keys = raw
+            .crypto
+            .previous_keys
+            .iter()
+            .map(|k| {
+                aes_key(k).map(Secret).ok_or_else(|| {
+                    ConfigError("crypto.previous_keys must each be 32 bytes in base64".into())
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         let twilio_api_base_url = http_url("twilio.api_base_url", &raw.twilio.api_base_url)?;
         for origin in &raw.cors.allowed_origins {
             if origin == "*" {
@@ -399,6 +416,7 @@ impl Config {
                 allow_registration: raw.auth.allow_registration,
             },
             crypto_key: Secret(crypto_key),
+            crypto_previous_keys,
             twilio_api_base_url,
             cors_allowed_origins: raw.cors.allowed_origins,
             log: LogConfig {
@@ -411,6 +429,13 @@ impl Config {
             notices,
         })
     }
+}
+
+fn aes_key(base64: &str) -> Option<[u8; 32]> {
+    BASE64
+        .decode(base64.trim())
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
 }
 
 fn positive_ms(key: &str, ms: u64) -> Result<Duration, ConfigError> {

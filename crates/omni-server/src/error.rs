@@ -164,6 +164,7 @@ impl From<TenancyError> for ApiError {
         match e {
             TenancyError::NotFound => ApiError::NotFound,
             TenancyError::Forbidden(why) => ApiError::Forbidden(why.into()),
+            TenancyError::Conflict(why) => ApiError::Conflict(why.into()),
             TenancyError::Validation(errors) => ApiError::Validation(errors),
             TenancyError::Unavailable(cause) => ApiError::Unavailable(cause),
             TenancyError::Unknown(cause) => ApiError::Internal(cause),

@@ -5,12 +5,14 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod extract;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod validate;
+pub mod verifier;
 
 use omni_core::DisplayName;
 use omni_identity::{Email, Password};

@@ -1,14 +1,21 @@
 //! What every handler can reach, and the one place where ports meet their adapters.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use omni_core::SystemClock;
 use omni_identity::IdentityService;
-use omni_store_postgres::{Database, PgCompanyRepository, PgUserRepository};
-use omni_tenancy::CompanyService;
+use omni_store_postgres::{
+    Database, PgCompanyRepository, PgIntegrationRepository, PgUserRepository,
+};
+use omni_tenancy::{CompanyService, IntegrationService};
+use omni_twilio::TwilioClient;
+use omni_vera::VeraClient;
 
 use crate::auth::{Argon2Hasher, JwtIssuer};
 use crate::config::Config;
+use crate::crypto::AesGcmCipher;
+use crate::verifier::ProviderVerifier;
 
 /// Shared application state, one per process (cloned into each worker as `web::Data`).
 pub struct AppState {
@@ -20,6 +27,8 @@ pub struct AppState {
     pub identity: IdentityService,
     /// Companies and their settings.
     pub companies: CompanyService,
+    /// Channel and AI integrations.
+    pub integrations: IntegrationService,
 }
 
 impl std::fmt::Debug for AppState {
@@ -47,11 +56,28 @@ impl AppState {
             config.auth.allow_registration,
         );
         let companies = CompanyService::new(Arc::new(PgCompanyRepository::new(db.clone())));
+        let previous: Vec<[u8; 32]> = config
+            .crypto_previous_keys
+            .iter()
+            .map(|k| *k.expose())
+            .collect();
+        let cipher = Arc::new(AesGcmCipher::new(config.crypto_key.expose(), &previous));
+        let verifier = Arc::new(ProviderVerifier {
+            twilio: TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?,
+            vera: VeraClient::new()
+                .map_err(|e| anyhow::anyhow!("cannot build the Vera AI client: {e}"))?,
+        });
+        let integrations = IntegrationService::new(
+            Arc::new(PgIntegrationRepository::new(db.clone())),
+            cipher,
+            verifier,
+        );
         Ok(Self {
             db,
             config,
             identity,
             companies,
+            integrations,
         })
     }
 }

@@ -47,7 +47,10 @@ where
                 ApiError::Validation(
                     report
                         .iter()
-                        .map(|(path, error)| FieldError::new(path.to_string(), error.message()))
+                        .map(|(path, error)| {
+                            // garde names a raw identifier `r#type`; the client sent `type`.
+                            FieldError::new(path.to_string().replace("r#", ""), error.message())
+                        })
                         .collect(),
                 )
             })?;

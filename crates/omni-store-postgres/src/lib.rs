@@ -12,6 +12,7 @@ mod connect;
 mod database;
 mod error;
 mod errors;
+mod integrations;
 mod migrate;
 pub mod schema;
 #[cfg(feature = "test-support")]
@@ -22,5 +23,6 @@ pub use companies::PgCompanyRepository;
 pub use config::{DbConfig, InvalidDatabaseUrl};
 pub use database::{Database, PooledConnection};
 pub use error::StoreError;
+pub use integrations::PgIntegrationRepository;
 pub use migrate::{MIGRATIONS, run_migrations};
 pub use users::PgUserRepository;

@@ -49,7 +49,12 @@ pub struct ParsedConfig {
     pub secrets: BTreeMap<&'static str, SecretString>,
 }
 
-const TWILIO_FIELDS: &[&str] = &["account_sid", "auth_token", "phone_number", "messaging_service_sid"];
+const TWILIO_FIELDS: &[&str] = &[
+    "account_sid",
+    "auth_token",
+    "phone_number",
+    "messaging_service_sid",
+];
 const VERA_FIELDS: &[&str] = &["base_url", "api_key", "model", "timeout_ms"];
 const VERA_DEFAULT_TIMEOUT_MS: u32 = 10_000;
 
@@ -108,7 +113,12 @@ impl IntegrationConfig {
         let mut errors: Vec<FieldError> = input
             .keys()
             .filter(|k| !known.contains(&k.as_str()))
-            .map(|k| FieldError::new(format!("config.{k}"), format!("is not a field of a {kind} integration")))
+            .map(|k| {
+                FieldError::new(
+                    format!("config.{k}"),
+                    format!("is not a field of a {kind} integration"),
+                )
+            })
             .collect();
         let mut merged: Map<String, Value> = match current {
             Some(c) => c.to_json().as_object().cloned().unwrap_or_default(),
@@ -133,11 +143,13 @@ impl IntegrationConfig {
                 let phone_number = fields.phone("phone_number");
                 let messaging_service_sid = fields.sid("messaging_service_sid", "MG", false);
                 match (account_sid, phone_number) {
-                    (Some(account_sid), Some(phone_number)) => Some(IntegrationConfig::Twilio(TwilioConfig {
-                        account_sid,
-                        phone_number,
-                        messaging_service_sid,
-                    })),
+                    (Some(account_sid), Some(phone_number)) => {
+                        Some(IntegrationConfig::Twilio(TwilioConfig {
+                            account_sid,
+                            phone_number,
+                            messaging_service_sid,
+                        }))
+                    }
                     _ => None,
                 }
             }
@@ -170,7 +182,8 @@ struct Fields<'a> {
 
 impl Fields<'_> {
     fn fail(&mut self, field: &str, message: &str) {
-        self.errors.push(FieldError::new(format!("config.{field}"), message));
+        self.errors
+            .push(FieldError::new(format!("config.{field}"), message));
     }
 
     /// A present, non-null string, trimmed; `None` (with an error when required) otherwise.
@@ -196,7 +209,10 @@ impl Fields<'_> {
             && value.starts_with(prefix)
             && value[2..].chars().all(|c| c.is_ascii_hexdigit());
         if !valid {
-            self.fail(field, &format!("must be {prefix} followed by 32 hexadecimal digits"));
+            self.fail(
+                field,
+                &format!("must be {prefix} followed by 32 hexadecimal digits"),
+            );
             return None;
         }
         Some(value)
@@ -220,7 +236,9 @@ impl Fields<'_> {
             .strip_prefix("https://")
             .or_else(|| trimmed.strip_prefix("http://"));
         match host {
-            Some(h) if !h.is_empty() && !h.contains(char::is_whitespace) && trimmed.len() <= 500 => {
+            Some(h)
+                if !h.is_empty() && !h.contains(char::is_whitespace) && trimmed.len() <= 500 =>
+            {
                 Some(trimmed.to_owned())
             }
             _ => {
@@ -245,7 +263,10 @@ impl Fields<'_> {
             Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
                 Some(n) if (100..=60_000).contains(&n) => n,
                 _ => {
-                    self.fail(field, "must be a whole number of milliseconds from 100 to 60000");
+                    self.fail(
+                        field,
+                        "must be a whole number of milliseconds from 100 to 60000",
+                    );
                     VERA_DEFAULT_TIMEOUT_MS
                 }
             },
@@ -260,7 +281,10 @@ impl Fields<'_> {
                 Some(SecretString::new(s.trim().to_owned()))
             }
             Some(_) => {
-                self.fail(field, "must be a non-empty string of at most 1024 characters");
+                self.fail(
+                    field,
+                    "must be a non-empty string of at most 1024 characters",
+                );
                 None
             }
         }
@@ -281,8 +305,11 @@ mod tests {
     #[test]
     fn a_complete_twilio_config_parses_with_its_secret_apart() {
         let input = json!({"account_sid": SID, "auth_token": "tok", "phone_number": "+1 415 555 0100", "messaging_service_sid": MG});
-        let parsed = IntegrationConfig::parse(IntegrationType::TwilioWhatsapp, &input, None).unwrap();
-        let IntegrationConfig::Twilio(c) = &parsed.config else { panic!() };
+        let parsed =
+            IntegrationConfig::parse(IntegrationType::TwilioWhatsapp, &input, None).unwrap();
+        let IntegrationConfig::Twilio(c) = &parsed.config else {
+            panic!()
+        };
         assert_eq!(c.phone_number.as_str(), "+14155550100");
         assert_eq!(parsed.secrets["auth_token"].expose(), "tok");
         let shown = parsed.config.to_json().to_string();
@@ -292,19 +319,41 @@ mod tests {
     #[test]
     fn every_bad_field_is_named_and_no_value_is_quoted() {
         let input = json!({"account_sid": "AC123", "auth_token": 12345678, "phone_number": "5511", "messaging_service_sid": "XX", "colour": "red"});
-        let errors = IntegrationConfig::parse(IntegrationType::TwilioSms, &input, None).unwrap_err();
+        let errors =
+            IntegrationConfig::parse(IntegrationType::TwilioSms, &input, None).unwrap_err();
         let mut names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         names.sort_unstable();
         assert_eq!(
             names,
-            ["config.account_sid", "config.auth_token", "config.colour", "config.messaging_service_sid", "config.phone_number"]
+            [
+                "config.account_sid",
+                "config.auth_token",
+                "config.colour",
+                "config.messaging_service_sid",
+                "config.phone_number"
+            ]
         );
-        assert!(errors.iter().all(|e| !e.message.contains("12345678") && !e.message.contains("AC123")));
+        assert!(
+            errors
+                .iter()
+                .all(|e| !e.message.contains("12345678") && !e.message.contains("AC123"))
+        );
         assert_eq!(
-            fields(IntegrationConfig::parse(IntegrationType::VeraAi, &json!({"timeout_ms": 5}), None)),
+            fields(IntegrationConfig::parse(
+                IntegrationType::VeraAi,
+                &json!({"timeout_ms": 5}),
+                None
+            )),
             ["config.base_url", "config.model", "config.timeout_ms"]
         );
-        assert_eq!(fields(IntegrationConfig::parse(IntegrationType::VeraAi, &json!([]), None)), ["config"]);
+        assert_eq!(
+            fields(IntegrationConfig::parse(
+                IntegrationType::VeraAi,
+                &json!([]),
+                None
+            )),
+            ["config"]
+        );
     }
 
     #[test]
@@ -317,8 +366,16 @@ mod tests {
         .unwrap();
         assert_eq!(current.config.to_json()["timeout_ms"], 10_000);
         assert_eq!(current.config.to_json()["base_url"], "https://vera.test/v1");
-        let next = IntegrationConfig::parse(IntegrationType::VeraAi, &json!({"timeout_ms": 2000}), Some(&current.config)).unwrap();
-        assert!(next.secrets.is_empty(), "an omitted secret is not a new one");
+        let next = IntegrationConfig::parse(
+            IntegrationType::VeraAi,
+            &json!({"timeout_ms": 2000}),
+            Some(&current.config),
+        )
+        .unwrap();
+        assert!(
+            next.secrets.is_empty(),
+            "an omitted secret is not a new one"
+        );
         assert_eq!(next.config.to_json()["model"], "vera-large");
         assert_eq!(next.config.to_json()["timeout_ms"], 2000);
     }

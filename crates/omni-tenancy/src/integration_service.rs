@@ -6,8 +6,8 @@ use omni_identity::{Principal, Role};
 use serde_json::Value;
 
 use crate::{
-    CredentialVerifier, Integration, IntegrationChanges, IntegrationConfig, IntegrationRepository, IntegrationType,
-    NewIntegration, SecretCipher, SecretString, TenancyError, Verification,
+    CredentialVerifier, Integration, IntegrationChanges, IntegrationConfig, IntegrationRepository,
+    IntegrationType, NewIntegration, SecretCipher, SecretString, TenancyError, Verification,
 };
 
 /// A new integration as a request describes it.
@@ -69,30 +69,49 @@ impl IntegrationService {
     }
 
     /// The integrations the caller may manage.
-    pub async fn list(&self, caller: &Principal, page: PageRequest) -> Result<Page<Integration>, TenancyError> {
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        page: PageRequest,
+    ) -> Result<Page<Integration>, TenancyError> {
         admins_only(caller)?;
         self.integrations.list(caller.scope(), page).await
     }
 
     /// One integration the caller may manage.
-    pub async fn get(&self, caller: &Principal, id: IntegrationId) -> Result<Integration, TenancyError> {
+    pub async fn get(
+        &self,
+        caller: &Principal,
+        id: IntegrationId,
+    ) -> Result<Integration, TenancyError> {
         admins_only(caller)?;
-        self.integrations.find(caller.scope(), id).await?.ok_or(TenancyError::NotFound)
+        self.integrations
+            .find(caller.scope(), id)
+            .await?
+            .ok_or(TenancyError::NotFound)
     }
 
     /// Adds an integration; every secret of its type is required.
-    pub async fn create(&self, caller: &Principal, input: IntegrationInput) -> Result<Integration, TenancyError> {
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        input: IntegrationInput,
+    ) -> Result<Integration, TenancyError> {
         admins_only(caller)?;
         let company_id = match (caller.role, input.company_id, caller.company_id) {
             (Role::Superadmin, Some(company), _) => company,
             (Role::Superadmin, None, _) => return Err(invalid("company_id", "is required")),
             (_, Some(asked), Some(own)) if asked != own => {
-                return Err(invalid("company_id", "must be your own company (or omitted)"));
+                return Err(invalid(
+                    "company_id",
+                    "must be your own company (or omitted)",
+                ));
             }
             (_, _, Some(own)) => own,
             (_, _, None) => return Err(TenancyError::Forbidden("only admins manage integrations")),
         };
-        let parsed = IntegrationConfig::parse(input.kind, &input.config, None).map_err(TenancyError::Validation)?;
+        let parsed = IntegrationConfig::parse(input.kind, &input.config, None)
+            .map_err(TenancyError::Validation)?;
         let missing: Vec<FieldError> = input
             .kind
             .secret_names()
@@ -127,12 +146,16 @@ impl IntegrationService {
     ) -> Result<Integration, TenancyError> {
         admins_only(caller)?;
         let scope = caller.scope();
-        let current = self.integrations.find(scope, id).await?.ok_or(TenancyError::NotFound)?;
+        let current = self
+            .integrations
+            .find(scope, id)
+            .await?
+            .ok_or(TenancyError::NotFound)?;
         let mut secrets = current.secrets.clone();
         let config = match &input.config {
             Some(patch) => {
-                let parsed =
-                    IntegrationConfig::parse(current.kind, patch, Some(&current.config)).map_err(TenancyError::Validation)?;
+                let parsed = IntegrationConfig::parse(current.kind, patch, Some(&current.config))
+                    .map_err(TenancyError::Validation)?;
                 secrets.extend(self.seal_all(current.company_id, &parsed.secrets)?);
                 parsed.config
             }
@@ -143,7 +166,10 @@ impl IntegrationService {
             secrets,
             enabled: input.enabled.unwrap_or(current.enabled),
         };
-        self.integrations.update(scope, id, changes).await?.ok_or(TenancyError::NotFound)
+        self.integrations
+            .update(scope, id, changes)
+            .await?
+            .ok_or(TenancyError::NotFound)
     }
 
     /// Deletes an integration.
@@ -157,18 +183,30 @@ impl IntegrationService {
     }
 
     /// Asks the provider whether the integration's credentials work.
-    pub async fn verify(&self, caller: &Principal, id: IntegrationId) -> Result<Verification, TenancyError> {
+    pub async fn verify(
+        &self,
+        caller: &Principal,
+        id: IntegrationId,
+    ) -> Result<Verification, TenancyError> {
         let integration = self.get(caller, id).await?;
         let secrets = self.open_all(&integration)?;
         Ok(self.verifier.verify(&integration.config, &secrets).await)
     }
 
     /// The integration's secrets in clear, for the adapters that call the provider.
-    pub fn open_all(&self, integration: &Integration) -> Result<BTreeMap<String, SecretString>, TenancyError> {
+    pub fn open_all(
+        &self,
+        integration: &Integration,
+    ) -> Result<BTreeMap<String, SecretString>, TenancyError> {
         integration
             .secrets
             .iter()
-            .map(|(name, sealed)| Ok((name.clone(), self.cipher.open(integration.company_id, name, sealed)?)))
+            .map(|(name, sealed)| {
+                Ok((
+                    name.clone(),
+                    self.cipher.open(integration.company_id, name, sealed)?,
+                ))
+            })
             .collect()
     }
 
@@ -179,7 +217,9 @@ impl IntegrationService {
     ) -> Result<BTreeMap<String, crate::SealedSecret>, TenancyError> {
         secrets
             .iter()
-            .map(|(name, secret)| Ok(((*name).to_owned(), self.cipher.seal(company, name, secret)?)))
+            .map(|(name, secret)| {
+                Ok(((*name).to_owned(), self.cipher.seal(company, name, secret)?))
+            })
             .collect()
     }
 }

@@ -29,7 +29,9 @@ fn cipher() -> MockSecretCipher {
         })
     });
     c.expect_open().returning(|_, _, sealed| {
-        Ok(SecretString::new(String::from_utf8(sealed.ciphertext.iter().rev().copied().collect()).unwrap()))
+        Ok(SecretString::new(
+            String::from_utf8(sealed.ciphertext.iter().rev().copied().collect()).unwrap(),
+        ))
     });
     c
 }
@@ -60,7 +62,10 @@ fn stored(id: i64, company: CompanyId) -> Integration {
     }
 }
 
-fn service(repo: MockIntegrationRepository, verifier: MockCredentialVerifier) -> IntegrationService {
+fn service(
+    repo: MockIntegrationRepository,
+    verifier: MockCredentialVerifier,
+) -> IntegrationService {
     IntegrationService::new(Arc::new(repo), Arc::new(cipher()), Arc::new(verifier))
 }
 
@@ -75,18 +80,37 @@ fn twilio_input(company: Option<CompanyId>) -> IntegrationInput {
 
 #[tokio::test]
 async fn agents_may_not_touch_integrations() {
-    let s = service(MockIntegrationRepository::new(), MockCredentialVerifier::new());
+    let s = service(
+        MockIntegrationRepository::new(),
+        MockCredentialVerifier::new(),
+    );
     let agent = who(Role::Agent, Some(A));
     let id = IntegrationId::new(1);
-    assert!(matches!(s.list(&agent, PageRequest::default()).await, Err(TenancyError::Forbidden(_))));
-    assert!(matches!(s.get(&agent, id).await, Err(TenancyError::Forbidden(_))));
-    assert!(matches!(s.create(&agent, twilio_input(None)).await, Err(TenancyError::Forbidden(_))));
     assert!(matches!(
-        s.update(&agent, id, IntegrationUpdateInput::default()).await,
+        s.list(&agent, PageRequest::default()).await,
         Err(TenancyError::Forbidden(_))
     ));
-    assert!(matches!(s.delete(&agent, id).await, Err(TenancyError::Forbidden(_))));
-    assert!(matches!(s.verify(&agent, id).await, Err(TenancyError::Forbidden(_))));
+    assert!(matches!(
+        s.get(&agent, id).await,
+        Err(TenancyError::Forbidden(_))
+    ));
+    assert!(matches!(
+        s.create(&agent, twilio_input(None)).await,
+        Err(TenancyError::Forbidden(_))
+    ));
+    assert!(matches!(
+        s.update(&agent, id, IntegrationUpdateInput::default())
+            .await,
+        Err(TenancyError::Forbidden(_))
+    ));
+    assert!(matches!(
+        s.delete(&agent, id).await,
+        Err(TenancyError::Forbidden(_))
+    ));
+    assert!(matches!(
+        s.verify(&agent, id).await,
+        Err(TenancyError::Forbidden(_))
+    ));
 }
 
 #[tokio::test]
@@ -112,13 +136,19 @@ async fn secrets_are_sealed_before_they_are_stored() {
             })
         });
     let s = service(repo, MockCredentialVerifier::new());
-    let created = s.create(&who(Role::Admin, Some(A)), twilio_input(None)).await.unwrap();
+    let created = s
+        .create(&who(Role::Admin, Some(A)), twilio_input(None))
+        .await
+        .unwrap();
     assert_eq!(created.secrets_set(), ["auth_token"]);
 }
 
 #[tokio::test]
 async fn a_missing_secret_or_a_foreign_company_is_refused() {
-    let s = service(MockIntegrationRepository::new(), MockCredentialVerifier::new());
+    let s = service(
+        MockIntegrationRepository::new(),
+        MockCredentialVerifier::new(),
+    );
     let admin = who(Role::Admin, Some(A));
     let mut input = twilio_input(None);
     input.config = json!({"account_sid": SID, "phone_number": "+14155550100"});
@@ -130,7 +160,10 @@ async fn a_missing_secret_or_a_foreign_company_is_refused() {
         Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, "company_id"),
         other => panic!("{other:?}"),
     }
-    match s.create(&who(Role::Superadmin, None), twilio_input(None)).await {
+    match s
+        .create(&who(Role::Superadmin, None), twilio_input(None))
+        .await
+    {
         Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, "company_id"),
         other => panic!("{other:?}"),
     }
@@ -145,21 +178,48 @@ async fn an_update_keeps_omitted_secrets_and_reseals_given_ones() {
     repo.expect_update()
         .withf(|_, _, c| c.secrets["auth_token"].ciphertext == b"nekot-dlo" && !c.enabled)
         .times(1)
-        .returning(|_, id, c| Ok(Some(Integration { config: c.config, secrets: c.secrets, enabled: c.enabled, ..stored(id.get(), A) })));
+        .returning(|_, id, c| {
+            Ok(Some(Integration {
+                config: c.config,
+                secrets: c.secrets,
+                enabled: c.enabled,
+                ..stored(id.get(), A)
+            }))
+        });
     repo.expect_update()
         .withf(|_, _, c| c.secrets["auth_token"].ciphertext == b"nekot-wen")
         .times(1)
-        .returning(|_, id, c| Ok(Some(Integration { config: c.config, secrets: c.secrets, ..stored(id.get(), A) })));
+        .returning(|_, id, c| {
+            Ok(Some(Integration {
+                config: c.config,
+                secrets: c.secrets,
+                ..stored(id.get(), A)
+            }))
+        });
     let s = service(repo, MockCredentialVerifier::new());
     let admin = who(Role::Admin, Some(A));
     let id = IntegrationId::new(5);
     let disabled = s
-        .update(&admin, id, IntegrationUpdateInput { config: None, enabled: Some(false) })
+        .update(
+            &admin,
+            id,
+            IntegrationUpdateInput {
+                config: None,
+                enabled: Some(false),
+            },
+        )
         .await
         .unwrap();
     assert!(!disabled.enabled);
     let rotated = s
-        .update(&admin, id, IntegrationUpdateInput { config: Some(json!({"auth_token": "new-token"})), enabled: None })
+        .update(
+            &admin,
+            id,
+            IntegrationUpdateInput {
+                config: Some(json!({"auth_token": "new-token"})),
+                enabled: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(rotated.config, stored(5, A).config);
@@ -168,14 +228,25 @@ async fn an_update_keeps_omitted_secrets_and_reseals_given_ones() {
 #[tokio::test]
 async fn verify_opens_the_secrets_and_asks_the_provider() {
     let mut repo = MockIntegrationRepository::new();
-    repo.expect_find().returning(|scope, id| Ok(scope.includes(Some(A)).then(|| stored(id.get(), A))));
+    repo.expect_find()
+        .returning(|scope, id| Ok(scope.includes(Some(A)).then(|| stored(id.get(), A))));
     let mut verifier = MockCredentialVerifier::new();
     verifier
         .expect_verify()
         .withf(|_, secrets| secrets["auth_token"].expose() == "old-token")
-        .returning(|_, _| Verification { ok: false, detail: "Authenticate".into() });
+        .returning(|_, _| Verification {
+            ok: false,
+            detail: "Authenticate".into(),
+        });
     let s = service(repo, verifier);
-    let answer = s.verify(&who(Role::Admin, Some(A)), IntegrationId::new(5)).await.unwrap();
+    let answer = s
+        .verify(&who(Role::Admin, Some(A)), IntegrationId::new(5))
+        .await
+        .unwrap();
     assert!(!answer.ok);
-    assert!(matches!(s.verify(&who(Role::Admin, Some(B)), IntegrationId::new(5)).await, Err(TenancyError::NotFound)));
+    assert!(matches!(
+        s.verify(&who(Role::Admin, Some(B)), IntegrationId::new(5))
+            .await,
+        Err(TenancyError::NotFound)
+    ));
 }

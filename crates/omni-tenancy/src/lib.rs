@@ -26,7 +26,9 @@ pub use integration_entity::{Integration, IntegrationChanges, NewIntegration, Ve
 pub use integration_service::{IntegrationInput, IntegrationService, IntegrationUpdateInput};
 pub use ports::{CompanyRepository, CredentialVerifier, IntegrationRepository, SecretCipher};
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockCompanyRepository, MockCredentialVerifier, MockIntegrationRepository, MockSecretCipher};
+pub use ports::{
+    MockCompanyRepository, MockCredentialVerifier, MockIntegrationRepository, MockSecretCipher,
+};
 pub use secret::{SealedSecret, SecretString};
 pub use service::CompanyService;
 pub use settings::{Category, CompanySettings, Locale, SettingsPatch, UnknownLocale};

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use omni_core::IntegrationId;
 
 use crate::{
-    Company, CompanySettings, CompanyUpdate, Integration, IntegrationChanges, IntegrationConfig, NewIntegration,
-    SealedSecret, SecretString, TenancyError, Verification,
+    Company, CompanySettings, CompanyUpdate, Integration, IntegrationChanges, IntegrationConfig,
+    NewIntegration, SealedSecret, SecretString, TenancyError, Verification,
 };
 
 /// Where companies live. Reads and writes take the caller's [`Scope`]: a company outside
@@ -45,10 +45,18 @@ pub trait CompanyRepository: Send + Sync {
 #[async_trait]
 pub trait IntegrationRepository: Send + Sync {
     /// Integrations in the scope, oldest first.
-    async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<Integration>, TenancyError>;
+    async fn list(
+        &self,
+        scope: Scope,
+        page: PageRequest,
+    ) -> Result<Page<Integration>, TenancyError>;
 
     /// The integration with this id, if the scope includes it.
-    async fn find(&self, scope: Scope, id: IntegrationId) -> Result<Option<Integration>, TenancyError>;
+    async fn find(
+        &self,
+        scope: Scope,
+        id: IntegrationId,
+    ) -> Result<Option<Integration>, TenancyError>;
 
     /// Stores a new integration; [`TenancyError::Conflict`] if its phone number already
     /// belongs to an integration (of any company), or the company has a Vera AI one.
@@ -73,10 +81,20 @@ pub trait IntegrationRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait SecretCipher: Send + Sync {
     /// Encrypts `secret` with the current key and a fresh nonce.
-    fn seal(&self, company: CompanyId, name: &str, secret: &SecretString) -> Result<SealedSecret, TenancyError>;
+    fn seal(
+        &self,
+        company: CompanyId,
+        name: &str,
+        secret: &SecretString,
+    ) -> Result<SealedSecret, TenancyError>;
 
     /// Decrypts a sealed secret with the key it names.
-    fn open(&self, company: CompanyId, name: &str, sealed: &SealedSecret) -> Result<SecretString, TenancyError>;
+    fn open(
+        &self,
+        company: CompanyId,
+        name: &str,
+        sealed: &SealedSecret,
+    ) -> Result<SecretString, TenancyError>;
 }
 
 /// Asks a provider whether credentials work.
@@ -85,5 +103,9 @@ pub trait SecretCipher: Send + Sync {
 pub trait CredentialVerifier: Send + Sync {
     /// Checks `config` with its opened `secrets`; a refusal or an unreachable provider is
     /// an answer (`ok: false`), not an error.
-    async fn verify(&self, config: &IntegrationConfig, secrets: &BTreeMap<String, SecretString>) -> Verification;
+    async fn verify(
+        &self,
+        config: &IntegrationConfig,
+        secrets: &BTreeMap<String, SecretString>,
+    ) -> Verification;
 }

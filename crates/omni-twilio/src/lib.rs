@@ -1,6 +1,12 @@
 //! Twilio adapter for Omni.
 //!
-//! Implements the messaging crate's channel port against Twilio's REST API (reqwest),
-//! validates `X-Twilio-Signature` on webhooks and parses inbound messages and status
-//! callbacks into typed values. The first code lands with the WhatsApp issue; the crate
-//! exists now so that the workspace's dependency graph is fixed from the start.
+//! A REST client for Twilio's API (reqwest, Basic auth with the account SID and auth
+//! token). Today it checks credentials (`GET /2010-04-01/Accounts/{sid}.json`); sending
+//! messages, status callbacks and webhook signatures land with the WhatsApp issue.
+#![warn(missing_docs)]
+
+mod client;
+mod error;
+
+pub use client::{Account, TwilioClient};
+pub use error::TwilioError;

@@ -1,6 +1,11 @@
 //! Triage adapters for Omni.
 //!
-//! Two implementations of the ticketing crate's triage port: Vera AI, an OpenAI-compatible
-//! chat-completions service reached over HTTP, and a deterministic built-in engine that is
-//! the default and the fallback whenever Vera fails. The code lands with the triage issue;
-//! the crate exists now so that the workspace's dependency graph is fixed from the start.
+//! Vera AI is an OpenAI-compatible service reached over HTTP. Today this crate checks a
+//! `vera_ai` integration's credentials; the triage port's two implementations (Vera, and a
+//! deterministic built-in engine that is the default and the fallback) land with the triage
+//! issue.
+#![warn(missing_docs)]
+
+mod client;
+
+pub use client::VeraClient;

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod companies;
 pub mod health;
+pub mod integrations;
 pub mod pagination;
 pub mod users;
 
@@ -34,6 +35,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(users::get))
             .route(web::put().to(users::update))
             .route(web::delete().to(users::delete))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/integrations")
+            .route(web::get().to(integrations::list))
+            .route(web::post().to(integrations::create))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/integrations/{id}")
+            .route(web::get().to(integrations::get))
+            .route(web::put().to(integrations::update))
+            .route(web::delete().to(integrations::delete))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/integrations/{id}/verify")
+            .route(web::post().to(integrations::verify))
             .default_service(web::to(extract::method_not_allowed)),
     )
     .service(
