@@ -7,7 +7,9 @@ use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let joined = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    // Cargo compares paths literally: give it the canonical one.
+    let dir = joined.canonicalize().unwrap_or(joined);
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files = Vec::new();
     collect(&dir, &mut files);

@@ -10,4 +10,5 @@ mod health;
 mod helpers;
 mod integrations;
 mod isolation;
+mod tickets;
 mod users;

@@ -12,6 +12,9 @@ pub enum EventType {
     /// Fields of a ticket changed; the payload names them.
     #[serde(rename = "ticket.updated")]
     TicketUpdated,
+    /// A ticket was deleted (with its messages).
+    #[serde(rename = "ticket.deleted")]
+    TicketDeleted,
     /// A message was added to a ticket, inbound or outbound.
     #[serde(rename = "message.created")]
     MessageCreated,
@@ -30,9 +33,10 @@ pub struct UnknownEventType(pub String);
 
 impl EventType {
     /// Every event type, in a stable order.
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         EventType::TicketCreated,
         EventType::TicketUpdated,
+        EventType::TicketDeleted,
         EventType::MessageCreated,
         EventType::MessageStatusUpdated,
         EventType::TriageCompleted,
@@ -43,6 +47,7 @@ impl EventType {
         match self {
             EventType::TicketCreated => "ticket.created",
             EventType::TicketUpdated => "ticket.updated",
+            EventType::TicketDeleted => "ticket.deleted",
             EventType::MessageCreated => "message.created",
             EventType::MessageStatusUpdated => "message.status_updated",
             EventType::TriageCompleted => "triage.completed",

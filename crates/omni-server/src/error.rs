@@ -8,6 +8,7 @@ use omni_core::FieldError;
 use omni_identity::IdentityError;
 use omni_store_postgres::StoreError;
 use omni_tenancy::TenancyError;
+use omni_ticketing::TicketingError;
 use serde::Serialize;
 
 /// A failure of a request, as the client should learn of it.
@@ -28,6 +29,10 @@ pub enum ApiError {
     /// The request conflicts with the current state (a taken e-mail, a rule it breaks).
     #[error("{0}")]
     Conflict(String),
+    /// A conflict with members that tell the client how to proceed (e.g. the statuses a
+    /// ticket may move to), added to the problem document.
+    #[error("{0}")]
+    ConflictWith(String, serde_json::Map<String, serde_json::Value>),
     /// No such resource, or not the caller's to see.
     #[error("not found")]
     NotFound,
@@ -58,6 +63,8 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -67,7 +74,9 @@ impl ApiError {
             ApiError::Validation(_) => ("urn:omni:problem:validation", "Invalid request"),
             ApiError::Unauthorized(_) => ("urn:omni:problem:unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => ("urn:omni:problem:forbidden", "Forbidden"),
-            ApiError::Conflict(_) => ("urn:omni:problem:conflict", "Conflict"),
+            ApiError::Conflict(_) | ApiError::ConflictWith(..) => {
+                ("urn:omni:problem:conflict", "Conflict")
+            }
             ApiError::NotFound => ("urn:omni:problem:not-found", "Not found"),
             ApiError::MethodNotAllowed => {
                 ("urn:omni:problem:method-not-allowed", "Method not allowed")
@@ -101,7 +110,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ConflictWith(..) => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -128,6 +137,10 @@ impl ResponseError for ApiError {
             detail: self.detail(),
             errors: match self {
                 ApiError::Validation(errors) => Some(errors),
+                _ => None,
+            },
+            extra: match self {
+                ApiError::ConflictWith(_, extra) => Some(extra),
                 _ => None,
             },
         };
@@ -168,6 +181,30 @@ impl From<TenancyError> for ApiError {
             TenancyError::Validation(errors) => ApiError::Validation(errors),
             TenancyError::Unavailable(cause) => ApiError::Unavailable(cause),
             TenancyError::Unknown(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<TicketingError> for ApiError {
+    fn from(e: TicketingError) -> Self {
+        match e {
+            TicketingError::NotFound => ApiError::NotFound,
+            TicketingError::Forbidden(why) => ApiError::Forbidden(why.into()),
+            TicketingError::InvalidTransition { from, allowed, .. } => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("current_status".into(), serde_json::json!(from));
+                extra.insert("allowed".into(), serde_json::json!(allowed));
+                ApiError::ConflictWith(e.to_string(), extra)
+            }
+            TicketingError::OpenTicketExists { existing } => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("ticket_id".into(), serde_json::json!(existing));
+                ApiError::ConflictWith(e.to_string(), extra)
+            }
+            TicketingError::Contended => ApiError::Conflict(e.to_string()),
+            TicketingError::Validation(errors) => ApiError::Validation(errors),
+            TicketingError::Unavailable(cause) => ApiError::Unavailable(cause),
+            TicketingError::Unknown(cause) => ApiError::Internal(cause),
         }
     }
 }

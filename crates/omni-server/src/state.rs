@@ -6,9 +6,10 @@ use std::time::Duration;
 use omni_core::SystemClock;
 use omni_identity::IdentityService;
 use omni_store_postgres::{
-    Database, PgCompanyRepository, PgIntegrationRepository, PgUserRepository,
+    Database, PgCompanyRepository, PgIntegrationRepository, PgTicketRepository, PgUserRepository,
 };
 use omni_tenancy::{CompanyService, IntegrationService};
+use omni_ticketing::TicketService;
 use omni_twilio::TwilioClient;
 use omni_vera::VeraClient;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub companies: CompanyService,
     /// Channel and AI integrations.
     pub integrations: IntegrationService,
+    /// Tickets.
+    pub tickets: TicketService,
 }
 
 impl std::fmt::Debug for AppState {
@@ -55,7 +58,10 @@ impl AppState {
             tokens,
             config.auth.allow_registration,
         );
-        let companies = CompanyService::new(Arc::new(PgCompanyRepository::new(db.clone())));
+        let company_repo = Arc::new(PgCompanyRepository::new(db.clone()));
+        let companies = CompanyService::new(company_repo.clone());
+        let tickets =
+            TicketService::new(Arc::new(PgTicketRepository::new(db.clone())), company_repo);
         let previous: Vec<[u8; 32]> = config
             .crypto_previous_keys
             .iter()
@@ -78,6 +84,7 @@ impl AppState {
             identity,
             companies,
             integrations,
+            tickets,
         })
     }
 }

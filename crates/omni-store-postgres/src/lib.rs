@@ -12,11 +12,13 @@ mod connect;
 mod database;
 mod error;
 mod errors;
+mod events;
 mod integrations;
 mod migrate;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_db;
+mod tickets;
 mod users;
 
 pub use companies::PgCompanyRepository;
@@ -25,4 +27,5 @@ pub use database::{Database, PooledConnection};
 pub use error::StoreError;
 pub use integrations::PgIntegrationRepository;
 pub use migrate::{MIGRATIONS, run_migrations};
+pub use tickets::PgTicketRepository;
 pub use users::PgUserRepository;

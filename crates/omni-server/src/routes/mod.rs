@@ -5,6 +5,7 @@ pub mod companies;
 pub mod health;
 pub mod integrations;
 pub mod pagination;
+pub mod tickets;
 pub mod users;
 
 use actix_web::web;
@@ -53,6 +54,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/integrations/{id}/verify")
             .route(web::post().to(integrations::verify))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/tickets")
+            .route(web::get().to(tickets::list))
+            .route(web::post().to(tickets::create))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/tickets/{id}")
+            .route(web::get().to(tickets::get))
+            .route(web::put().to(tickets::update))
+            .route(web::delete().to(tickets::delete))
             .default_service(web::to(extract::method_not_allowed)),
     )
     .service(

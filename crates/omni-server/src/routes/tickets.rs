@@ -1,0 +1,274 @@
+//! `/tickets`: the agents' work queue.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use garde::Validate;
+use omni_core::{CompanyId, DisplayName, FieldError, PhoneNumber, TicketId, UserId};
+use omni_ticketing::{
+    AssigneeFilter, Channel, NewTicketInput, Priority, TicketFilter, TicketStatus,
+    TicketUpdateInput,
+};
+use serde::{Deserialize, Deserializer};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::routes::pagination::{PageQuery, PageResponse};
+use crate::state::AppState;
+use crate::validate::{ValidJson, domain, parses};
+
+/// The longest text search accepted, in characters.
+const MAX_QUERY_CHARS: usize = 200;
+
+/// `GET /tickets`: filters and page, parsed from the query string by hand because
+/// `status` and `priority` may repeat (`?status=open&status=pending`, or `open,pending`).
+fn parse_list_query(query: &str) -> Result<(TicketFilter, PageQuery), ApiError> {
+    let mut filter = TicketFilter::default();
+    let mut page = PageQuery::default();
+    let mut errors = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim();
+        match key.as_ref() {
+            "status" => parse_many(value, "status", &mut filter.statuses, &mut errors),
+            "priority" => parse_many(value, "priority", &mut filter.priorities, &mut errors),
+            "category" if !value.is_empty() => filter.category = Some(value.to_owned()),
+            "assigned_to" => {
+                filter.assignee = match value {
+                    "me" => AssigneeFilter::Me,
+                    "none" => AssigneeFilter::Nobody,
+                    id => match id.parse::<i64>() {
+                        Ok(id) => AssigneeFilter::User(UserId::new(id)),
+                        Err(_) => {
+                            errors.push(FieldError::new(
+                                "assigned_to",
+                                "must be a user id, `me` or `none`",
+                            ));
+                            AssigneeFilter::Any
+                        }
+                    },
+                }
+            }
+            "customer_phone" => match PhoneNumber::parse(value) {
+                Ok(phone) => filter.customer_phone = Some(phone),
+                Err(e) => errors.push(FieldError::new("customer_phone", e.to_string())),
+            },
+            "q" if value.chars().count() > MAX_QUERY_CHARS => {
+                errors.push(FieldError::new(
+                    "q",
+                    format!("must be at most {MAX_QUERY_CHARS} characters"),
+                ));
+            }
+            "q" if !value.is_empty() => filter.text = Some(value.to_owned()),
+            "limit" => match value.parse() {
+                Ok(n) => page.limit = Some(n),
+                Err(_) => errors.push(FieldError::new("limit", "must be a whole number")),
+            },
+            "cursor" => page.cursor = Some(value.to_owned()),
+            "category" | "q" => {}
+            other => errors.push(FieldError::new(other, "is not a filter of this list")),
+        }
+    }
+    if errors.is_empty() {
+        Ok((filter, page))
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn parse_many<T>(value: &str, field: &str, into: &mut Vec<T>, errors: &mut Vec<FieldError>)
+where
+    T: std::str::FromStr + PartialEq,
+    T::Err: std::fmt::Display,
+{
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse() {
+            Ok(v) if !into.contains(&v) => into.push(v),
+            Ok(_) => {}
+            Err(e) => errors.push(FieldError::new(field, e.to_string())),
+        }
+    }
+}
+
+/// Tells a field that is absent (`None`) from one that is `null` (`Some(None)`).
+fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// `POST /tickets`.
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreateTicketRequest {
+    /// The customer's number, E.164.
+    #[garde(custom(parses::<PhoneNumber>))]
+    pub customer_phone: String,
+    /// The customer's name.
+    #[garde(inner(custom(parses::<DisplayName>)))]
+    pub customer_name: Option<String>,
+    /// `whatsapp` (default) or `sms`.
+    #[garde(inner(custom(parses::<Channel>)))]
+    pub channel: Option<String>,
+    /// `low`, `medium` (default), `high` or `urgent`.
+    #[garde(inner(custom(parses::<Priority>)))]
+    pub priority: Option<String>,
+    /// One of the company's categories.
+    #[garde(skip)]
+    pub category: Option<String>,
+    /// The agent to work it.
+    #[garde(skip)]
+    pub assigned_to: Option<i64>,
+    /// The company (superadmin only).
+    #[garde(skip)]
+    pub company_id: Option<i64>,
+}
+
+/// `PUT /tickets/:id`: only the fields given change; `null` clears category or assignee.
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateTicketRequest {
+    /// A new status, through the state machine.
+    #[garde(inner(custom(parses::<TicketStatus>)))]
+    pub status: Option<String>,
+    /// A new priority.
+    #[garde(inner(custom(parses::<Priority>)))]
+    pub priority: Option<String>,
+    /// A new category, or `null`.
+    #[serde(deserialize_with = "double_option")]
+    #[garde(skip)]
+    pub category: Option<Option<String>>,
+    /// A new assignee, or `null`.
+    #[serde(deserialize_with = "double_option")]
+    #[garde(skip)]
+    pub assigned_to: Option<Option<i64>>,
+}
+
+fn optional<T>(field: &str, value: Option<&str>) -> Result<Option<T>, ApiError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    value.map(|v| domain(field, v)).transpose()
+}
+
+/// Tickets the caller may see, filtered, newest activity first.
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, page) = parse_list_query(req.query_string())?;
+    let tickets = state.tickets.list(&caller.0, filter, page.page()?).await?;
+    Ok(HttpResponse::Ok().json(PageResponse::from_page(tickets, |t| t)))
+}
+
+/// Opens a ticket.
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: ValidJson<CreateTicketRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let input = NewTicketInput {
+        customer_phone: domain("customer_phone", &body.customer_phone)?,
+        customer_name: optional::<DisplayName>("customer_name", body.customer_name.as_deref())?
+            .map(String::from),
+        channel: optional("channel", body.channel.as_deref())?,
+        priority: optional("priority", body.priority.as_deref())?,
+        category: body.category,
+        assigned_to: body.assigned_to.map(UserId::new),
+        company_id: body.company_id.map(CompanyId::new),
+    };
+    let ticket = state.tickets.create(&caller.0, input).await?;
+    Ok(HttpResponse::Created().json(ticket))
+}
+
+/// One ticket.
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = state.tickets.get(&caller.0, TicketId::new(*id)).await?;
+    Ok(HttpResponse::Ok().json(ticket))
+}
+
+/// Changes a ticket.
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    body: ValidJson<UpdateTicketRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let input = TicketUpdateInput {
+        status: optional("status", body.status.as_deref())?,
+        priority: optional("priority", body.priority.as_deref())?,
+        category: body.category,
+        assigned_to: body.assigned_to.map(|a| a.map(UserId::new)),
+    };
+    let ticket = state
+        .tickets
+        .update(&caller.0, TicketId::new(*id), input)
+        .await?;
+    Ok(HttpResponse::Ok().json(ticket))
+}
+
+/// Deletes a ticket and its messages.
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    state.tickets.delete(&caller.0, TicketId::new(*id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_repeat_or_use_commas() {
+        let (f, p) = parse_list_query("status=open&status=pending,resolved&priority=high&assigned_to=me&q=pedido%20atrasado&limit=10").unwrap();
+        assert_eq!(
+            f.statuses,
+            [
+                TicketStatus::Open,
+                TicketStatus::Pending,
+                TicketStatus::Resolved
+            ]
+        );
+        assert_eq!(f.priorities, [Priority::High]);
+        assert_eq!(f.assignee, AssigneeFilter::Me);
+        assert_eq!(f.text.as_deref(), Some("pedido atrasado"));
+        assert_eq!(p.limit, Some(10));
+        assert_eq!(
+            parse_list_query("assigned_to=none").unwrap().0.assignee,
+            AssigneeFilter::Nobody
+        );
+        assert_eq!(
+            parse_list_query("customer_phone=%2B5511987650001")
+                .unwrap()
+                .0
+                .customer_phone
+                .unwrap()
+                .as_str(),
+            "+5511987650001"
+        );
+    }
+
+    #[test]
+    fn bad_filters_are_each_named() {
+        let Err(ApiError::Validation(errors)) =
+            parse_list_query("status=lost&assigned_to=bob&customer_phone=123&colour=red&limit=x")
+        else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["status", "assigned_to", "customer_phone", "colour", "limit"]
+        );
+    }
+}

@@ -1,0 +1,271 @@
+use std::sync::Arc;
+
+use omni_core::{CompanyId, FieldError, Page, PageRequest, PhoneNumber, Scope, TicketId, UserId};
+use omni_identity::{Principal, Role};
+use omni_tenancy::{CompanyRepository, CompanySettings, TenancyError};
+
+use crate::ticket::change;
+use crate::{
+    AssigneeFilter, Channel, NewTicket, Priority, Ticket, TicketChanges, TicketFilter,
+    TicketRepository, TicketStatus, TicketingError,
+};
+
+/// How many times a change is decided again when the ticket keeps changing under it.
+const MAX_ATTEMPTS: usize = 5;
+
+/// A ticket an agent opens (`POST /tickets`).
+#[derive(Debug, Clone)]
+pub struct NewTicketInput {
+    /// The customer's number.
+    pub customer_phone: PhoneNumber,
+    /// The customer's name.
+    pub customer_name: Option<String>,
+    /// WhatsApp (default) or SMS.
+    pub channel: Option<Channel>,
+    /// Medium when omitted.
+    pub priority: Option<Priority>,
+    /// One of the company's categories.
+    pub category: Option<String>,
+    /// The agent to work it.
+    pub assigned_to: Option<UserId>,
+    /// The company (superadmin only; everyone else's is their own).
+    pub company_id: Option<CompanyId>,
+}
+
+/// A change to a ticket (`PUT /tickets/:id`); `None` keeps a field, `Some(None)` clears
+/// the category or the assignee.
+#[derive(Debug, Clone, Default)]
+pub struct TicketUpdateInput {
+    /// A new status, through the state machine.
+    pub status: Option<TicketStatus>,
+    /// A new priority.
+    pub priority: Option<Priority>,
+    /// A new category, or none.
+    pub category: Option<Option<String>>,
+    /// A new assignee, or none.
+    pub assigned_to: Option<Option<UserId>>,
+}
+
+/// The ticket use cases.
+///
+/// Concurrent changes to one ticket: each change is decided on the version it read and
+/// applied only to that version; if another change landed first, it is decided again on
+/// the new version. So the last write wins per field, no field written by the other change
+/// is lost, and the state machine holds against the ticket as it really is.
+#[derive(Clone)]
+pub struct TicketService {
+    tickets: Arc<dyn TicketRepository>,
+    companies: Arc<dyn CompanyRepository>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> TicketingError {
+    TicketingError::Validation(vec![FieldError::new(field, message)])
+}
+
+fn tenancy(e: TenancyError) -> TicketingError {
+    match e {
+        TenancyError::Unavailable(cause) => TicketingError::Unavailable(cause),
+        other => TicketingError::Unknown(other.to_string()),
+    }
+}
+
+impl TicketService {
+    /// The use cases over these ports.
+    pub fn new(tickets: Arc<dyn TicketRepository>, companies: Arc<dyn CompanyRepository>) -> Self {
+        Self { tickets, companies }
+    }
+
+    /// Tickets the caller may see, filtered, newest activity first.
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        mut filter: TicketFilter,
+        page: PageRequest,
+    ) -> Result<Page<Ticket>, TicketingError> {
+        if filter.assignee == AssigneeFilter::Me {
+            filter.assignee = AssigneeFilter::User(caller.user_id);
+        }
+        self.tickets.list(caller.scope(), &filter, page).await
+    }
+
+    /// One ticket.
+    pub async fn get(&self, caller: &Principal, id: TicketId) -> Result<Ticket, TicketingError> {
+        self.tickets
+            .find(caller.scope(), id)
+            .await?
+            .ok_or(TicketingError::NotFound)
+    }
+
+    /// Opens a ticket for a customer (status `new`).
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        input: NewTicketInput,
+    ) -> Result<Ticket, TicketingError> {
+        let company_id = match (caller.role, caller.company_id, input.company_id) {
+            (Role::Superadmin, _, Some(company)) => company,
+            (Role::Superadmin, _, None) => return Err(invalid("company_id", "is required")),
+            (_, Some(own), None) => own,
+            (_, Some(own), Some(asked)) if asked == own => own,
+            (_, Some(_), Some(_)) => {
+                return Err(invalid(
+                    "company_id",
+                    "must be your own company (or omitted)",
+                ));
+            }
+            (_, None, _) => return Err(TicketingError::Forbidden("tickets belong to a company")),
+        };
+        let settings = self.settings(company_id).await?;
+        if let Some(category) = &input.category {
+            check_category(&settings, category)?;
+        }
+        let ticket = NewTicket {
+            company_id,
+            customer_phone: input.customer_phone,
+            customer_name: input.customer_name,
+            channel: input.channel.unwrap_or(Channel::Whatsapp),
+            priority: input.priority.unwrap_or(Priority::Medium),
+            category: input.category,
+            assigned_to: input.assigned_to,
+        };
+        self.tickets.insert(ticket).await
+    }
+
+    /// Changes a ticket's status, priority, category or assignee.
+    pub async fn update(
+        &self,
+        caller: &Principal,
+        id: TicketId,
+        input: TicketUpdateInput,
+    ) -> Result<Ticket, TicketingError> {
+        let scope = caller.scope();
+        let mut settings: Option<CompanySettings> = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self
+                .tickets
+                .find(scope, id)
+                .await?
+                .ok_or(TicketingError::NotFound)?;
+            if settings.is_none() && matches!(input.category, Some(Some(_))) {
+                settings = Some(self.settings(current.company_id).await?);
+            }
+            let changes = decide(caller, &current, &input, settings.as_ref())?;
+            if changes.is_empty() {
+                return Ok(current);
+            }
+            if let Some(updated) = self
+                .tickets
+                .apply(scope, id, current.version, &changes)
+                .await?
+            {
+                return Ok(updated);
+            }
+        }
+        Err(TicketingError::Contended)
+    }
+
+    /// Deletes a ticket with its messages (admins).
+    pub async fn delete(&self, caller: &Principal, id: TicketId) -> Result<(), TicketingError> {
+        if caller.role == Role::Agent {
+            // Agents see the ticket, so refusing says nothing about its existence.
+            return Err(TicketingError::Forbidden("only admins delete tickets"));
+        }
+        if self.tickets.delete(caller.scope(), id).await? {
+            Ok(())
+        } else {
+            Err(TicketingError::NotFound)
+        }
+    }
+
+    async fn settings(&self, company: CompanyId) -> Result<CompanySettings, TicketingError> {
+        Ok(self
+            .companies
+            .find(Scope::All, company)
+            .await
+            .map_err(tenancy)?
+            .ok_or(TicketingError::NotFound)?
+            .settings)
+    }
+}
+
+fn check_category(settings: &CompanySettings, category: &str) -> Result<(), TicketingError> {
+    if settings.has_category(category) {
+        return Ok(());
+    }
+    let names: Vec<&str> = settings
+        .categories
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    Err(invalid(
+        "category",
+        format!(
+            "must be one of the company's categories: {}",
+            names.join(", ")
+        ),
+    ))
+}
+
+/// The changes `input` makes to `current`, by `caller`'s rights; pure, so that it can be
+/// decided again on a newer version of the ticket.
+fn decide(
+    caller: &Principal,
+    current: &Ticket,
+    input: &TicketUpdateInput,
+    settings: Option<&CompanySettings>,
+) -> Result<TicketChanges, TicketingError> {
+    let mut changes = TicketChanges::default();
+    if let Some(to) = input.status {
+        if !current.status.can_become(to) {
+            return Err(TicketingError::InvalidTransition {
+                from: current.status,
+                to,
+                allowed: current.status.allowed_next(),
+            });
+        }
+        changes.status = change(&current.status, Some(to));
+        if changes.status.is_some() && to == TicketStatus::Resolved {
+            changes.resolved_at = Some(chrono::Utc::now());
+        }
+    }
+    changes.priority = change(&current.priority, input.priority);
+    if let Some(category) = &input.category {
+        if let (Some(name), Some(settings)) = (category, settings) {
+            check_category(settings, name)?;
+        }
+        changes.category = change(&current.category, Some(category.clone()));
+    }
+    if let Some(assignee) = input.assigned_to {
+        if assignee != current.assigned_to {
+            may_assign(caller, current.assigned_to, assignee)?;
+        }
+        changes.assigned_to = change(&current.assigned_to, Some(assignee));
+    }
+    Ok(changes)
+}
+
+/// Admins assign anyone; an agent may take an unassigned ticket, or hand on (or let go of)
+/// one they hold — not take one another agent holds.
+fn may_assign(
+    caller: &Principal,
+    holder: Option<UserId>,
+    to: Option<UserId>,
+) -> Result<(), TicketingError> {
+    if caller.role != Role::Agent {
+        return Ok(());
+    }
+    let me = Some(caller.user_id);
+    let taking_a_free_one = holder.is_none() && to == me;
+    let holding_it = holder == me;
+    if taking_a_free_one || holding_it {
+        Ok(())
+    } else {
+        Err(TicketingError::Forbidden(
+            "an agent may take an unassigned ticket or hand on their own; only admins reassign others'",
+        ))
+    }
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

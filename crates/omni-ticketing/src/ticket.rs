@@ -1,0 +1,120 @@
+use chrono::{DateTime, Utc};
+use omni_core::{CompanyId, IntegrationId, PhoneNumber, TicketId, UserId};
+use serde::Serialize;
+
+use crate::{Channel, Priority, Sentiment, TicketStatus};
+
+/// A customer's conversation with a company, as agents work it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ticket {
+    /// The ticket's id.
+    pub id: TicketId,
+    /// The company it belongs to.
+    pub company_id: CompanyId,
+    /// The channel integration the conversation runs through, if known.
+    pub integration_id: Option<IntegrationId>,
+    /// The customer's number.
+    pub customer_phone: PhoneNumber,
+    /// The customer's name as their WhatsApp profile shows it.
+    pub customer_name: Option<String>,
+    /// WhatsApp or SMS.
+    pub channel: Channel,
+    /// Where it stands.
+    pub status: TicketStatus,
+    /// How urgent it is.
+    pub priority: Priority,
+    /// One of the company's categories; `None` until triaged or set.
+    pub category: Option<String>,
+    /// The customer's mood, once triaged.
+    pub sentiment: Option<Sentiment>,
+    /// The mood's strength, -1 (upset) to 1 (pleased).
+    pub sentiment_score: Option<f64>,
+    /// Categories triage suggests, ranked, with their confidence.
+    pub suggested_categories: serde_json::Value,
+    /// The agent working it.
+    pub assigned_to: Option<UserId>,
+    /// When the last message (either way) was stored.
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// What lists sort by: the last message, or creation.
+    pub last_activity_at: DateTime<Utc>,
+    /// When an agent first answered.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// When it was last resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Grows with every change; a change decided on an older version is decided again.
+    pub version: i32,
+}
+
+/// A ticket about to be opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTicket {
+    /// The company.
+    pub company_id: CompanyId,
+    /// The customer's number.
+    pub customer_phone: PhoneNumber,
+    /// The customer's name.
+    pub customer_name: Option<String>,
+    /// WhatsApp or SMS.
+    pub channel: Channel,
+    /// How urgent it is.
+    pub priority: Priority,
+    /// One of the company's categories.
+    pub category: Option<String>,
+    /// The agent to work it.
+    pub assigned_to: Option<UserId>,
+}
+
+/// One field's change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange<T> {
+    /// The value before.
+    pub from: T,
+    /// The value after.
+    pub to: T,
+}
+
+/// What a change does to a ticket: only the fields that really change are `Some`. It is
+/// both the instruction to the repository and the `changes` of the `ticket.updated` event.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct TicketChanges {
+    /// A new status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<FieldChange<TicketStatus>>,
+    /// A new priority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<FieldChange<Priority>>,
+    /// A new category (or none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<FieldChange<Option<String>>>,
+    /// A new assignee (or none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<FieldChange<Option<UserId>>>,
+    /// Set when the ticket becomes resolved.
+    #[serde(skip)]
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl TicketChanges {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.priority.is_none()
+            && self.category.is_none()
+            && self.assigned_to.is_none()
+    }
+}
+
+/// Records `to` as a change of `from` when they differ.
+pub(crate) fn change<T: PartialEq + Clone>(from: &T, to: Option<T>) -> Option<FieldChange<T>> {
+    match to {
+        Some(to) if to != *from => Some(FieldChange {
+            from: from.clone(),
+            to,
+        }),
+        _ => None,
+    }
+}
