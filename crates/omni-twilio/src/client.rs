@@ -13,6 +13,36 @@ pub struct TwilioClient {
     base_url: String,
 }
 
+/// A message to send through `POST /2010-04-01/Accounts/{sid}/Messages.json`.
+#[derive(Debug, Clone)]
+pub struct SendRequest<'a> {
+    /// The account.
+    pub account_sid: &'a str,
+    /// Its auth token.
+    pub auth_token: &'a SecretString,
+    /// The sender (`whatsapp:+1…`), unless a Messaging Service sends.
+    pub from: Option<String>,
+    /// The Messaging Service that sends instead of `from`.
+    pub messaging_service_sid: Option<&'a str>,
+    /// The recipient (`whatsapp:+55…`).
+    pub to: String,
+    /// The text.
+    pub body: &'a str,
+    /// Attachments' public URLs.
+    pub media_urls: &'a [String],
+    /// Where Twilio reports delivery.
+    pub status_callback: Option<&'a str>,
+}
+
+/// The message resource Twilio created.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SentMessage {
+    /// `SM…`: the id status callbacks will name.
+    pub sid: String,
+    /// Twilio's status (`queued`, `accepted`, `sending`, `sent`…).
+    pub status: String,
+}
+
 /// The account resource, as far as Omni reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Account {
@@ -76,6 +106,42 @@ impl TwilioClient {
         })
     }
 
+    /// Sends a message. Failures say whether retrying may help ([`TwilioError::is_retryable`]).
+    pub async fn send_message(
+        &self,
+        request: &SendRequest<'_>,
+    ) -> Result<SentMessage, TwilioError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            self.base_url, request.account_sid
+        );
+        let mut form: Vec<(&str, &str)> = vec![("To", request.to.as_str()), ("Body", request.body)];
+        match (request.messaging_service_sid, request.from.as_deref()) {
+            (Some(service), _) => form.push(("MessagingServiceSid", service)),
+            (None, Some(from)) => form.push(("From", from)),
+            (None, None) => {
+                return Err(TwilioError::Decode(
+                    "a sender (From or MessagingServiceSid) is required".into(),
+                ));
+            }
+        }
+        for media in request.media_urls {
+            form.push(("MediaUrl", media));
+        }
+        if let Some(callback) = request.status_callback {
+            form.push(("StatusCallback", callback));
+        }
+        let response = self
+            .http
+            .post(url)
+            .basic_auth(request.account_sid, Some(request.auth_token.expose()))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| TwilioError::Network(without_url(&e)))?;
+        read_resource(response).await
+    }
+
     /// Whether `config` with `auth_token` opens the account: Twilio's own words either way.
     pub async fn verify_credentials(
         &self,
@@ -104,6 +170,30 @@ impl TwilioClient {
             },
         }
     }
+}
+
+/// A resource from a 2xx answer, or Twilio's error document.
+async fn read_resource<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, TwilioError> {
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| TwilioError::Network(without_url(&e)))?;
+    if status.is_success() {
+        return serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()));
+    }
+    let error: Option<ErrorBody> = serde_json::from_slice(&body).ok();
+    Err(TwilioError::Api {
+        status: status.as_u16(),
+        code: error.as_ref().and_then(|e| e.code),
+        message: error
+            .as_ref()
+            .and_then(|e| e.message.clone())
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned()),
+        more_info: error.and_then(|e| e.more_info),
+    })
 }
 
 /// reqwest's error text without the URL (which holds the account SID; harmless, but the
@@ -202,6 +292,99 @@ mod tests {
             answer.detail.starts_with("could not reach Twilio"),
             "{}",
             answer.detail
+        );
+    }
+}
+
+#[cfg(test)]
+mod send_tests {
+    use wiremock::matchers::{body_string_contains, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+    fn request<'a>(token: &'a SecretString, media: &'a [String]) -> SendRequest<'a> {
+        SendRequest {
+            account_sid: SID,
+            auth_token: token,
+            from: Some("whatsapp:+14155238886".into()),
+            messaging_service_sid: None,
+            to: "whatsapp:+5511987650001".into(),
+            body: "Olá! Como posso ajudar?",
+            media_urls: media,
+            status_callback: Some("https://omni.test/ticket-messages/webhook"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sends_a_form_with_basic_auth_and_reads_the_resource() {
+        let twilio = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+            .and(header("content-type", "application/x-www-form-urlencoded"))
+            .and(body_string_contains("To=whatsapp%3A%2B5511987650001"))
+            .and(body_string_contains("From=whatsapp%3A%2B14155238886"))
+            .and(body_string_contains(
+                "MediaUrl=https%3A%2F%2Fcdn.test%2Fa.png",
+            ))
+            .and(body_string_contains(
+                "StatusCallback=https%3A%2F%2Fomni.test%2Fticket-messages%2Fwebhook",
+            ))
+            .respond_with(
+                ResponseTemplate::new(201)
+                    .set_body_json(serde_json::json!({"sid": "SMabc", "status": "queued"})),
+            )
+            .expect(1)
+            .mount(&twilio)
+            .await;
+        let client = TwilioClient::new(&twilio.uri(), Duration::from_secs(5)).unwrap();
+        let token = SecretString::new("tok".into());
+        let media = ["https://cdn.test/a.png".to_owned()];
+        let sent = client.send_message(&request(&token, &media)).await.unwrap();
+        assert_eq!(
+            sent,
+            SentMessage {
+                sid: "SMabc".into(),
+                status: "queued".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_are_classified() {
+        for (status, code, retryable) in [
+            (500, None, true),
+            (503, Some(20500), true),
+            (429, Some(20429), true),
+            (400, Some(21211), false),
+            (400, Some(63016), false),
+            (401, Some(20003), false),
+        ] {
+            let twilio = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(status).set_body_json(
+                    serde_json::json!({"code": code, "message": "no", "status": status}),
+                ))
+                .mount(&twilio)
+                .await;
+            let client = TwilioClient::new(&twilio.uri(), Duration::from_secs(5)).unwrap();
+            let token = SecretString::new("tok".into());
+            let err = client
+                .send_message(&request(&token, &[]))
+                .await
+                .unwrap_err();
+            assert_eq!(err.is_retryable(), retryable, "{status} {code:?}");
+        }
+        let client = TwilioClient::new("http://127.0.0.1:1", Duration::from_secs(1)).unwrap();
+        let token = SecretString::new("tok".into());
+        assert!(
+            client
+                .send_message(&request(&token, &[]))
+                .await
+                .unwrap_err()
+                .is_retryable()
         );
     }
 }

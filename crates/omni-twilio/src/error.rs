@@ -23,6 +23,22 @@ pub enum TwilioError {
     Decode(String),
 }
 
+impl TwilioError {
+    /// Whether trying again later may succeed: network trouble, timeouts, Twilio's own
+    /// failures (5xx) and rate limits (429, code 20429). Anything else Twilio refused (a bad
+    /// number 21211, outside the WhatsApp window 63016, bad credentials 20003…) will be
+    /// refused again. An unreadable success is not retried: the message may have gone out.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TwilioError::Network(_) => true,
+            TwilioError::Api { status, code, .. } => {
+                *status == 429 || *status >= 500 || *code == Some(20429)
+            }
+            TwilioError::Decode(_) => false,
+        }
+    }
+}
+
 /// Twilio's error body: `{code, message, more_info, status}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorBody {

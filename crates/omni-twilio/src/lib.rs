@@ -7,6 +7,14 @@
 
 mod client;
 mod error;
+mod signature;
+mod webhook;
 
-pub use client::{Account, TwilioClient};
+pub use client::{Account, SendRequest, SentMessage, TwilioClient};
 pub use error::TwilioError;
+pub use signature::{
+    SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator,
+};
+pub use webhook::{
+    InboundMedia, InboundMessage, StatusCallback, Webhook, WebhookError, WebhookForm,
+};
