@@ -28,7 +28,13 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 /// A running server and the database behind it; both go away when this is dropped.
 pub struct TestApp {
     pub address: String,
-    pub db: TestDatabase,
+    /// The database, owned by the first app on it (dropped with it).
+    #[allow(
+        dead_code,
+        reason = "held so that the database is dropped with the app"
+    )]
+    pub db: Option<TestDatabase>,
+    pub db_url: String,
     pub client: reqwest::Client,
     pub config: Config,
     server: JoinHandle<std::io::Result<()>>,
@@ -184,8 +190,7 @@ impl TestApp {
     /// A plain SQL client on the app's database.
     pub async fn sql(&self) -> tokio_postgres::Client {
         let (client, connection) = self
-            .db
-            .url()
+            .db_url
             .parse::<tokio_postgres::Config>()
             .unwrap()
             .connect(tokio_postgres::NoTls)
@@ -224,7 +229,8 @@ pub async fn spawn_app_on(
             .merge(("database.acquire_timeout_ms", 1000))
             .merge(("http.bind", "127.0.0.1:0"))
             .merge(("http.workers", 2))
-            .merge(("http.shutdown_timeout_secs", 1)),
+            .merge(("http.shutdown_timeout_secs", 1))
+            .merge(("http.public_base_url", "https://omni.test")),
     );
     let config =
         Config::from_figment(Profile::Testing, &figment).expect("a valid test configuration");
@@ -233,12 +239,56 @@ pub async fn spawn_app_on(
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        db,
+        db: Some(db),
+        db_url: url.to_owned(),
         config,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap(),
+        server,
+    }
+}
+
+/// A second server on the database of `first` (another instance, or a restart).
+pub async fn spawn_app_beside(
+    first: &TestApp,
+    customize: impl FnOnce(Figment) -> Figment,
+) -> TestApp {
+    let mut figment = Config::defaults();
+    for (key, value) in [
+        ("database.url", first.db_url.clone()),
+        ("http.bind", "127.0.0.1:0".to_owned()),
+        ("http.public_base_url", "https://omni.test".to_owned()),
+        (
+            "twilio.api_base_url",
+            first.config.twilio_api_base_url.clone(),
+        ),
+    ] {
+        figment = figment.merge((key, value));
+    }
+    let figment = customize(
+        figment
+            .merge(("http.workers", 2))
+            .merge(("http.shutdown_timeout_secs", 1)),
+    );
+    let mut config =
+        Config::from_figment(Profile::Testing, &figment).expect("a valid test configuration");
+    // The same keys as the first instance, as a real deployment shares them.
+    config.auth = first.config.auth.clone();
+    config.crypto_key = first.config.crypto_key.clone();
+    let app = Application::build(config.clone()).expect("the server builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db: None,
+        db_url: first.db_url.clone(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        config,
         server,
     }
 }

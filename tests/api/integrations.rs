@@ -372,7 +372,7 @@ async fn plaintext_secrets_appear_in_no_response_log_or_database_dump() {
     }
 
     let dump = std::process::Command::new(pg_dump())
-        .arg(app.db.url())
+        .arg(&app.db_url)
         .output()
         .expect("pg_dump runs");
     assert!(

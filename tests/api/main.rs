@@ -10,5 +10,6 @@ mod health;
 mod helpers;
 mod integrations;
 mod isolation;
+mod messages;
 mod tickets;
 mod users;

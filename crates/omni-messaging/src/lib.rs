@@ -1,43 +1,29 @@
 //! Omni messaging: the messages of a ticket, inbound from customers and outbound from
 //! agents, and their delivery.
 //!
-//! Inbound processing, outbound dispatch, and the channel and event-publisher ports live
-//! here.
+//! [`MessagingService`] holds the use cases: a customer's message arrives (stored once,
+//! whatever Twilio redelivers), an agent answers (stored `queued` and sent by a durable
+//! job), a delivery report moves a message's status forward only, a failed message is sent
+//! again. The ports are [`MessageStore`] (which writes each change with its events and jobs
+//! in one transaction) and [`ChannelSender`] (Twilio in production).
 #![warn(missing_docs)]
 
-omni_core::wire_enum! {
-    /// Where a message stands on its way to or from the customer.
-    ///
-    /// Outbound messages move `queued → sending → sent → delivered → read`, or end in
-    /// `failed`/`undelivered`; inbound messages are `received`.
-    pub enum DeliveryStatus, error UnknownDeliveryStatus {
-        /// An inbound message from the customer.
-        Received => "received",
-        /// Stored, waiting for the send worker.
-        Queued => "queued",
-        /// Handed to the provider, no answer yet.
-        Sending => "sending",
-        /// Accepted by the provider.
-        Sent => "sent",
-        /// Reached the customer's phone.
-        Delivered => "delivered",
-        /// Read by the customer.
-        Read => "read",
-        /// Refused by the provider; will not be retried by itself.
-        Failed => "failed",
-        /// The provider could not deliver it.
-        Undelivered => "undelivered",
-    }
-}
+mod content;
+mod delivery_status;
+mod error;
+pub mod events;
+mod message;
+mod ports;
+mod service;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wire_names_round_trip() {
-        for s in DeliveryStatus::ALL {
-            assert_eq!(s.as_str().parse::<DeliveryStatus>().unwrap(), s);
-        }
-    }
-}
+pub use content::{MAX_CHARS, MAX_WHATSAPP_CHARS, MessageContent};
+pub use delivery_status::{DeliveryStatus, UnknownDeliveryStatus};
+pub use error::MessagingError;
+pub use message::{
+    Delivery, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome, StatusReport,
+    TicketMessage,
+};
+pub use ports::{ChannelSender, MessageStore, OutboundRequest, SendError, Sent};
+#[cfg(any(test, feature = "mock"))]
+pub use ports::{MockChannelSender, MockMessageStore};
+pub use service::{DeliverError, MessagingService};

@@ -14,11 +14,14 @@ use crate::extract;
 use crate::routes;
 use crate::state::AppState;
 use crate::validate;
+use crate::worker;
 
 /// A bound, not yet running, Omni HTTP server.
 pub struct Application {
     port: u16,
     server: Server,
+    worker: Option<worker::WorkerHandle>,
+    grace: std::time::Duration,
 }
 
 impl Application {
@@ -31,6 +34,16 @@ impl Application {
         let workers = config.http.workers;
         let shutdown_timeout = config.http.shutdown_timeout.as_secs();
         let state = web::Data::new(AppState::new(config)?);
+        let grace = state.config.http.shutdown_timeout;
+        let worker = state.config.worker.enabled.then(|| {
+            worker::start(
+                state.config.worker.clone(),
+                state.config.database.clone(),
+                state.jobs.clone(),
+                state.messaging.clone(),
+                grace,
+            )
+        });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -53,6 +66,8 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            worker,
+            grace,
         })
     }
 
@@ -63,7 +78,12 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the server handle stops it).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        // HTTP has stopped taking requests; now the worker stops taking jobs.
+        if let Some(worker) = self.worker {
+            worker.shutdown(self.grace).await;
+        }
+        served
     }
 }
 

@@ -67,6 +67,16 @@ struct Raw {
     twilio: RawTwilio,
     cors: RawCors,
     log: RawLog,
+    worker: RawWorker,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorker {
+    enabled: bool,
+    concurrency: usize,
+    poll_interval_ms: u64,
+    lease_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +167,12 @@ impl Default for Raw {
                 format: None,
                 level: "info".into(),
             },
+            worker: RawWorker {
+                enabled: true,
+                concurrency: 8,
+                poll_interval_ms: 5_000,
+                lease_secs: 60,
+            },
         }
     }
 }
@@ -199,6 +215,8 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// Log format and default level.
     pub log: LogConfig,
+    /// The job worker.
+    pub worker: WorkerConfig,
     /// Things start-up should tell the operator once logging is up.
     pub notices: Vec<String>,
 }
@@ -225,6 +243,19 @@ pub struct AuthConfig {
     pub token_ttl: Duration,
     /// Whether anyone may create a company with `POST /auth/register`.
     pub allow_registration: bool,
+}
+
+/// The background job worker's settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Whether this process runs jobs (an instance may serve HTTP only).
+    pub enabled: bool,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How often to look for jobs when no notification arrives (a safety net).
+    pub poll_interval: Duration,
+    /// How long a job is held before another worker may take it over.
+    pub lease: Duration,
 }
 
 /// Logging settings.
@@ -425,6 +456,12 @@ impl Config {
                     Profile::Development | Profile::Testing => LogFormat::Pretty,
                 }),
                 level: raw.log.level,
+            },
+            worker: WorkerConfig {
+                enabled: raw.worker.enabled,
+                concurrency: raw.worker.concurrency.max(1),
+                poll_interval: positive_ms("worker.poll_interval_ms", raw.worker.poll_interval_ms)?,
+                lease: Duration::from_secs(raw.worker.lease_secs.max(5)),
             },
             notices,
         })

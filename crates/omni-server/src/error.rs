@@ -6,6 +6,7 @@ use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use omni_core::FieldError;
 use omni_identity::IdentityError;
+use omni_messaging::MessagingError;
 use omni_store_postgres::StoreError;
 use omni_tenancy::TenancyError;
 use omni_ticketing::TicketingError;
@@ -205,6 +206,19 @@ impl From<TicketingError> for ApiError {
             TicketingError::Validation(errors) => ApiError::Validation(errors),
             TicketingError::Unavailable(cause) => ApiError::Unavailable(cause),
             TicketingError::Unknown(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<MessagingError> for ApiError {
+    fn from(e: MessagingError) -> Self {
+        match e {
+            MessagingError::NotFound => ApiError::NotFound,
+            MessagingError::Forbidden(why) => ApiError::Forbidden(why.into()),
+            MessagingError::Conflict(why) => ApiError::Conflict(why.into()),
+            MessagingError::Validation(errors) => ApiError::Validation(errors),
+            MessagingError::Unavailable(cause) => ApiError::Unavailable(cause),
+            MessagingError::Unknown(cause) => ApiError::Internal(cause),
         }
     }
 }

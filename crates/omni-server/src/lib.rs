@@ -13,6 +13,7 @@ pub mod state;
 pub mod telemetry;
 pub mod validate;
 pub mod verifier;
+pub mod worker;
 
 use omni_core::DisplayName;
 use omni_identity::{Email, Password};

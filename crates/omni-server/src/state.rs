@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use omni_core::SystemClock;
 use omni_identity::IdentityService;
+use omni_messaging::MessagingService;
 use omni_store_postgres::{
-    Database, PgCompanyRepository, PgIntegrationRepository, PgTicketRepository, PgUserRepository,
+    Database, PgCompanyRepository, PgIntegrationRepository, PgJobQueue, PgMessageStore,
+    PgTicketRepository, PgUserRepository,
 };
 use omni_tenancy::{CompanyService, IntegrationService};
 use omni_ticketing::TicketService;
@@ -32,6 +34,10 @@ pub struct AppState {
     pub integrations: IntegrationService,
     /// Tickets.
     pub tickets: TicketService,
+    /// Messages: inbound, outbound, delivery.
+    pub messaging: MessagingService,
+    /// The durable job queue.
+    pub jobs: PgJobQueue,
 }
 
 impl std::fmt::Debug for AppState {
@@ -68,8 +74,9 @@ impl AppState {
             .map(|k| *k.expose())
             .collect();
         let cipher = Arc::new(AesGcmCipher::new(config.crypto_key.expose(), &previous));
+        let twilio = TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?;
         let verifier = Arc::new(ProviderVerifier {
-            twilio: TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?,
+            twilio: twilio.clone(),
             vera: VeraClient::new()
                 .map_err(|e| anyhow::anyhow!("cannot build the Vera AI client: {e}"))?,
         });
@@ -78,9 +85,18 @@ impl AppState {
             cipher,
             verifier,
         );
+        let messaging = MessagingService::new(
+            Arc::new(PgMessageStore::new(db.clone())),
+            integrations.clone(),
+            Arc::new(twilio),
+            format!("{}/ticket-messages/webhook", config.http.public_base_url),
+        );
+        let jobs = PgJobQueue::new(db.clone());
         Ok(Self {
             db,
             config,
+            messaging,
+            jobs,
             identity,
             companies,
             integrations,

@@ -238,6 +238,38 @@ impl IntegrationRepository for PgIntegrationRepository {
             .transpose()
     }
 
+    async fn find_by_phone(
+        &self,
+        phone: &omni_core::PhoneNumber,
+    ) -> Result<Option<Integration>, TenancyError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        integrations::table
+            .filter(integrations::phone_number.eq(phone.as_str()))
+            .select(IntegrationRow::as_select())
+            .first::<IntegrationRow>(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?
+            .map(IntegrationRow::into_integration)
+            .transpose()
+    }
+
+    async fn channels(&self, company: CompanyId) -> Result<Vec<Integration>, TenancyError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        integrations::table
+            .filter(integrations::company_id.eq(company.get()))
+            .filter(integrations::enabled.eq(true))
+            .filter(integrations::phone_number.is_not_null())
+            .order(integrations::id.asc())
+            .select(IntegrationRow::as_select())
+            .load::<IntegrationRow>(&mut conn)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(IntegrationRow::into_integration)
+            .collect()
+    }
+
     async fn delete(&self, scope: Scope, id: IntegrationId) -> Result<bool, TenancyError> {
         let target = integrations::table.filter(integrations::id.eq(id.get()));
         let mut conn = self.db.conn().await.map_err(unavailable)?;

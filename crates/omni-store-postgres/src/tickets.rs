@@ -32,7 +32,7 @@ impl PgTicketRepository {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
-struct TicketRow {
+pub(crate) struct TicketRow {
     id: i64,
     company_id: i64,
     integration_id: Option<i64>,
@@ -56,7 +56,7 @@ struct TicketRow {
 }
 
 impl TicketRow {
-    fn into_ticket(self) -> Result<Ticket, String> {
+    pub(crate) fn into_ticket(self) -> Result<Ticket, String> {
         let corrupt = |what: &str| format!("stored ticket {} has an invalid {what}", self.id);
         Ok(Ticket {
             id: TicketId::new(self.id),

@@ -193,6 +193,38 @@ impl IntegrationService {
         Ok(self.verifier.verify(&integration.config, &secrets).await)
     }
 
+    /// The integration that owns `phone` (of any company): routes webhooks. No caller: it
+    /// is Twilio calling, and the signature check that follows is what authenticates it.
+    pub async fn by_phone(
+        &self,
+        phone: &omni_core::PhoneNumber,
+    ) -> Result<Option<Integration>, TenancyError> {
+        self.integrations.find_by_phone(phone).await
+    }
+
+    /// The channel to send a company's message through: `preferred` (the ticket's) when it
+    /// is still enabled, else the company's first enabled one of the right kind (WhatsApp or
+    /// SMS), else any enabled one.
+    pub async fn channel_for(
+        &self,
+        company: CompanyId,
+        preferred: Option<IntegrationId>,
+        whatsapp: bool,
+    ) -> Result<Option<Integration>, TenancyError> {
+        let channels = self.integrations.channels(company).await?;
+        let wanted = if whatsapp {
+            IntegrationType::TwilioWhatsapp
+        } else {
+            IntegrationType::TwilioSms
+        };
+        let chosen = preferred
+            .and_then(|id| channels.iter().find(|i| i.id == id))
+            .or_else(|| channels.iter().find(|i| i.kind == wanted))
+            .or_else(|| channels.first())
+            .cloned();
+        Ok(chosen)
+    }
+
     /// The integration's secrets in clear, for the adapters that call the provider.
     pub fn open_all(
         &self,

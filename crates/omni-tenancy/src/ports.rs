@@ -72,6 +72,15 @@ pub trait IntegrationRepository: Send + Sync {
 
     /// Deletes the integration; false if it is not in the scope.
     async fn delete(&self, scope: Scope, id: IntegrationId) -> Result<bool, TenancyError>;
+
+    /// The integration that owns `phone`, of any company (webhooks are routed by it).
+    async fn find_by_phone(
+        &self,
+        phone: &omni_core::PhoneNumber,
+    ) -> Result<Option<Integration>, TenancyError>;
+
+    /// The company's enabled channel integrations (oldest first).
+    async fn channels(&self, company: CompanyId) -> Result<Vec<Integration>, TenancyError>;
 }
 
 /// Seals secrets for storage and opens them for use (AES-256-GCM in production).

@@ -7,6 +7,7 @@
 
 mod client;
 mod error;
+mod sender;
 mod signature;
 mod webhook;
 

@@ -5,6 +5,7 @@ pub mod companies;
 pub mod health;
 pub mod integrations;
 pub mod pagination;
+pub mod ticket_messages;
 pub mod tickets;
 pub mod users;
 
@@ -54,6 +55,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/integrations/{id}/verify")
             .route(web::post().to(integrations::verify))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/ticket-messages/webhook")
+            .route(web::post().to(ticket_messages::webhook))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/ticket-messages")
+            .route(web::get().to(ticket_messages::list))
+            .route(web::post().to(ticket_messages::reply))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/ticket-messages/{id}")
+            .route(web::get().to(ticket_messages::get))
+            .default_service(web::to(extract::method_not_allowed)),
+    )
+    .service(
+        web::resource("/ticket-messages/{id}/send")
+            .route(web::post().to(ticket_messages::resend))
             .default_service(web::to(extract::method_not_allowed)),
     )
     .service(

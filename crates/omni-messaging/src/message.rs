@@ -1,0 +1,137 @@
+use chrono::{DateTime, Utc};
+use omni_core::{CompanyId, IntegrationId, MessageId, PhoneNumber, TicketId, UserId};
+use omni_ticketing::{Channel, Ticket};
+use serde::{Deserialize, Serialize};
+
+use crate::DeliveryStatus;
+
+/// An attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    /// Where it is kept.
+    pub url: String,
+    /// Its MIME type.
+    pub content_type: Option<String>,
+}
+
+/// A message of a ticket, either way.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketMessage {
+    /// The message's id.
+    pub id: MessageId,
+    /// Its ticket.
+    pub ticket_id: TicketId,
+    /// Its company.
+    pub company_id: CompanyId,
+    /// The text.
+    pub content: String,
+    /// Whether the customer wrote it.
+    pub from_customer: bool,
+    /// The customer's number.
+    pub whatsapp_number: PhoneNumber,
+    /// Twilio's `MessageSid`, once known.
+    pub whatsapp_message_id: Option<String>,
+    /// The agent who wrote it (none for the customer or an automatic reply).
+    pub author_id: Option<UserId>,
+    /// Where it stands.
+    pub delivery_status: DeliveryStatus,
+    /// Twilio's error code, when it failed.
+    pub error_code: Option<i32>,
+    /// Twilio's error message, when it failed.
+    pub error_message: Option<String>,
+    /// Attachments.
+    pub media: Vec<Media>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A customer's message, routed to its company.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// The company whose number received it.
+    pub company_id: CompanyId,
+    /// The integration that number belongs to.
+    pub integration_id: IntegrationId,
+    /// WhatsApp or SMS.
+    pub channel: Channel,
+    /// Twilio's `MessageSid`: a redelivery carries the same one.
+    pub message_sid: String,
+    /// The customer.
+    pub customer: PhoneNumber,
+    /// Their profile name.
+    pub customer_name: Option<String>,
+    /// The text (already sanitised).
+    pub body: String,
+    /// Attachments.
+    pub media: Vec<Media>,
+}
+
+/// What storing a customer's message did.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant, reason = "made once per webhook and matched at once; boxing buys nothing")]
+pub enum InboundOutcome {
+    /// Stored, on this ticket (new, reopened or continued).
+    Stored {
+        /// The message.
+        message: TicketMessage,
+        /// Its ticket after the message.
+        ticket: Ticket,
+        /// Whether the message opened the ticket.
+        new_ticket: bool,
+    },
+    /// Twilio delivered this `MessageSid` before; nothing was changed.
+    Duplicate {
+        /// The message stored the first time.
+        message_id: MessageId,
+    },
+}
+
+/// An agent's message about to be stored and queued for sending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutbound {
+    /// The ticket answered (its company is the message's).
+    pub ticket_id: TicketId,
+    /// The agent (none for an automatic reply).
+    pub author_id: Option<UserId>,
+    /// The text.
+    pub content: String,
+    /// The client's `Idempotency-Key`, if it sent one.
+    pub idempotency_key: Option<String>,
+}
+
+/// What storing an agent's message did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboundOutcome {
+    /// Stored and queued now.
+    Created(TicketMessage),
+    /// The `Idempotency-Key` was used before: the message stored then.
+    Replayed(TicketMessage),
+}
+
+/// A delivery report, routed to its company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The company whose number sent the message.
+    pub company_id: CompanyId,
+    /// Twilio's `MessageSid`.
+    pub message_sid: String,
+    /// The new status.
+    pub status: DeliveryStatus,
+    /// Twilio's error code.
+    pub error_code: Option<i32>,
+    /// Twilio's error message.
+    pub error_message: Option<String>,
+}
+
+/// What the send worker needs to deliver a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The message.
+    pub message: TicketMessage,
+    /// The integration of its ticket, if the ticket came through one.
+    pub integration_id: Option<IntegrationId>,
+    /// WhatsApp or SMS.
+    pub channel: Channel,
+}

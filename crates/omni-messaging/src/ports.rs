@@ -1,0 +1,126 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use omni_core::{MessageId, Page, PageRequest, PhoneNumber, Scope, TicketId};
+use omni_tenancy::{Integration, SecretString};
+
+use crate::{
+    Delivery, DeliveryStatus, Inbound, InboundOutcome, MessagingError, NewOutbound,
+    OutboundOutcome, StatusReport, TicketMessage,
+};
+
+/// Where messages live. Each method is one transaction that also writes the events (see
+/// [`crate::events`] and the ticketing crate's) and the jobs the change implies.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a customer's message once per `MessageSid`: finds the customer's ticket that
+    /// is not closed (reopening it when pending or resolved) or opens one, stores the
+    /// message, and enqueues triage for a new or reopened ticket. Concurrent first messages
+    /// of one customer end in one ticket.
+    async fn record_inbound(&self, inbound: &Inbound) -> Result<InboundOutcome, MessagingError>;
+
+    /// Stores an agent's message as `queued` and enqueues its send job; with an
+    /// idempotency key used before, returns the first message instead.
+    async fn record_outbound(
+        &self,
+        scope: Scope,
+        outbound: &NewOutbound,
+    ) -> Result<OutboundOutcome, MessagingError>;
+
+    /// Moves an outbound message's status forward (never back); `None` when no message of
+    /// the company has that sid or the status would not move forward.
+    async fn apply_status(
+        &self,
+        report: &StatusReport,
+    ) -> Result<Option<TicketMessage>, MessagingError>;
+
+    /// One message.
+    async fn find(
+        &self,
+        scope: Scope,
+        id: MessageId,
+    ) -> Result<Option<TicketMessage>, MessagingError>;
+
+    /// A ticket's messages, oldest first; `None` when the ticket is not in the scope.
+    async fn list(
+        &self,
+        scope: Scope,
+        ticket: TicketId,
+        page: PageRequest,
+    ) -> Result<Option<Page<TicketMessage>>, MessagingError>;
+
+    /// Queues a failed or never-sent outbound message again (with a new send job).
+    async fn requeue(&self, scope: Scope, id: MessageId) -> Result<TicketMessage, MessagingError>;
+
+    /// What the send worker needs; `None` if the message is gone.
+    async fn delivery(&self, id: MessageId) -> Result<Option<Delivery>, MessagingError>;
+
+    /// Records the provider's acceptance: its sid and status.
+    async fn mark_sent(
+        &self,
+        id: MessageId,
+        sid: &str,
+        status: DeliveryStatus,
+    ) -> Result<(), MessagingError>;
+
+    /// Records a refusal that retrying will not change.
+    async fn mark_failed(
+        &self,
+        id: MessageId,
+        code: Option<i32>,
+        message: &str,
+    ) -> Result<(), MessagingError>;
+}
+
+/// A message for the provider, with the credentials to send it.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    /// The integration that sends it.
+    pub integration: Integration,
+    /// Its secrets in clear.
+    pub secrets: BTreeMap<String, SecretString>,
+    /// The customer.
+    pub to: PhoneNumber,
+    /// Over WhatsApp (else SMS).
+    pub whatsapp: bool,
+    /// The text.
+    pub body: String,
+    /// Attachments' URLs.
+    pub media_urls: Vec<String>,
+    /// Where the provider reports delivery.
+    pub status_callback: String,
+}
+
+/// The provider accepted a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The provider's id for it.
+    pub sid: String,
+    /// Its status now.
+    pub status: DeliveryStatus,
+}
+
+/// The provider did not accept a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Trying later may work (network, provider failure, rate limit).
+    #[error("temporary failure: {0}")]
+    Retryable(String),
+    /// It will be refused again (bad number, closed WhatsApp window, bad credentials…).
+    #[error("refused ({code:?}): {message}")]
+    Permanent {
+        /// The provider's error code.
+        code: Option<i32>,
+        /// The provider's reason.
+        message: String,
+    },
+}
+
+/// Sends messages through a provider (Twilio).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ChannelSender: Send + Sync {
+    /// Hands one message to the provider.
+    async fn send(&self, request: &OutboundRequest) -> Result<Sent, SendError>;
+}

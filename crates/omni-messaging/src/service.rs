@@ -1,0 +1,262 @@
+use std::sync::Arc;
+
+use omni_core::{FieldError, IntegrationId, MessageId, Page, PageRequest, TicketId};
+use omni_identity::{Principal, Role};
+use omni_tenancy::{Integration, IntegrationService, TenancyError};
+use omni_ticketing::Channel;
+
+use crate::content::sanitise_inbound;
+use crate::{
+    ChannelSender, DeliveryStatus, Inbound, InboundOutcome, Media, MessageContent, MessageStore,
+    MessagingError, NewOutbound, OutboundOutcome, OutboundRequest, SendError, StatusReport,
+    TicketMessage,
+};
+
+/// Why a send job did not finish: it should run again later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeliverError(pub String);
+
+/// The messaging use cases.
+#[derive(Clone)]
+pub struct MessagingService {
+    store: Arc<dyn MessageStore>,
+    integrations: IntegrationService,
+    sender: Arc<dyn ChannelSender>,
+    status_callback_url: String,
+}
+
+fn tenancy(e: TenancyError) -> MessagingError {
+    match e {
+        TenancyError::NotFound => MessagingError::NotFound,
+        TenancyError::Unavailable(cause) => MessagingError::Unavailable(cause),
+        other => MessagingError::Unknown(other.to_string()),
+    }
+}
+
+impl MessagingService {
+    /// The use cases; `status_callback_url` is where Twilio reports delivery (the public
+    /// URL of the webhook route).
+    pub fn new(
+        store: Arc<dyn MessageStore>,
+        integrations: IntegrationService,
+        sender: Arc<dyn ChannelSender>,
+        status_callback_url: String,
+    ) -> Self {
+        Self {
+            store,
+            integrations,
+            sender,
+            status_callback_url,
+        }
+    }
+
+    /// The enabled channel integration that owns `number` (webhooks are routed by it).
+    pub async fn route(
+        &self,
+        number: &omni_core::PhoneNumber,
+    ) -> Result<Integration, MessagingError> {
+        match self.integrations.by_phone(number).await.map_err(tenancy)? {
+            Some(integration) if integration.enabled => Ok(integration),
+            _ => Err(MessagingError::NotFound),
+        }
+    }
+
+    /// Stores a customer's message that reached `integration`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn receive(
+        &self,
+        integration: &Integration,
+        message_sid: String,
+        customer: omni_core::PhoneNumber,
+        customer_name: Option<String>,
+        whatsapp: bool,
+        body: &str,
+        media: Vec<Media>,
+    ) -> Result<InboundOutcome, MessagingError> {
+        let inbound = Inbound {
+            company_id: integration.company_id,
+            integration_id: integration.id,
+            channel: if whatsapp {
+                Channel::Whatsapp
+            } else {
+                Channel::Sms
+            },
+            message_sid,
+            customer,
+            customer_name: customer_name.map(|n| sanitise_inbound(&n).chars().take(200).collect()),
+            body: sanitise_inbound(body),
+            media,
+        };
+        self.store.record_inbound(&inbound).await
+    }
+
+    /// Applies a delivery report for a message `integration` sent; unknown sids and
+    /// backward moves change nothing.
+    pub async fn report(
+        &self,
+        integration: &Integration,
+        message_sid: String,
+        status: &str,
+        error_code: Option<i32>,
+        error_message: Option<String>,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        let Some(status) = DeliveryStatus::from_twilio(status) else {
+            return Ok(None);
+        };
+        let report = StatusReport {
+            company_id: integration.company_id,
+            message_sid,
+            status,
+            error_code,
+            error_message,
+        };
+        self.store.apply_status(&report).await
+    }
+
+    /// An agent's answer on a ticket: stored `queued`, sent by the worker. Returns the
+    /// message and whether it is the replay of an earlier request with the same key.
+    pub async fn reply(
+        &self,
+        caller: &Principal,
+        ticket_id: TicketId,
+        content: &str,
+        idempotency_key: Option<String>,
+    ) -> Result<(TicketMessage, bool), MessagingError> {
+        let content = MessageContent::parse(content)
+            .map_err(|e| MessagingError::Validation(vec![FieldError::new("content", e)]))?;
+        if caller.company_id.is_none() && caller.role != Role::Superadmin {
+            return Err(MessagingError::Forbidden("messages belong to a company"));
+        }
+        let outbound = NewOutbound {
+            ticket_id,
+            author_id: Some(caller.user_id),
+            content: content.as_str().to_owned(),
+            idempotency_key,
+        };
+        match self
+            .store
+            .record_outbound(caller.scope(), &outbound)
+            .await?
+        {
+            OutboundOutcome::Created(m) => Ok((m, false)),
+            OutboundOutcome::Replayed(m) => Ok((m, true)),
+        }
+    }
+
+    /// Queues a failed or never-sent outbound message again.
+    pub async fn resend(
+        &self,
+        caller: &Principal,
+        id: MessageId,
+    ) -> Result<TicketMessage, MessagingError> {
+        self.store.requeue(caller.scope(), id).await
+    }
+
+    /// One message.
+    pub async fn get(
+        &self,
+        caller: &Principal,
+        id: MessageId,
+    ) -> Result<TicketMessage, MessagingError> {
+        self.store
+            .find(caller.scope(), id)
+            .await?
+            .ok_or(MessagingError::NotFound)
+    }
+
+    /// A ticket's messages, oldest first.
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        ticket: TicketId,
+        page: PageRequest,
+    ) -> Result<Page<TicketMessage>, MessagingError> {
+        self.store
+            .list(caller.scope(), ticket, page)
+            .await?
+            .ok_or(MessagingError::NotFound)
+    }
+
+    /// The send job: hands a queued message to the provider. A refusal is recorded on the
+    /// message (`failed` with the provider's code) and ends the job; a temporary failure
+    /// is an error, so that the job runs again later. A message that is no longer waiting
+    /// (sent meanwhile, deleted) ends the job without sending: a job may run twice, a
+    /// message is sent once.
+    pub async fn deliver(&self, id: MessageId) -> Result<(), DeliverError> {
+        let retry = |e: MessagingError| DeliverError(e.to_string());
+        let Some(delivery) = self.store.delivery(id).await.map_err(retry)? else {
+            return Ok(());
+        };
+        let message = &delivery.message;
+        if message.from_customer
+            || !matches!(
+                message.delivery_status,
+                DeliveryStatus::Queued | DeliveryStatus::Sending
+            )
+            || message.whatsapp_message_id.is_some()
+        {
+            return Ok(());
+        }
+        let integration = match self
+            .channel(
+                message.company_id,
+                delivery.integration_id,
+                delivery.channel,
+            )
+            .await
+            .map_err(retry)?
+        {
+            Some(i) => i,
+            None => {
+                self.store
+                    .mark_failed(
+                        id,
+                        None,
+                        "the company has no enabled channel integration to send through",
+                    )
+                    .await
+                    .map_err(retry)?;
+                return Ok(());
+            }
+        };
+        let secrets = self
+            .integrations
+            .open_all(&integration)
+            .map_err(|e| DeliverError(e.to_string()))?;
+        let request = OutboundRequest {
+            integration,
+            secrets,
+            to: message.whatsapp_number.clone(),
+            whatsapp: delivery.channel == Channel::Whatsapp,
+            body: message.content.clone(),
+            media_urls: message.media.iter().map(|m| m.url.clone()).collect(),
+            status_callback: self.status_callback_url.clone(),
+        };
+        match self.sender.send(&request).await {
+            Ok(sent) => self
+                .store
+                .mark_sent(id, &sent.sid, sent.status)
+                .await
+                .map_err(retry),
+            Err(SendError::Permanent { code, message }) => self
+                .store
+                .mark_failed(id, code, &message)
+                .await
+                .map_err(retry),
+            Err(SendError::Retryable(why)) => Err(DeliverError(why)),
+        }
+    }
+
+    async fn channel(
+        &self,
+        company: omni_core::CompanyId,
+        preferred: Option<IntegrationId>,
+        channel: Channel,
+    ) -> Result<Option<Integration>, MessagingError> {
+        self.integrations
+            .channel_for(company, preferred, channel == Channel::Whatsapp)
+            .await
+            .map_err(tenancy)
+    }
+}

@@ -1,0 +1,250 @@
+//! `/ticket-messages`: a ticket's messages, agents' answers, and Twilio's webhook.
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use garde::Validate;
+use omni_core::{MessageId, TicketId};
+use omni_messaging::{InboundOutcome, Media};
+use omni_twilio::{
+    SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator, Webhook,
+    WebhookForm,
+};
+use serde::Deserialize;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::routes::pagination::{PageQuery, PageResponse};
+use crate::state::AppState;
+use crate::validate::ValidJson;
+
+/// `GET /ticket-messages?ticket_id=&limit=&cursor=`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// The ticket whose messages to list.
+    pub ticket_id: i64,
+    /// Rows per page.
+    pub limit: Option<i64>,
+    /// Where the page starts.
+    pub cursor: Option<String>,
+}
+
+/// `POST /ticket-messages`.
+#[derive(Debug, Default, Deserialize, Validate)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// The ticket answered.
+    #[garde(range(min = 1))]
+    pub ticket_id: i64,
+    /// The text (at most 1600 characters: one WhatsApp message).
+    #[garde(skip)]
+    pub content: String,
+}
+
+/// A ticket's messages, oldest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .page()?;
+    let messages = state
+        .messaging
+        .list(&caller.0, TicketId::new(query.ticket_id), page)
+        .await?;
+    Ok(HttpResponse::Ok().json(PageResponse::from_page(messages, |m| m)))
+}
+
+/// One message.
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let message = state.messaging.get(&caller.0, MessageId::new(*id)).await?;
+    Ok(HttpResponse::Ok().json(message))
+}
+
+/// An agent's answer: stored `queued`, sent by the worker. With an `Idempotency-Key`
+/// header, a retried request answers with the first message (and `Idempotent-Replayed`).
+pub async fn reply(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    body: ValidJson<ReplyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().map(str::trim).unwrap_or_default();
+            if key.is_empty() || key.len() > 255 {
+                return Err(ApiError::BadRequest(
+                    "Idempotency-Key must be 1 to 255 visible characters".into(),
+                ));
+            }
+            Some(key.to_owned())
+        }
+    };
+    let (message, replayed) = state
+        .messaging
+        .reply(
+            &caller.0,
+            TicketId::new(body.0.ticket_id),
+            &body.0.content,
+            key,
+        )
+        .await?;
+    let mut response = HttpResponse::Created();
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(message))
+}
+
+/// Sends a failed (or never sent) outbound message again.
+pub async fn resend(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let message = state
+        .messaging
+        .resend(&caller.0, MessageId::new(*id))
+        .await?;
+    Ok(HttpResponse::Accepted().json(message))
+}
+
+/// Twilio's webhook: inbound messages and status callbacks, form-encoded and signed.
+/// Answers `<Response/>` once the message is stored — before any triage or sending, which
+/// are durable jobs.
+pub async fn webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let signature = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::BadRequest(format!("the {SIGNATURE_HEADER} header is required")))?
+        .to_owned();
+    if req.content_type() != "application/x-www-form-urlencoded" {
+        return Err(ApiError::BadRequest(
+            "the body must be a form (application/x-www-form-urlencoded)".into(),
+        ));
+    }
+    let form = WebhookForm(
+        form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    );
+    let number = form
+        .our_number()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let integration = state.messaging.route(&number).await?;
+
+    // The signature is over the URL Twilio called: our public base URL and this path.
+    let url = format!(
+        "{}{}",
+        state.config.http.public_base_url,
+        req.uri()
+            .path_and_query()
+            .map_or("/ticket-messages/webhook", |pq| pq.as_str())
+    );
+    let settings = req
+        .headers()
+        .get(SIGNATURE_SETTINGS_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let secrets = state.integrations.open_all(&integration)?;
+    let valid = match (
+        SignatureAlgorithm::from_settings_header(settings),
+        secrets.get("auth_token"),
+    ) {
+        (Some(algorithm), Some(token)) => SignatureValidator::new(token.expose())
+            .validate_form(&url, &form.0, &signature, algorithm),
+        _ => false,
+    };
+    if !valid {
+        tracing::warn!(integration = integration.id.get(), company = integration.company_id.get(), %url, "webhook refused: the signature does not match");
+        return Err(ApiError::Forbidden(
+            "the webhook signature is not valid".into(),
+        ));
+    }
+
+    match form
+        .parse()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+    {
+        Webhook::Inbound(m) => {
+            let media = m
+                .media
+                .into_iter()
+                .map(|x| Media {
+                    url: x.url,
+                    content_type: x.content_type,
+                })
+                .collect();
+            let outcome = state
+                .messaging
+                .receive(
+                    &integration,
+                    m.message_sid,
+                    m.from,
+                    m.profile_name,
+                    m.whatsapp,
+                    &m.body,
+                    media,
+                )
+                .await?;
+            match outcome {
+                InboundOutcome::Stored {
+                    message,
+                    ticket,
+                    new_ticket,
+                } => {
+                    tracing::info!(
+                        company = integration.company_id.get(),
+                        ticket = ticket.id.get(),
+                        message = message.id.get(),
+                        new_ticket,
+                        "inbound message stored"
+                    );
+                }
+                InboundOutcome::Duplicate { message_id } => {
+                    tracing::info!(
+                        company = integration.company_id.get(),
+                        message = message_id.get(),
+                        "duplicate delivery ignored"
+                    );
+                }
+            }
+        }
+        Webhook::Status(s) => {
+            let applied = state
+                .messaging
+                .report(
+                    &integration,
+                    s.message_sid,
+                    &s.status,
+                    s.error_code,
+                    s.error_message,
+                )
+                .await?;
+            tracing::debug!(company = integration.company_id.get(), status = %s.status, applied = applied.is_some(), "status callback");
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType(mime_xml()))
+        .body("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"))
+}
+
+fn mime_xml() -> actix_web::mime::Mime {
+    "text/xml; charset=utf-8"
+        .parse()
+        .unwrap_or(actix_web::mime::TEXT_XML)
+}

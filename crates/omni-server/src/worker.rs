@@ -1,0 +1,220 @@
+//! The durable job worker: takes jobs from PostgreSQL (`FOR UPDATE SKIP LOCKED`, leased),
+//! woken by `LISTEN/NOTIFY` with a slow poll as a safety net, runs a bounded number at
+//! once, retries failures with exponential back-off and jitter until a job is `dead`, and on
+//! shutdown stops taking jobs and gives back those it could not finish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use omni_core::MessageId;
+use omni_messaging::MessagingService;
+use omni_store_postgres::{ClaimedJob, DbConfig, JOBS_CHANNEL, PgJobQueue, listen};
+use rand::Rng as _;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::config::WorkerConfig;
+
+/// The kinds of job this worker runs. Others (e.g. `triage` until its handler lands) wait
+/// in the queue for a worker that knows them.
+const KINDS: &[&str] = &["message.send"];
+
+/// A running worker; [`WorkerHandle::shutdown`] stops it.
+pub struct WorkerHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Stops taking jobs, lets running ones finish within `grace`, gives back the rest.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(grace + Duration::from_secs(1), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("job worker did not stop in time");
+        }
+    }
+}
+
+/// Starts the worker.
+pub fn start(
+    config: WorkerConfig,
+    db: DbConfig,
+    queue: PgJobQueue,
+    messaging: MessagingService,
+    grace: Duration,
+) -> WorkerHandle {
+    let (stop, stopped) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(listen_forever(db, wake.clone(), stopped.clone()));
+    let task = tokio::spawn(run(config, queue, messaging, wake, stopped, grace));
+    WorkerHandle { stop, task }
+}
+
+/// Keeps a `LISTEN` connection up, reconnecting with back-off; each (re)connection wakes
+/// the worker once, so that jobs enqueued while it was away are not left to the poll.
+async fn listen_forever(db: DbConfig, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let listening = Arc::new(Notify::new());
+        let attempt = listen(&db, JOBS_CHANNEL, wake.clone(), listening.clone());
+        tokio::select! {
+            result = attempt => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "job notifications lost; reconnecting");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+        wake.notify_one();
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn run(
+    config: WorkerConfig,
+    queue: PgJobQueue,
+    messaging: MessagingService,
+    wake: Arc<Notify>,
+    mut stopped: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut held: std::collections::HashMap<tokio::task::Id, i64> =
+        std::collections::HashMap::new();
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        while let Some(done) = running.try_join_next_with_id() {
+            if let Ok((id, ())) = done {
+                held.remove(&id);
+            }
+        }
+        let free = config.concurrency.saturating_sub(running.len());
+        if free > 0 {
+            match queue
+                .claim(KINDS, i64::try_from(free).unwrap_or(1), config.lease)
+                .await
+            {
+                Ok(jobs) => {
+                    let claimed_all = jobs.len() == free;
+                    for job in jobs {
+                        let id = job.id;
+                        let handle = running.spawn(run_job(job, queue.clone(), messaging.clone()));
+                        held.insert(handle.id(), id);
+                    }
+                    if claimed_all {
+                        // There may be more: look again as soon as a slot frees.
+                        tokio::select! {
+                            _ = running.join_next() => {}
+                            _ = stopped.changed() => {}
+                        }
+                        continue;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot take jobs"),
+            }
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(config.poll_interval) => {}
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                if let Ok((id, ())) = done {
+                    held.remove(&id);
+                }
+            }
+            _ = stopped.changed() => {}
+        }
+    }
+    // Shutting down: let running jobs finish within the grace period; give back the rest.
+    let deadline = tokio::time::sleep(grace);
+    tokio::pin!(deadline);
+    while !running.is_empty() {
+        tokio::select! {
+            done = running.join_next_with_id() => {
+                if let Some(Ok((id, ()))) = done {
+                    held.remove(&id);
+                }
+            }
+            _ = &mut deadline => break,
+        }
+    }
+    running.abort_all();
+    for job in held.into_values() {
+        if let Err(e) = queue.release(job).await {
+            tracing::warn!(job, error = %e, "could not give back a job; its lease will expire");
+        }
+    }
+    tracing::info!("job worker stopped");
+}
+
+/// Exponential back-off with ±20 % jitter: 2 s, 4 s, 8 s… capped at 10 minutes.
+fn backoff(attempt: i32) -> Duration {
+    let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
+    let base = Duration::from_secs(2)
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(Duration::from_secs(600));
+    let jitter = rand::rng().random_range(0.8..1.2);
+    base.mul_f64(jitter)
+}
+
+async fn run_job(job: ClaimedJob, queue: PgJobQueue, messaging: MessagingService) {
+    let outcome = match job.kind.as_str() {
+        "message.send" => match job
+            .payload
+            .get("message_id")
+            .and_then(serde_json::Value::as_i64)
+        {
+            Some(id) => messaging.deliver(MessageId::new(id)).await.map_err(|e| e.0),
+            None => Err("the job names no message_id".to_owned()),
+        },
+        other => Err(format!("no handler for job kind `{other}`")),
+    };
+    let recorded = match outcome {
+        Ok(()) => queue.complete(job.id).await,
+        Err(why) => {
+            let delay = backoff(job.attempts);
+            match queue.fail(job.id, &why, delay).await {
+                Ok(true) => {
+                    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %why, "job is dead");
+                    Ok(())
+                }
+                Ok(false) => {
+                    tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %why, retry_in = ?delay, "job failed; will retry");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::warn!(job = job.id, error = %e, "could not record a job's outcome; its lease will expire");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let first = backoff(1);
+        assert!(
+            first >= Duration::from_millis(1600) && first <= Duration::from_millis(2400),
+            "{first:?}"
+        );
+        let fifth = backoff(5);
+        assert!(
+            fifth >= Duration::from_millis(25_600) && fifth <= Duration::from_millis(38_400),
+            "{fifth:?}"
+        );
+        assert!(backoff(30) <= Duration::from_secs(720));
+    }
+}

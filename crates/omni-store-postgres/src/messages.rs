@@ -1,0 +1,649 @@
+//! The messaging crate's [`MessageStore`] on PostgreSQL. Each method is one transaction:
+//! the message, the ticket it moves, their events and the jobs they imply commit together.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use omni_core::{CompanyId, Cursor, MessageId, Page, PageRequest, Scope, TicketId, UserId};
+use omni_messaging::{
+    Delivery, DeliveryStatus, Inbound, InboundOutcome, Media, MessageStore, MessagingError,
+    NewOutbound, OutboundOutcome, StatusReport, TicketMessage, events as message_events,
+};
+use omni_ticketing::{FieldChange, Ticket, TicketChanges, TicketStatus, events as ticket_events};
+
+use crate::errors::{Violation, constraint_violation};
+use crate::jobs::enqueue;
+use crate::schema::{ticket_messages, tickets};
+use crate::tickets::TicketRow;
+use crate::{Database, events};
+
+/// Messages in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgMessageStore {
+    db: Database,
+}
+
+impl PgMessageStore {
+    /// A store over the pool.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ticket_messages, check_for_backend(diesel::pg::Pg))]
+struct MessageRow {
+    id: i64,
+    company_id: i64,
+    ticket_id: i64,
+    content: String,
+    from_customer: bool,
+    whatsapp_number: String,
+    whatsapp_message_id: Option<String>,
+    author_id: Option<i64>,
+    delivery_status: String,
+    error_code: Option<i32>,
+    error_message: Option<String>,
+    media: serde_json::Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl MessageRow {
+    fn into_message(self) -> Result<TicketMessage, String> {
+        let corrupt = |what: &str| format!("stored message {} has an invalid {what}", self.id);
+        Ok(TicketMessage {
+            id: MessageId::new(self.id),
+            ticket_id: TicketId::new(self.ticket_id),
+            company_id: CompanyId::new(self.company_id),
+            content: self.content,
+            from_customer: self.from_customer,
+            whatsapp_number: self
+                .whatsapp_number
+                .parse()
+                .map_err(|_| corrupt("whatsapp_number"))?,
+            whatsapp_message_id: self.whatsapp_message_id,
+            author_id: self.author_id.map(UserId::new),
+            delivery_status: self
+                .delivery_status
+                .parse()
+                .map_err(|_| corrupt("delivery_status"))?,
+            error_code: self.error_code,
+            error_message: self.error_message,
+            media: serde_json::from_value(self.media).map_err(|_| corrupt("media"))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A row that does not convert, raised inside a transaction so that it rolls back.
+fn undecodable(message: String) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(message.into())
+}
+
+fn message(row: MessageRow) -> QueryResult<TicketMessage> {
+    row.into_message().map_err(undecodable)
+}
+
+fn ticket(row: TicketRow) -> QueryResult<Ticket> {
+    row.into_ticket().map_err(undecodable)
+}
+
+fn store_error(e: diesel::result::Error) -> MessagingError {
+    MessagingError::Unknown(e.to_string())
+}
+
+fn unavailable(e: crate::StoreError) -> MessagingError {
+    match e {
+        crate::StoreError::Unavailable(cause) => MessagingError::Unavailable(cause),
+        other => MessagingError::Unknown(other.to_string()),
+    }
+}
+
+/// Raised inside the inbound transaction when a concurrent delivery of the same
+/// `MessageSid` won: everything this one did is rolled back.
+const DUPLICATE: &str = "omni: duplicate delivery";
+
+fn media_json(media: &[Media]) -> serde_json::Value {
+    serde_json::to_value(media).unwrap_or_else(|_| serde_json::json!([]))
+}
+
+/// The customer's ticket that is not closed, locked; opened when there is none. Returns
+/// the ticket and whether it is new.
+async fn ticket_for(
+    conn: &mut AsyncPgConnection,
+    inbound: &Inbound,
+) -> QueryResult<(Ticket, bool)> {
+    let company = inbound.company_id.get();
+    let phone = inbound.customer.as_str();
+    let open = || {
+        tickets::table
+            .filter(tickets::company_id.eq(company))
+            .filter(tickets::customer_phone.eq(phone))
+            .filter(tickets::status.ne("closed"))
+            .for_update()
+            .select(TicketRow::as_select())
+    };
+    if let Some(row) = open().first::<TicketRow>(conn).await.optional()? {
+        return Ok((ticket(row)?, false));
+    }
+    // The partial unique index arbitrates concurrent first messages: the loser waits for
+    // the winner's commit, inserts nothing, and then finds the winner's ticket.
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt, column_name = id)]
+        _id: i64,
+    }
+    let inserted: Option<Id> = diesel::sql_query(
+        "INSERT INTO tickets (company_id, integration_id, customer_phone, customer_name, channel) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (company_id, customer_phone) WHERE status <> 'closed' DO NOTHING RETURNING id",
+    )
+    .bind::<BigInt, _>(company)
+    .bind::<BigInt, _>(inbound.integration_id.get())
+    .bind::<Text, _>(phone)
+    .bind::<Nullable<Text>, _>(inbound.customer_name.as_deref())
+    .bind::<Text, _>(inbound.channel.as_str())
+    .get_result(conn)
+    .await
+    .optional()?;
+    let row = open().first::<TicketRow>(conn).await?;
+    Ok((ticket(row)?, inserted.is_some()))
+}
+
+async fn record_inbound_tx(
+    conn: &mut AsyncPgConnection,
+    inbound: &Inbound,
+) -> QueryResult<InboundOutcome> {
+    let company = inbound.company_id.get();
+    let seen: Option<i64> = ticket_messages::table
+        .filter(ticket_messages::company_id.eq(company))
+        .filter(ticket_messages::whatsapp_message_id.eq(&inbound.message_sid))
+        .select(ticket_messages::id)
+        .first(conn)
+        .await
+        .optional()?;
+    if let Some(id) = seen {
+        return Ok(InboundOutcome::Duplicate {
+            message_id: MessageId::new(id),
+        });
+    }
+    let (current, new_ticket) = ticket_for(conn, inbound).await?;
+    let reopen = !new_ticket
+        && current.status.on_customer_message() == omni_ticketing::CustomerMessageOutcome::Reopen;
+
+    let row: Option<MessageRow> = diesel::insert_into(ticket_messages::table)
+        .values((
+            ticket_messages::company_id.eq(company),
+            ticket_messages::ticket_id.eq(current.id.get()),
+            ticket_messages::content.eq(&inbound.body),
+            ticket_messages::from_customer.eq(true),
+            ticket_messages::whatsapp_number.eq(inbound.customer.as_str()),
+            ticket_messages::whatsapp_message_id.eq(&inbound.message_sid),
+            ticket_messages::delivery_status.eq(DeliveryStatus::Received.as_str()),
+            ticket_messages::media.eq(media_json(&inbound.media)),
+        ))
+        .on_conflict((
+            ticket_messages::company_id,
+            ticket_messages::whatsapp_message_id,
+        ))
+        .do_nothing()
+        .returning(MessageRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    let Some(row) = row else {
+        return Err(diesel::result::Error::DeserializationError(
+            DUPLICATE.into(),
+        ));
+    };
+    let stored = message(row)?;
+
+    let status = if reopen {
+        TicketStatus::Open
+    } else {
+        current.status
+    };
+    let updated: TicketRow =
+        diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
+            .set((
+                tickets::status.eq(status.as_str()),
+                tickets::last_message_at.eq(stored.created_at),
+                tickets::last_activity_at.eq(stored.created_at),
+                tickets::customer_name.eq(inbound
+                    .customer_name
+                    .clone()
+                    .or(current.customer_name.clone())),
+                tickets::version.eq(tickets::version + 1),
+            ))
+            .returning(TicketRow::as_returning())
+            .get_result(conn)
+            .await?;
+    let after = ticket(updated)?;
+
+    if new_ticket {
+        events::append(conn, &ticket_events::created(&after)).await?;
+    } else if reopen {
+        let changes = TicketChanges {
+            status: Some(FieldChange {
+                from: current.status,
+                to: TicketStatus::Open,
+            }),
+            ..TicketChanges::default()
+        };
+        events::append(conn, &ticket_events::updated(&after, &changes)).await?;
+    }
+    events::append(conn, &message_events::created(&stored)).await?;
+    if new_ticket || reopen {
+        let payload = serde_json::json!({ "ticket_id": after.id });
+        enqueue(
+            conn,
+            Some(company),
+            "triage",
+            &format!("ticket:{}", after.id),
+            &payload,
+        )
+        .await?;
+    }
+    Ok(InboundOutcome::Stored {
+        message: stored,
+        ticket: after,
+        new_ticket,
+    })
+}
+
+async fn find_message(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    id: i64,
+) -> QueryResult<Option<TicketMessage>> {
+    let mut query = ticket_messages::table
+        .filter(ticket_messages::id.eq(id))
+        .into_boxed();
+    if let Scope::Company(c) = scope {
+        query = query.filter(ticket_messages::company_id.eq(c.get()));
+    }
+    query
+        .select(MessageRow::as_select())
+        .first::<MessageRow>(conn)
+        .await
+        .optional()?
+        .map(message)
+        .transpose()
+}
+
+#[async_trait]
+impl MessageStore for PgMessageStore {
+    async fn record_inbound(&self, inbound: &Inbound) -> Result<InboundOutcome, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let result = conn
+            .transaction(async |conn| record_inbound_tx(conn, inbound).await)
+            .await;
+        match result {
+            Ok(outcome) => Ok(outcome),
+            Err(diesel::result::Error::DeserializationError(e)) if e.to_string() == DUPLICATE => {
+                let id: i64 = ticket_messages::table
+                    .filter(ticket_messages::company_id.eq(inbound.company_id.get()))
+                    .filter(ticket_messages::whatsapp_message_id.eq(&inbound.message_sid))
+                    .select(ticket_messages::id)
+                    .first(&mut conn)
+                    .await
+                    .map_err(store_error)?;
+                Ok(InboundOutcome::Duplicate {
+                    message_id: MessageId::new(id),
+                })
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    async fn record_outbound(
+        &self,
+        scope: Scope,
+        outbound: &NewOutbound,
+    ) -> Result<OutboundOutcome, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let result = conn
+            .transaction(async |conn| -> Result<OutboundOutcome, TxError> {
+                let mut query = tickets::table
+                    .filter(tickets::id.eq(outbound.ticket_id.get()))
+                    .into_boxed();
+                if let Scope::Company(c) = scope {
+                    query = query.filter(tickets::company_id.eq(c.get()));
+                }
+                let Some(row) = query
+                    .select(TicketRow::as_select())
+                    .first::<TicketRow>(conn)
+                    .await
+                    .optional()?
+                else {
+                    return Err(TxError::Domain(MessagingError::NotFound));
+                };
+                let current = ticket(row)?;
+                if let Some(key) = &outbound.idempotency_key {
+                    let earlier: Option<MessageRow> = ticket_messages::table
+                        .filter(ticket_messages::company_id.eq(current.company_id.get()))
+                        .filter(ticket_messages::idempotency_key.eq(key))
+                        .select(MessageRow::as_select())
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    if let Some(earlier) = earlier {
+                        return Ok(OutboundOutcome::Replayed(message(earlier)?));
+                    }
+                }
+                if current.status == TicketStatus::Closed {
+                    return Err(TxError::Domain(MessagingError::Conflict(
+                        "the ticket is closed; the customer's next message opens a new one",
+                    )));
+                }
+                let row: MessageRow = diesel::insert_into(ticket_messages::table)
+                    .values((
+                        ticket_messages::company_id.eq(current.company_id.get()),
+                        ticket_messages::ticket_id.eq(current.id.get()),
+                        ticket_messages::content.eq(&outbound.content),
+                        ticket_messages::from_customer.eq(false),
+                        ticket_messages::whatsapp_number.eq(current.customer_phone.as_str()),
+                        ticket_messages::author_id.eq(outbound.author_id.map(UserId::get)),
+                        ticket_messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+                        ticket_messages::idempotency_key.eq(outbound.idempotency_key.as_deref()),
+                    ))
+                    .returning(MessageRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let created = message(row)?;
+                diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
+                    .set((
+                        tickets::first_response_at
+                            .eq(current.first_response_at.or(Some(created.created_at))),
+                        tickets::last_message_at.eq(created.created_at),
+                        tickets::last_activity_at.eq(created.created_at),
+                        tickets::version.eq(tickets::version + 1),
+                    ))
+                    .execute(conn)
+                    .await?;
+                events::append(conn, &message_events::created(&created)).await?;
+                let payload = serde_json::json!({ "message_id": created.id });
+                enqueue(
+                    conn,
+                    Some(current.company_id.get()),
+                    "message.send",
+                    &format!("message:{}", created.id),
+                    &payload,
+                )
+                .await?;
+                Ok(OutboundOutcome::Created(created))
+            })
+            .await;
+        match result {
+            Ok(outcome) => Ok(outcome),
+            Err(TxError::Domain(e)) => Err(e),
+            // A concurrent request with the same key won: answer with its message.
+            Err(TxError::Db(e))
+                if constraint_violation(&e)
+                    == Some(Violation::Unique("ticket_messages_idempotency_key")) =>
+            {
+                let key = outbound.idempotency_key.as_deref().unwrap_or_default();
+                let row: MessageRow = ticket_messages::table
+                    .filter(ticket_messages::ticket_id.eq(outbound.ticket_id.get()))
+                    .filter(ticket_messages::idempotency_key.eq(key))
+                    .select(MessageRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .map_err(store_error)?;
+                Ok(OutboundOutcome::Replayed(
+                    row.into_message().map_err(MessagingError::Unknown)?,
+                ))
+            }
+            Err(TxError::Db(e)) => Err(store_error(e)),
+        }
+    }
+
+    async fn apply_status(
+        &self,
+        report: &StatusReport,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        let lower: Vec<&str> = DeliveryStatus::replaceable_by(report.status)
+            .into_iter()
+            .map(DeliveryStatus::as_str)
+            .collect();
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        conn.transaction(async |conn| {
+            let row: Option<MessageRow> = diesel::update(
+                ticket_messages::table
+                    .filter(ticket_messages::company_id.eq(report.company_id.get()))
+                    .filter(ticket_messages::whatsapp_message_id.eq(&report.message_sid))
+                    .filter(ticket_messages::from_customer.eq(false))
+                    .filter(ticket_messages::delivery_status.eq_any(lower)),
+            )
+            .set((
+                ticket_messages::delivery_status.eq(report.status.as_str()),
+                ticket_messages::error_code.eq(report.error_code),
+                ticket_messages::error_message.eq(report.error_message.as_deref()),
+            ))
+            .returning(MessageRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let updated = message(row)?;
+            events::append(conn, &message_events::status_updated(&updated)).await?;
+            Ok(Some(updated))
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn find(
+        &self,
+        scope: Scope,
+        id: MessageId,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        find_message(&mut conn, scope, id.get())
+            .await
+            .map_err(store_error)
+    }
+
+    async fn list(
+        &self,
+        scope: Scope,
+        ticket_id: TicketId,
+        page: PageRequest,
+    ) -> Result<Option<Page<TicketMessage>>, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let mut owner = tickets::table
+            .filter(tickets::id.eq(ticket_id.get()))
+            .into_boxed();
+        if let Scope::Company(c) = scope {
+            owner = owner.filter(tickets::company_id.eq(c.get()));
+        }
+        let Some(company) = owner
+            .select(tickets::company_id)
+            .first::<i64>(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let mut query = ticket_messages::table
+            .filter(ticket_messages::company_id.eq(company))
+            .filter(ticket_messages::ticket_id.eq(ticket_id.get()))
+            .into_boxed();
+        if let Some(cursor) = page.cursor {
+            query = query.filter(ticket_messages::id.gt(cursor.id));
+        }
+        let rows = query
+            .order(ticket_messages::id.asc())
+            .limit(i64::from(page.limit.get()) + 1)
+            .select(MessageRow::as_select())
+            .load::<MessageRow>(&mut conn)
+            .await
+            .map_err(store_error)?;
+        let messages = rows
+            .into_iter()
+            .map(|r| r.into_message().map_err(MessagingError::Unknown))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Page::from_overfetch(messages, page.limit, |m| {
+            Cursor {
+                at: None,
+                id: m.id.get(),
+            }
+        })))
+    }
+
+    async fn requeue(&self, scope: Scope, id: MessageId) -> Result<TicketMessage, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let result = conn
+            .transaction(async |conn| -> Result<TicketMessage, TxError> {
+                let Some(current) = find_message(conn, scope, id.get()).await? else {
+                    return Err(TxError::Domain(MessagingError::NotFound));
+                };
+                if current.from_customer {
+                    return Err(TxError::Domain(MessagingError::Conflict(
+                        "an inbound message is not sent",
+                    )));
+                }
+                let never_sent = current.delivery_status == DeliveryStatus::Queued
+                    && current.whatsapp_message_id.is_none();
+                let failed = matches!(
+                    current.delivery_status,
+                    DeliveryStatus::Failed | DeliveryStatus::Undelivered
+                );
+                if !(never_sent || failed) {
+                    return Err(TxError::Domain(MessagingError::Conflict(
+                        "the message was already sent",
+                    )));
+                }
+                let row: MessageRow =
+                    diesel::update(ticket_messages::table.filter(ticket_messages::id.eq(id.get())))
+                        .set((
+                            ticket_messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+                            ticket_messages::whatsapp_message_id.eq(None::<String>),
+                            ticket_messages::error_code.eq(None::<i32>),
+                            ticket_messages::error_message.eq(None::<String>),
+                        ))
+                        .returning(MessageRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                let queued = message(row)?;
+                if failed {
+                    events::append(conn, &message_events::status_updated(&queued)).await?;
+                }
+                let payload = serde_json::json!({ "message_id": queued.id });
+                enqueue(
+                    conn,
+                    Some(queued.company_id.get()),
+                    "message.send",
+                    &format!("message:{}", queued.id),
+                    &payload,
+                )
+                .await?;
+                Ok(queued)
+            })
+            .await;
+        match result {
+            Ok(m) => Ok(m),
+            Err(TxError::Domain(e)) => Err(e),
+            Err(TxError::Db(e)) => Err(store_error(e)),
+        }
+    }
+
+    async fn delivery(&self, id: MessageId) -> Result<Option<Delivery>, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let Some(message) = find_message(&mut conn, Scope::All, id.get())
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let (integration, channel): (Option<i64>, String) = tickets::table
+            .filter(tickets::id.eq(message.ticket_id.get()))
+            .select((tickets::integration_id, tickets::channel))
+            .first(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(Some(Delivery {
+            message,
+            integration_id: integration.map(omni_core::IntegrationId::new),
+            channel: channel
+                .parse()
+                .map_err(|_| MessagingError::Unknown("a ticket has an invalid channel".into()))?,
+        }))
+    }
+
+    async fn mark_sent(
+        &self,
+        id: MessageId,
+        sid: &str,
+        status: DeliveryStatus,
+    ) -> Result<(), MessagingError> {
+        self.finish(id, Some(sid), status, None, None).await
+    }
+
+    async fn mark_failed(
+        &self,
+        id: MessageId,
+        code: Option<i32>,
+        why: &str,
+    ) -> Result<(), MessagingError> {
+        self.finish(id, None, DeliveryStatus::Failed, code, Some(why))
+            .await
+    }
+}
+
+impl PgMessageStore {
+    /// Records the outcome of a send on a message that is still waiting for it.
+    async fn finish(
+        &self,
+        id: MessageId,
+        sid: Option<&str>,
+        status: DeliveryStatus,
+        code: Option<i32>,
+        why: Option<&str>,
+    ) -> Result<(), MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        conn.transaction(async |conn| {
+            let row: Option<MessageRow> = diesel::update(
+                ticket_messages::table
+                    .filter(ticket_messages::id.eq(id.get()))
+                    .filter(ticket_messages::delivery_status.eq_any([
+                        DeliveryStatus::Queued.as_str(),
+                        DeliveryStatus::Sending.as_str(),
+                    ])),
+            )
+            .set((
+                ticket_messages::delivery_status.eq(status.as_str()),
+                ticket_messages::whatsapp_message_id.eq(sid),
+                ticket_messages::error_code.eq(code),
+                ticket_messages::error_message.eq(why),
+            ))
+            .returning(MessageRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            if let Some(row) = row {
+                events::append(conn, &message_events::status_updated(&message(row)?)).await?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(store_error)
+    }
+}
+
+/// A transaction's failure: the database's, or a domain answer that rolls it back.
+enum TxError {
+    Db(diesel::result::Error),
+    Domain(MessagingError),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(e)
+    }
+}

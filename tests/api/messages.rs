@@ -1,0 +1,617 @@
+//! WhatsApp through Twilio: the webhook, agents' answers and their delivery, with wiremock
+//! standing in for Twilio.
+
+use std::time::{Duration, Instant};
+
+use omni_twilio::{SignatureAlgorithm, SignatureValidator};
+use reqwest::Method;
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{Account, TestApp, spawn_app_beside, spawn_app_on, unique};
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const OUR_NUMBER: &str = "+14155238886";
+
+struct Setup {
+    app: TestApp,
+    twilio: MockServer,
+    admin: Account,
+    token: String,
+}
+
+async fn setup_with(worker: bool) -> Setup {
+    let twilio = MockServer::start().await;
+    let db = omni_store_postgres::test_db::TestDatabase::new()
+        .await
+        .unwrap();
+    let url = db.url().to_owned();
+    let base = twilio.uri();
+    let app = spawn_app_on(db, &url, move |f| {
+        f.merge(("twilio.api_base_url", base))
+            .merge(("worker.enabled", worker))
+    })
+    .await;
+    let admin = app.register().await;
+    let token = format!("tok{}", unique());
+    let body = json!({"type": "twilio_whatsapp", "config": {"account_sid": SID, "auth_token": token, "phone_number": OUR_NUMBER}});
+    let (status, _) = app
+        .call(Method::POST, "/integrations", Some(body), &admin.token)
+        .await;
+    assert_eq!(status, 201);
+    Setup {
+        app,
+        twilio,
+        admin,
+        token,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with(true).await
+}
+
+fn inbound(customer: &str, body: &str, sid: &str) -> Vec<(String, String)> {
+    [
+        ("MessageSid", sid),
+        ("SmsMessageSid", sid),
+        ("AccountSid", SID),
+        ("From", &format!("whatsapp:{customer}")),
+        ("To", &format!("whatsapp:{OUR_NUMBER}")),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("ProfileName", "Cliente"),
+        ("WaId", &customer[1..]),
+        ("SmsStatus", "received"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+fn status_callback(message_sid: &str, status: &str) -> Vec<(String, String)> {
+    [
+        ("MessageSid", message_sid),
+        ("MessageStatus", status),
+        ("From", &format!("whatsapp:{OUR_NUMBER}")),
+        ("To", "whatsapp:+5511987650001"),
+        ("AccountSid", SID),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// Posts a form to the webhook, signed as Twilio signs (or with `signature`).
+async fn post_webhook(
+    s: &Setup,
+    form: &[(String, String)],
+    signature: Option<&str>,
+) -> reqwest::Response {
+    let url = "https://omni.test/ticket-messages/webhook";
+    let computed =
+        SignatureValidator::new(&s.token).compute(url, form, SignatureAlgorithm::HmacSha1);
+    let mut req = s
+        .app
+        .client
+        .post(format!("{}/ticket-messages/webhook", s.app.address))
+        .form(form);
+    if let Some(sig) = signature
+        .or(Some(computed.as_str()))
+        .filter(|s| !s.is_empty())
+    {
+        req = req.header("X-Twilio-Signature", sig);
+    }
+    req.send().await.unwrap()
+}
+
+async fn count(s: &Setup, sql: &str) -> i64 {
+    s.app.sql().await.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+fn customer() -> String {
+    let n = u64::from_str_radix(&unique()[..8], 16).unwrap() % 100_000_000;
+    format!("+55119{n:08}")
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn ticket_of(s: &Setup, customer: &str) -> Value {
+    let q = format!("/tickets?customer_phone={}", customer.replace('+', "%2B"));
+    let (_, list) = s.app.call(Method::GET, &q, None, &s.admin.token).await;
+    list["data"][0].clone()
+}
+
+#[tokio::test]
+async fn an_inbound_message_opens_a_ticket_once_whatever_the_redeliveries() {
+    let s = setup().await;
+    let who = customer();
+    let form = inbound(
+        &who,
+        "Olá, meu pedido não chegou",
+        "SM00000000000000000000000000000001",
+    );
+    for _ in 0..2 {
+        let res = post_webhook(&s, &form, None).await;
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/xml")
+        );
+        assert!(res.text().await.unwrap().contains("<Response/>"));
+    }
+    let ticket = ticket_of(&s, &who).await;
+    assert_eq!(ticket["status"], "new");
+    assert_eq!(ticket["customer_name"], "Cliente");
+    assert!(ticket["last_message_at"].is_string());
+    let (_, messages) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/ticket-messages?ticket_id={}", ticket["id"]),
+            None,
+            &s.admin.token,
+        )
+        .await;
+    let data = messages["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "stored once");
+    assert_eq!(data[0]["from_customer"], true);
+    assert_eq!(
+        data[0]["whatsapp_message_id"],
+        "SM00000000000000000000000000000001"
+    );
+    assert_eq!(data[0]["delivery_status"], "received");
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'message.created'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM jobs WHERE kind = 'triage'").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_webhooks_are_refused_and_store_nothing() {
+    let s = setup().await;
+    let who = customer();
+    let form = inbound(&who, "oi", "SM00000000000000000000000000000002");
+    assert_eq!(
+        post_webhook(&s, &form, Some("")).await.status(),
+        400,
+        "missing signature"
+    );
+    assert_eq!(
+        post_webhook(&s, &form, Some("bm90IGEgc2lnbmF0dXJl"))
+            .await
+            .status(),
+        403
+    );
+    let mut unknown = form.clone();
+    for (k, v) in unknown.iter_mut() {
+        if k == "To" {
+            *v = "whatsapp:+14155550000".into();
+        }
+    }
+    assert_eq!(post_webhook(&s, &unknown, None).await.status(), 404);
+    let no_from: Vec<_> = form.iter().filter(|(k, _)| k != "From").cloned().collect();
+    assert_eq!(post_webhook(&s, &no_from, None).await.status(), 400);
+    let big = inbound(
+        &who,
+        &"x".repeat(70 * 1024),
+        "SM00000000000000000000000000000003",
+    );
+    assert_eq!(post_webhook(&s, &big, None).await.status(), 413);
+    assert_eq!(count(&s, "SELECT count(*) FROM ticket_messages").await, 0);
+    assert_eq!(count(&s, "SELECT count(*) FROM tickets").await, 0);
+}
+
+#[tokio::test]
+async fn twenty_first_messages_at_once_make_one_ticket() {
+    let s = setup().await;
+    let who = customer();
+    let forms: Vec<_> = (0..20)
+        .map(|i| inbound(&who, &format!("mensagem {i}"), &format!("SM{i:032}")))
+        .collect();
+    let answers =
+        futures_util::future::join_all(forms.iter().map(|f| post_webhook(&s, f, None))).await;
+    assert!(answers.iter().all(|r| r.status() == 200));
+    assert_eq!(count(&s, "SELECT count(*) FROM tickets").await, 1);
+    assert_eq!(count(&s, "SELECT count(*) FROM ticket_messages").await, 20);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'ticket.created'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn customers_reopen_waiting_tickets_and_start_over_after_closed() {
+    let s = setup().await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "primeira", "SM10000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let first = ticket_of(&s, &who).await;
+    let path = format!("/tickets/{}", first["id"]);
+    s.app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"status": "resolved"})),
+            &s.admin.token,
+        )
+        .await;
+    post_webhook(
+        &s,
+        &inbound(&who, "voltei", "SM10000000000000000000000000000002"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        s.app.call(Method::GET, &path, None, &s.admin.token).await.1["status"],
+        "open"
+    );
+    s.app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"status": "closed"})),
+            &s.admin.token,
+        )
+        .await;
+    post_webhook(
+        &s,
+        &inbound(&who, "de novo", "SM10000000000000000000000000000003"),
+        None,
+    )
+    .await;
+    let second = ticket_of(&s, &who).await;
+    assert_ne!(second["id"], first["id"]);
+    assert_eq!(second["status"], "new");
+}
+
+async fn reply(s: &Setup, ticket: &Value, content: &str, key: Option<&str>) -> (u16, Value) {
+    let mut req = s
+        .app
+        .client
+        .post(format!("{}/ticket-messages", s.app.address))
+        .bearer_auth(&s.admin.token)
+        .json(&json!({"ticket_id": ticket["id"], "content": content}));
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn message(s: &Setup, id: &Value) -> Value {
+    s.app
+        .call(
+            Method::GET,
+            &format!("/ticket-messages/{id}"),
+            None,
+            &s.admin.token,
+        )
+        .await
+        .1
+}
+
+async fn messages_api(twilio: &MockServer, status: u16, body: Value) {
+    Mock::given(method("POST"))
+        .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .mount(twilio)
+        .await;
+}
+
+async fn sends(twilio: &MockServer) -> Vec<wiremock::Request> {
+    twilio
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path().ends_with("/Messages.json"))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agents_answer_reaches_twilio_once_and_is_marked_sent() {
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+        .and(header(
+            "authorization",
+            format!("Basic {}", b64(&format!("{SID}:{}", s.token))).as_str(),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"sid": "SMsent0001", "status": "queued"})),
+        )
+        .mount(&s.twilio)
+        .await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "oi", "SM20000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let ticket = ticket_of(&s, &who).await;
+    let (status, m) = reply(&s, &ticket, "Olá! Como posso ajudar?", Some("key-1")).await;
+    assert_eq!(status, 201, "{m}");
+    assert_eq!(
+        (m["from_customer"].as_bool(), m["delivery_status"].as_str()),
+        (Some(false), Some("queued"))
+    );
+    // A retry with the same key is the same message.
+    let (status, again) = reply(&s, &ticket, "Olá! Como posso ajudar?", Some("key-1")).await;
+    assert_eq!((status, &again["id"]), (201, &m["id"]));
+
+    wait_until("the message to be sent", || async {
+        message(&s, &m["id"]).await["delivery_status"] == "sending"
+    })
+    .await;
+    let sent = sends(&s.twilio).await;
+    assert_eq!(sent.len(), 1, "sent exactly once");
+    let form: Vec<(String, String)> = form_urlencoded::parse(&sent[0].body).into_owned().collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(
+        get("To").as_deref(),
+        Some(format!("whatsapp:{who}").as_str())
+    );
+    assert_eq!(
+        get("From").as_deref(),
+        Some(format!("whatsapp:{OUR_NUMBER}").as_str())
+    );
+    assert_eq!(get("Body").as_deref(), Some("Olá! Como posso ajudar?"));
+    assert_eq!(
+        get("StatusCallback").as_deref(),
+        Some("https://omni.test/ticket-messages/webhook")
+    );
+    assert_eq!(
+        message(&s, &m["id"]).await["whatsapp_message_id"],
+        "SMsent0001"
+    );
+    assert!(
+        s.app
+            .call(
+                Method::GET,
+                &format!("/tickets/{}", ticket["id"]),
+                None,
+                &s.admin.token
+            )
+            .await
+            .1["first_response_at"]
+            .is_string()
+    );
+
+    // Callbacks out of order: read, sent, delivered → read.
+    for st in ["read", "sent", "delivered"] {
+        assert_eq!(
+            post_webhook(&s, &status_callback("SMsent0001", st), None)
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(message(&s, &m["id"]).await["delivery_status"], "read");
+    // The message was already sent: sending it again is a conflict.
+    assert_eq!(
+        s.app
+            .call(
+                Method::POST,
+                &format!("/ticket-messages/{}/send", m["id"]),
+                None,
+                &s.admin.token
+            )
+            .await
+            .0,
+        409
+    );
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[tokio::test]
+async fn a_twilio_failure_is_retried_and_sends_once() {
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"code": 20500, "message": "Internal", "status": 500})),
+        )
+        .up_to_n_times(1)
+        .mount(&s.twilio)
+        .await;
+    messages_api(
+        &s.twilio,
+        201,
+        json!({"sid": "SMretry001", "status": "queued"}),
+    )
+    .await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "oi", "SM30000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let (_, m) = reply(&s, &ticket_of(&s, &who).await, "Já vamos ver", None).await;
+    wait_until("the retry to send", || async {
+        message(&s, &m["id"]).await["whatsapp_message_id"] == "SMretry001"
+    })
+    .await;
+    assert_eq!(sends(&s.twilio).await.len(), 2, "one failure, one success");
+    assert_eq!(count(&s, "SELECT count(*) FROM jobs WHERE kind = 'message.send' AND status = 'done' AND attempts = 2").await, 1);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_fails_the_message_without_retry_and_it_can_be_resent() {
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
+        ))
+        .up_to_n_times(1)
+        .mount(&s.twilio)
+        .await;
+    messages_api(
+        &s.twilio,
+        201,
+        json!({"sid": "SMresent01", "status": "queued"}),
+    )
+    .await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "oi", "SM40000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let (_, m) = reply(&s, &ticket_of(&s, &who).await, "Resposta", None).await;
+    wait_until("the message to fail", || async {
+        message(&s, &m["id"]).await["delivery_status"] == "failed"
+    })
+    .await;
+    let failed = message(&s, &m["id"]).await;
+    assert_eq!(failed["error_code"], 21211);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sends(&s.twilio).await.len(), 1, "no retry");
+
+    let (status, again) = s
+        .app
+        .call(
+            Method::POST,
+            &format!("/ticket-messages/{}/send", m["id"]),
+            None,
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(
+        (status, again["delivery_status"].as_str()),
+        (202, Some("queued"))
+    );
+    wait_until("the resend", || async {
+        message(&s, &m["id"]).await["whatsapp_message_id"] == "SMresent01"
+    })
+    .await;
+    // An inbound message is never sent.
+    let (_, list) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/ticket-messages?ticket_id={}", failed["ticket_id"]),
+            None,
+            &s.admin.token,
+        )
+        .await;
+    let inbound_id = &list["data"][0]["id"];
+    assert_eq!(
+        s.app
+            .call(
+                Method::POST,
+                &format!("/ticket-messages/{inbound_id}/send"),
+                None,
+                &s.admin.token
+            )
+            .await
+            .0,
+        409
+    );
+}
+
+#[tokio::test]
+async fn a_job_queued_while_no_worker_runs_is_sent_after_a_restart() {
+    let s = setup_with(false).await;
+    messages_api(
+        &s.twilio,
+        201,
+        json!({"sid": "SMlater001", "status": "queued"}),
+    )
+    .await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "oi", "SM50000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let (_, m) = reply(&s, &ticket_of(&s, &who).await, "Estamos verificando", None).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sends(&s.twilio).await.is_empty(), "no worker, no send");
+    let restarted = spawn_app_beside(&s.app, |f| f).await;
+    wait_until("the restarted worker to send", || async {
+        message(&s, &m["id"]).await["whatsapp_message_id"] == "SMlater001"
+    })
+    .await;
+    assert_eq!(sends(&s.twilio).await.len(), 1);
+    drop(restarted);
+}
+
+#[tokio::test]
+async fn reply_input_is_checked() {
+    let s = setup().await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "oi", "SM60000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let ticket = ticket_of(&s, &who).await;
+    assert_eq!(reply(&s, &ticket, "   ", None).await.0, 422);
+    assert_eq!(reply(&s, &ticket, &"x".repeat(1601), None).await.0, 422);
+    assert_eq!(reply(&s, &json!({"id": 999999}), "oi", None).await.0, 404);
+    let other = s.app.register().await;
+    let (status, _) = s
+        .app
+        .call(
+            Method::POST,
+            "/ticket-messages",
+            Some(json!({"ticket_id": ticket["id"], "content": "x"})),
+            &other.token,
+        )
+        .await;
+    assert_eq!(status, 404, "another company's ticket");
+    let (status, _) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/ticket-messages?ticket_id={}", ticket["id"]),
+            None,
+            &other.token,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
