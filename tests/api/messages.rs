@@ -615,3 +615,53 @@ async fn reply_input_is_checked() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn two_instances_share_the_queue_without_double_sends() {
+    let s = setup().await;
+    let other = spawn_app_beside(&s.app, |f| f).await;
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = counter.clone();
+    Mock::given(method("POST"))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"sid": format!("SMshared{n:04}"), "status": "queued"}))
+        })
+        .mount(&s.twilio)
+        .await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "oi", "SM70000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let ticket = ticket_of(&s, &who).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        // Alternate instances, as a load balancer would.
+        let app = if i % 2 == 0 { &s.app } else { &other };
+        let (status, m) = app
+            .call(
+                Method::POST,
+                "/ticket-messages",
+                Some(json!({"ticket_id": ticket["id"], "content": format!("resposta {i}")})),
+                &s.admin.token,
+            )
+            .await;
+        assert_eq!(status, 201);
+        ids.push(m["id"].clone());
+    }
+    wait_until("every answer to be sent", || async {
+        count(&s, "SELECT count(*) FROM ticket_messages WHERE from_customer = false AND whatsapp_message_id IS NOT NULL").await == 20
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        sends(&s.twilio).await.len(),
+        20,
+        "each answer sent exactly once"
+    );
+    assert_eq!(count(&s, "SELECT count(DISTINCT whatsapp_message_id) FROM ticket_messages WHERE from_customer = false").await, 20);
+}

@@ -70,7 +70,10 @@ pub struct Inbound {
 
 /// What storing a customer's message did.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(clippy::large_enum_variant, reason = "made once per webhook and matched at once; boxing buys nothing")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per webhook and matched at once; boxing buys nothing"
+)]
 pub enum InboundOutcome {
     /// Stored, on this ticket (new, reopened or continued).
     Stored {
