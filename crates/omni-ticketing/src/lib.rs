@@ -15,6 +15,7 @@ mod ports;
 mod service;
 mod status;
 mod ticket;
+mod triage;
 
 pub use enums::{Channel, Priority, Sentiment, UnknownChannel, UnknownPriority, UnknownSentiment};
 pub use error::TicketingError;
@@ -25,3 +26,6 @@ pub use ports::TicketRepository;
 pub use service::{NewTicketInput, TicketService, TicketUpdateInput};
 pub use status::{CustomerMessageOutcome, TicketStatus, UnknownTicketStatus};
 pub use ticket::{FieldChange, NewTicket, Ticket, TicketChanges};
+#[cfg(any(test, feature = "mock"))]
+pub use triage::MockTriage;
+pub use triage::{SuggestedCategory, Triage, TriageError, TriageInput, TriageResult};

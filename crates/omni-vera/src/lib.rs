@@ -6,6 +6,8 @@
 //! issue.
 #![warn(missing_docs)]
 
+mod builtin;
 mod client;
 
+pub use builtin::{BuiltinTriage, normalise};
 pub use client::VeraClient;
