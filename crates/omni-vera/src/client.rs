@@ -31,6 +31,11 @@ impl VeraClient {
         Ok(Self { http })
     }
 
+    /// The underlying HTTP client (shared connection pool).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// `GET {base_url}/models` with the API key: the key works and the model is offered.
     pub async fn verify_credentials(
         &self,

@@ -8,6 +8,10 @@
 
 mod builtin;
 mod client;
+mod stats;
+mod vera;
 
 pub use builtin::{BuiltinTriage, normalise};
 pub use client::VeraClient;
+pub use stats::{TriageStats, record_answer, triage_stats};
+pub use vera::{FallbackTriage, VeraTriage};
