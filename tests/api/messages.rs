@@ -40,6 +40,17 @@ async fn setup_with(worker: bool) -> Setup {
         .call(Method::POST, "/integrations", Some(body), &admin.token)
         .await;
     assert_eq!(status, 201);
+    // These tests count Twilio's requests: automatic replies stay off unless a test turns them on.
+    let company = format!("/companies/{}", admin.company_id());
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &company,
+            Some(json!({"settings": {"auto_reply": false}})),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(status, 200);
     Setup {
         app,
         twilio,
@@ -473,7 +484,39 @@ async fn a_twilio_failure_is_retried_and_sends_once() {
     })
     .await;
     assert_eq!(sends(&s.twilio).await.len(), 2, "one failure, one success");
-    assert_eq!(count(&s, "SELECT count(*) FROM jobs WHERE kind = 'message.send' AND status = 'done' AND attempts = 2").await, 1);
+    let sql = s.app.sql().await;
+    let started = Instant::now();
+    loop {
+        let rows = sql
+            .query(
+                "SELECT status, attempts, payload::text, dedupe_key FROM jobs",
+                &[],
+            )
+            .await
+            .unwrap();
+        let all: Vec<(String, i32, String, Option<String>)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        assert_eq!(all.len(), 2, "a triage job and one send job: {all:?}");
+        let row = sql
+            .query_one(
+                "SELECT status, attempts FROM jobs WHERE kind = 'message.send'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (status, attempts): (String, i32) = (row.get(0), row.get(1));
+        if status == "done" {
+            assert_eq!(attempts, 2, "one failed attempt, one that sent");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "job still {status} after {attempts} attempts"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
@@ -664,4 +707,205 @@ async fn two_instances_share_the_queue_without_double_sends() {
         "each answer sent exactly once"
     );
     assert_eq!(count(&s, "SELECT count(DISTINCT whatsapp_message_id) FROM ticket_messages WHERE from_customer = false").await, 20);
+}
+
+#[tokio::test]
+async fn a_double_charge_is_triaged_as_urgent_billing_and_answered_once() {
+    let s = setup().await;
+    let company = format!("/companies/{}", s.admin.company_id());
+    s.app
+        .call(
+            Method::PUT,
+            &company,
+            Some(json!({"settings": {"auto_reply": true}})),
+            &s.admin.token,
+        )
+        .await;
+    messages_api(
+        &s.twilio,
+        201,
+        json!({"sid": "SMauto0001", "status": "queued"}),
+    )
+    .await;
+    let who = customer();
+    let form = inbound(
+        &who,
+        "Fui cobrado duas vezes no cartão, quero o estorno urgente!",
+        "SM80000000000000000000000000000001",
+    );
+    assert_eq!(post_webhook(&s, &form, None).await.status(), 200);
+    wait_until("triage", || async {
+        ticket_of(&s, &who).await["category"] == "billing"
+    })
+    .await;
+    let ticket = ticket_of(&s, &who).await;
+    assert!(
+        matches!(ticket["priority"].as_str(), Some("high" | "urgent")),
+        "{ticket}"
+    );
+    assert_eq!(ticket["sentiment"], "negative");
+    assert!(ticket["sentiment_score"].as_f64().unwrap() < 0.0);
+    assert_eq!(ticket["suggested_categories"][0]["name"], "billing");
+    assert!(
+        ticket["first_response_at"].is_null(),
+        "an automatic reply is not an agent's response"
+    );
+    wait_until("the auto-reply to be sent", || async {
+        sends(&s.twilio).await.len() == 1
+    })
+    .await;
+    // Another message on the same ticket triggers no second triage, so no second reply.
+    post_webhook(
+        &s,
+        &inbound(&who, "alguém?", "SM80000000000000000000000000000002"),
+        None,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sends(&s.twilio).await.len(), 1, "one auto-reply per ticket");
+    let body = String::from_utf8(sends(&s.twilio).await[0].body.clone()).unwrap();
+    assert!(body.contains("Body=Ol%C3%A1%2C+Cliente"), "{body}");
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'triage.completed'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM ticket_messages WHERE from_customer = false AND author_id IS NULL"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn triage_leaves_what_an_agent_set_by_hand() {
+    let s = setup().await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(
+            &who,
+            "quanto custa o plano empresarial?",
+            "SM90000000000000000000000000000001",
+        ),
+        None,
+    )
+    .await;
+    wait_until("triage", || async {
+        ticket_of(&s, &who).await["category"] == "sales"
+    })
+    .await;
+    let path = format!("/tickets/{}", ticket_of(&s, &who).await["id"]);
+    s.app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"category": "general", "priority": "medium", "status": "resolved"})),
+            &s.admin.token,
+        )
+        .await;
+    // The customer writes again: the ticket reopens and is triaged again.
+    post_webhook(
+        &s,
+        &inbound(
+            &who,
+            "meu app não funciona, erro urgente!!",
+            "SM90000000000000000000000000000002",
+        ),
+        None,
+    )
+    .await;
+    wait_until("the second triage", || async {
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'triage.completed'",
+        )
+        .await
+            == 2
+    })
+    .await;
+    let t = s.app.call(Method::GET, &path, None, &s.admin.token).await.1;
+    assert_eq!(
+        (
+            t["category"].as_str(),
+            t["priority"].as_str(),
+            t["status"].as_str()
+        ),
+        (Some("general"), Some("medium"), Some("open"))
+    );
+    assert_eq!(
+        t["sentiment"], "negative",
+        "what no agent set is still triaged"
+    );
+}
+
+#[tokio::test]
+async fn a_company_with_vera_ai_is_triaged_by_it_and_falls_back_when_it_fails() {
+    let s = setup().await;
+    let vera = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"choices": [{"message": {"content":
+            "{\"category\": \"complaint\", \"priority\": \"urgent\", \"sentiment\": {\"label\": \"negative\", \"score\": -0.9}, \"suggested_categories\": [], \"reply\": null}"}}]})))
+        .up_to_n_times(1)
+        .mount(&vera)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&vera)
+        .await;
+    let integration = json!({"type": "vera_ai", "config": {"base_url": format!("{}/v1", vera.uri()), "api_key": "k", "model": "m", "timeout_ms": 1000}});
+    assert_eq!(
+        s.app
+            .call(
+                Method::POST,
+                "/integrations",
+                Some(integration),
+                &s.admin.token
+            )
+            .await
+            .0,
+        201
+    );
+    let first = customer();
+    post_webhook(
+        &s,
+        &inbound(
+            &first,
+            "boleto errado",
+            "SMa0000000000000000000000000000001",
+        ),
+        None,
+    )
+    .await;
+    wait_until("Vera's triage", || async {
+        ticket_of(&s, &first).await["category"] == "complaint"
+    })
+    .await;
+    assert_eq!(
+        ticket_of(&s, &first).await["priority"],
+        "urgent",
+        "Vera's answer, not the built-in one"
+    );
+    let second = customer();
+    post_webhook(
+        &s,
+        &inbound(
+            &second,
+            "boleto errado",
+            "SMa0000000000000000000000000000002",
+        ),
+        None,
+    )
+    .await;
+    wait_until("the fallback", || async {
+        ticket_of(&s, &second).await["category"] == "billing"
+    })
+    .await;
 }

@@ -15,6 +15,7 @@ pub mod events;
 mod message;
 mod ports;
 mod service;
+mod triage_job;
 
 pub use content::{MAX_CHARS, MAX_WHATSAPP_CHARS, MessageContent};
 pub use delivery_status::{DeliveryStatus, UnknownDeliveryStatus};
@@ -23,7 +24,8 @@ pub use message::{
     Delivery, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome, StatusReport,
     TicketMessage,
 };
-pub use ports::{ChannelSender, MessageStore, OutboundRequest, SendError, Sent};
+pub use ports::{ChannelSender, MessageStore, OutboundRequest, SendError, Sent, TriageEngines};
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockChannelSender, MockMessageStore};
+pub use ports::{MockChannelSender, MockMessageStore, MockTriageEngines};
 pub use service::{DeliverError, MessagingService};
+pub use triage_job::TriageJob;

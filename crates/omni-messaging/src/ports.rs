@@ -2,7 +2,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use omni_core::{MessageId, Page, PageRequest, PhoneNumber, Scope, TicketId};
-use omni_tenancy::{Integration, SecretString};
+use std::sync::Arc;
+
+use omni_tenancy::{Integration, SecretString, VeraConfig};
+use omni_ticketing::Triage;
 
 use crate::{
     Delivery, DeliveryStatus, Inbound, InboundOutcome, MessagingError, NewOutbound,
@@ -52,6 +55,13 @@ pub trait MessageStore: Send + Sync {
 
     /// Queues a failed or never-sent outbound message again (with a new send job).
     async fn requeue(&self, scope: Scope, id: MessageId) -> Result<TicketMessage, MessagingError>;
+
+    /// The texts of the customer's latest `limit` messages on a ticket, oldest first.
+    async fn customer_texts(
+        &self,
+        ticket: TicketId,
+        limit: i64,
+    ) -> Result<Vec<String>, MessagingError>;
 
     /// What the send worker needs; `None` if the message is gone.
     async fn delivery(&self, id: MessageId) -> Result<Option<Delivery>, MessagingError>;
@@ -123,4 +133,12 @@ pub enum SendError {
 pub trait ChannelSender: Send + Sync {
     /// Hands one message to the provider.
     async fn send(&self, request: &OutboundRequest) -> Result<Sent, SendError>;
+}
+
+/// Chooses the triage engine for a company: Vera AI with its configuration when the company
+/// has one (falling back to the built-in engine on failure), else the built-in engine.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait TriageEngines: Send + Sync {
+    /// The engine to use; `vera` is the company's enabled Vera AI configuration and key.
+    fn engine(&self, vera: Option<(VeraConfig, SecretString)>) -> Arc<dyn Triage>;
 }

@@ -41,6 +41,7 @@ impl Application {
                 state.config.database.clone(),
                 state.jobs.clone(),
                 state.messaging.clone(),
+                state.triage.clone(),
                 grace,
             )
         });

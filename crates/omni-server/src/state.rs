@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use omni_core::SystemClock;
 use omni_identity::IdentityService;
-use omni_messaging::MessagingService;
+use omni_messaging::{MessagingService, TriageJob};
 use omni_store_postgres::{
     Database, PgCompanyRepository, PgIntegrationRepository, PgJobQueue, PgMessageStore,
     PgTicketRepository, PgUserRepository,
@@ -18,6 +18,7 @@ use omni_vera::VeraClient;
 use crate::auth::{Argon2Hasher, JwtIssuer};
 use crate::config::Config;
 use crate::crypto::AesGcmCipher;
+use crate::engines::Engines;
 use crate::verifier::ProviderVerifier;
 
 /// Shared application state, one per process (cloned into each worker as `web::Data`).
@@ -38,6 +39,8 @@ pub struct AppState {
     pub messaging: MessagingService,
     /// The durable job queue.
     pub jobs: PgJobQueue,
+    /// Automatic triage of new and reopened tickets.
+    pub triage: TriageJob,
 }
 
 impl std::fmt::Debug for AppState {
@@ -66,14 +69,16 @@ impl AppState {
         );
         let company_repo = Arc::new(PgCompanyRepository::new(db.clone()));
         let companies = CompanyService::new(company_repo.clone());
-        let tickets =
-            TicketService::new(Arc::new(PgTicketRepository::new(db.clone())), company_repo);
+        let ticket_repo = Arc::new(PgTicketRepository::new(db.clone()));
+        let tickets = TicketService::new(ticket_repo.clone(), company_repo.clone());
         let previous: Vec<[u8; 32]> = config
             .crypto_previous_keys
             .iter()
             .map(|k| *k.expose())
             .collect();
         let cipher = Arc::new(AesGcmCipher::new(config.crypto_key.expose(), &previous));
+        let vera_client = VeraClient::new()
+            .map_err(|e| anyhow::anyhow!("cannot build the Vera AI client: {e}"))?;
         let twilio = TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?;
         let verifier = Arc::new(ProviderVerifier {
             twilio: twilio.clone(),
@@ -85,18 +90,28 @@ impl AppState {
             cipher,
             verifier,
         );
+        let message_store = Arc::new(PgMessageStore::new(db.clone()));
         let messaging = MessagingService::new(
-            Arc::new(PgMessageStore::new(db.clone())),
+            message_store.clone(),
             integrations.clone(),
             Arc::new(twilio),
             format!("{}/ticket-messages/webhook", config.http.public_base_url),
         );
         let jobs = PgJobQueue::new(db.clone());
+        let triage = TriageJob::new(
+            ticket_repo,
+            company_repo,
+            message_store,
+            integrations.clone(),
+            Arc::new(Engines { vera: vera_client }),
+            messaging.clone(),
+        );
         Ok(Self {
             db,
             config,
             messaging,
             jobs,
+            triage,
             identity,
             companies,
             integrations,

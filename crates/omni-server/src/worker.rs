@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use omni_core::MessageId;
-use omni_messaging::MessagingService;
+use omni_core::{MessageId, TicketId};
+use omni_messaging::{MessagingService, TriageJob};
 use omni_store_postgres::{ClaimedJob, DbConfig, JOBS_CHANNEL, PgJobQueue, listen};
 use rand::Rng as _;
 use tokio::sync::{Notify, watch};
@@ -15,9 +15,8 @@ use tokio::task::JoinSet;
 
 use crate::config::WorkerConfig;
 
-/// The kinds of job this worker runs. Others (e.g. `triage` until its handler lands) wait
-/// in the queue for a worker that knows them.
-const KINDS: &[&str] = &["message.send"];
+/// The kinds of job this worker runs; others wait in the queue for a worker that knows them.
+const KINDS: &[&str] = &["message.send", "triage"];
 
 /// A running worker; [`WorkerHandle::shutdown`] stops it.
 pub struct WorkerHandle {
@@ -44,12 +43,14 @@ pub fn start(
     db: DbConfig,
     queue: PgJobQueue,
     messaging: MessagingService,
+    triage: TriageJob,
     grace: Duration,
 ) -> WorkerHandle {
     let (stop, stopped) = watch::channel(false);
     let wake = Arc::new(Notify::new());
     tokio::spawn(listen_forever(db, wake.clone(), stopped.clone()));
-    let task = tokio::spawn(run(config, queue, messaging, wake, stopped, grace));
+    let handlers = Handlers { messaging, triage };
+    let task = tokio::spawn(run(config, queue, handlers, wake, stopped, grace));
     WorkerHandle { stop, task }
 }
 
@@ -77,10 +78,17 @@ async fn listen_forever(db: DbConfig, wake: Arc<Notify>, mut stopped: watch::Rec
     }
 }
 
+/// What the worker runs jobs with.
+#[derive(Clone)]
+struct Handlers {
+    messaging: MessagingService,
+    triage: TriageJob,
+}
+
 async fn run(
     config: WorkerConfig,
     queue: PgJobQueue,
-    messaging: MessagingService,
+    handlers: Handlers,
     wake: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
     grace: Duration,
@@ -107,7 +115,7 @@ async fn run(
                     let claimed_all = jobs.len() == free;
                     for job in jobs {
                         let id = job.id;
-                        let handle = running.spawn(run_job(job, queue.clone(), messaging.clone()));
+                        let handle = running.spawn(run_job(job, queue.clone(), handlers.clone()));
                         held.insert(handle.id(), id);
                     }
                     if claimed_all {
@@ -165,15 +173,24 @@ fn backoff(attempt: i32) -> Duration {
     base.mul_f64(jitter)
 }
 
-async fn run_job(job: ClaimedJob, queue: PgJobQueue, messaging: MessagingService) {
+async fn run_job(job: ClaimedJob, queue: PgJobQueue, handlers: Handlers) {
+    let id_of = |key: &str| job.payload.get(key).and_then(serde_json::Value::as_i64);
     let outcome = match job.kind.as_str() {
-        "message.send" => match job
-            .payload
-            .get("message_id")
-            .and_then(serde_json::Value::as_i64)
-        {
-            Some(id) => messaging.deliver(MessageId::new(id)).await.map_err(|e| e.0),
+        "message.send" => match id_of("message_id") {
+            Some(id) => handlers
+                .messaging
+                .deliver(MessageId::new(id))
+                .await
+                .map_err(|e| e.0),
             None => Err("the job names no message_id".to_owned()),
+        },
+        "triage" => match id_of("ticket_id") {
+            Some(id) => handlers
+                .triage
+                .run(TicketId::new(id))
+                .await
+                .map_err(|e| e.0),
+            None => Err("the job names no ticket_id".to_owned()),
         },
         other => Err(format!("no handler for job kind `{other}`")),
     };

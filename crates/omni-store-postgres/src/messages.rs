@@ -357,8 +357,10 @@ impl MessageStore for PgMessageStore {
                 let created = message(row)?;
                 diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
                     .set((
-                        tickets::first_response_at
-                            .eq(current.first_response_at.or(Some(created.created_at))),
+                        // An automatic reply is not an agent's response.
+                        tickets::first_response_at.eq(current
+                            .first_response_at
+                            .or(outbound.author_id.map(|_| created.created_at))),
                         tickets::last_message_at.eq(created.created_at),
                         tickets::last_activity_at.eq(created.created_at),
                         tickets::version.eq(tickets::version + 1),
@@ -551,6 +553,26 @@ impl MessageStore for PgMessageStore {
             Err(TxError::Domain(e)) => Err(e),
             Err(TxError::Db(e)) => Err(store_error(e)),
         }
+    }
+
+    async fn customer_texts(
+        &self,
+        ticket: TicketId,
+        limit: i64,
+    ) -> Result<Vec<String>, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let mut texts: Vec<String> = ticket_messages::table
+            .filter(ticket_messages::ticket_id.eq(ticket.get()))
+            .filter(ticket_messages::from_customer.eq(true))
+            .filter(ticket_messages::content.ne(""))
+            .order(ticket_messages::id.desc())
+            .limit(limit)
+            .select(ticket_messages::content)
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        texts.reverse();
+        Ok(texts)
     }
 
     async fn delivery(&self, id: MessageId) -> Result<Option<Delivery>, MessagingError> {

@@ -63,6 +63,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        manual_fields -> Array<Text>,
     }
 }
 

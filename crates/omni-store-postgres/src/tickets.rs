@@ -9,8 +9,8 @@ use diesel::sql_types::{BigInt, Bool, Text, Timestamptz};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::{CompanyId, Cursor, IntegrationId, Page, PageRequest, Scope, TicketId, UserId};
 use omni_ticketing::{
-    AssigneeFilter, NewTicket, Ticket, TicketChanges, TicketFilter, TicketRepository,
-    TicketingError, events as ticket_events,
+    AssigneeFilter, FieldChange, NewTicket, Ticket, TicketChanges, TicketFilter, TicketRepository,
+    TicketingError, TriageResult, events as ticket_events,
 };
 
 use crate::errors::{Violation, constraint_violation};
@@ -328,8 +328,90 @@ impl TicketRepository for PgTicketRepository {
                 return Ok(None);
             };
             let ticket = row.into_ticket().map_err(undecodable)?;
+            // A person chose these: automatic triage must not overwrite them later.
+            let mut manual: Vec<&str> = Vec::new();
+            if changes.category.is_some() {
+                manual.push("category");
+            }
+            if changes.priority.is_some() {
+                manual.push("priority");
+            }
+            if !manual.is_empty() {
+                diesel::sql_query(
+                    "UPDATE tickets SET manual_fields = ARRAY(SELECT DISTINCT unnest(manual_fields || $2) ORDER BY 1) WHERE id = $1",
+                )
+                .bind::<BigInt, _>(id.get())
+                .bind::<diesel::sql_types::Array<Text>, _>(manual)
+                .execute(conn)
+                .await?;
+            }
             events::append(conn, &ticket_events::updated(&ticket, changes)).await?;
             Ok(Some(ticket))
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn apply_triage(
+        &self,
+        id: TicketId,
+        result: &TriageResult,
+    ) -> Result<Option<Ticket>, TicketingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        conn.transaction(async |conn| {
+            let current: Option<(TicketRow, Vec<String>)> = tickets::table
+                .filter(tickets::id.eq(id.get()))
+                .for_update()
+                .select((TicketRow::as_select(), tickets::manual_fields))
+                .first(conn)
+                .await
+                .optional()?;
+            let Some((row, manual)) = current else {
+                return Ok(None);
+            };
+            let before = row.into_ticket().map_err(undecodable)?;
+            let mut changes = TicketChanges::default();
+            if !manual.iter().any(|f| f == "category")
+                && before.category.as_deref() != Some(result.category.as_str())
+            {
+                changes.category = Some(FieldChange {
+                    from: before.category.clone(),
+                    to: Some(result.category.clone()),
+                });
+            }
+            if !manual.iter().any(|f| f == "priority") && before.priority != result.priority {
+                changes.priority = Some(FieldChange {
+                    from: before.priority,
+                    to: result.priority,
+                });
+            }
+            let suggested = serde_json::to_value(&result.suggested_categories).unwrap_or_default();
+            let updated: TicketRow =
+                diesel::update(tickets::table.filter(tickets::id.eq(id.get())))
+                    .set((
+                        tickets::category.eq(changes
+                            .category
+                            .as_ref()
+                            .map_or(before.category.clone(), |c| c.to.clone())),
+                        tickets::priority.eq(changes
+                            .priority
+                            .as_ref()
+                            .map_or(before.priority, |c| c.to)
+                            .as_str()),
+                        tickets::sentiment.eq(result.sentiment.as_str()),
+                        tickets::sentiment_score.eq(result.sentiment_score),
+                        tickets::suggested_categories.eq(suggested),
+                        tickets::version.eq(tickets::version + 1),
+                    ))
+                    .returning(TicketRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+            let after = updated.into_ticket().map_err(undecodable)?;
+            events::append(conn, &ticket_events::triage_completed(&after, result)).await?;
+            if !changes.is_empty() {
+                events::append(conn, &ticket_events::updated(&after, &changes)).await?;
+            }
+            Ok(Some(after))
         })
         .await
         .map_err(store_error)

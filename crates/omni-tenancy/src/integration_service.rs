@@ -193,6 +193,19 @@ impl IntegrationService {
         Ok(self.verifier.verify(&integration.config, &secrets).await)
     }
 
+    /// A company's integrations (system use: triage looks for the company's Vera AI).
+    pub async fn list_for_company(
+        &self,
+        company: CompanyId,
+        page: PageRequest,
+    ) -> Result<Vec<Integration>, TenancyError> {
+        Ok(self
+            .integrations
+            .list(omni_core::Scope::Company(company), page)
+            .await?
+            .data)
+    }
+
     /// The integration that owns `phone` (of any company): routes webhooks. No caller: it
     /// is Twilio calling, and the signature check that follows is what authenticates it.
     pub async fn by_phone(

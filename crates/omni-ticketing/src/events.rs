@@ -3,7 +3,7 @@
 use omni_core::{EventType, NewEvent};
 use serde_json::json;
 
-use crate::{Ticket, TicketChanges};
+use crate::{Ticket, TicketChanges, TriageResult};
 
 /// `ticket.created`: `{ticket}`.
 pub fn created(ticket: &Ticket) -> NewEvent {
@@ -33,5 +33,15 @@ pub fn deleted(ticket: &Ticket) -> NewEvent {
         event_type: EventType::TicketDeleted,
         ticket_id: Some(ticket.id),
         payload: json!({ "ticket_id": ticket.id }),
+    }
+}
+
+/// `triage.completed`: `{ticket_id, result}`.
+pub fn triage_completed(ticket: &Ticket, result: &TriageResult) -> NewEvent {
+    NewEvent {
+        company_id: ticket.company_id,
+        event_type: EventType::TriageCompleted,
+        ticket_id: Some(ticket.id),
+        payload: json!({ "ticket_id": ticket.id, "result": result }),
     }
 }

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use omni_core::{Page, PageRequest, Scope, TicketId};
 
-use crate::{NewTicket, Ticket, TicketChanges, TicketFilter, TicketingError};
+use crate::{NewTicket, Ticket, TicketChanges, TicketFilter, TicketingError, TriageResult};
 
 /// Where tickets live. Every change is written together with its event (see
 /// [`crate::events`]) in one transaction: no change without its event, no event without
@@ -34,6 +34,15 @@ pub trait TicketRepository: Send + Sync {
         id: TicketId,
         version: i32,
         changes: &TicketChanges,
+    ) -> Result<Option<Ticket>, TicketingError>;
+
+    /// Writes a triage result on the ticket — category and priority only where no agent set
+    /// them by hand — and appends `triage.completed` (and `ticket.updated` when fields
+    /// changed). `None` if the ticket is gone.
+    async fn apply_triage(
+        &self,
+        id: TicketId,
+        result: &TriageResult,
     ) -> Result<Option<Ticket>, TicketingError>;
 
     /// Deletes the ticket with its messages and appends `ticket.deleted`; false if it is

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use omni_tenancy::{Locale, SecretString, VeraConfig};
-use omni_ticketing::{Priority, Sentiment, SuggestedCategory, Triage, TriageError, TriageInput, TriageResult};
+use omni_ticketing::{
+    Priority, Sentiment, SuggestedCategory, Triage, TriageError, TriageInput, TriageResult,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -60,7 +62,11 @@ struct AnswerSuggestion {
 impl VeraTriage {
     /// Vera as configured by a company's `vera_ai` integration.
     pub fn new(client: VeraClient, config: VeraConfig, api_key: SecretString) -> Self {
-        Self { client, config, api_key }
+        Self {
+            client,
+            config,
+            api_key,
+        }
     }
 
     fn prompt(input: &TriageInput) -> serde_json::Value {
@@ -103,12 +109,21 @@ impl VeraTriage {
             .json(body)
             .send()
             .await
-            .map_err(|e| TriageError(if e.is_timeout() { "Vera AI timed out".into() } else { "Vera AI unreachable".into() }))?;
+            .map_err(|e| {
+                TriageError(if e.is_timeout() {
+                    "Vera AI timed out".into()
+                } else {
+                    "Vera AI unreachable".into()
+                })
+            })?;
         let status = response.status();
         if !status.is_success() {
             return Err(TriageError(format!("Vera AI answered {status}")));
         }
-        let completion: Completion = response.json().await.map_err(|_| TriageError("Vera AI's answer is not a completion".into()))?;
+        let completion: Completion = response
+            .json()
+            .await
+            .map_err(|_| TriageError("Vera AI's answer is not a completion".into()))?;
         completion
             .choices
             .into_iter()
@@ -139,17 +154,34 @@ fn closest_category(name: &str, input: &TriageInput) -> String {
 /// Reads Vera's JSON strictly: unknown priorities or sentiments are errors; an unknown
 /// category becomes the closest allowed one.
 fn read_answer(content: &str, input: &TriageInput) -> Result<TriageResult, TriageError> {
-    let answer: Answer = serde_json::from_str(content.trim()).map_err(|e| TriageError(format!("Vera AI's JSON is malformed: {e}")))?;
-    let priority: Priority = answer.priority.trim().to_lowercase().parse().map_err(|e| TriageError(format!("Vera AI: {e}")))?;
-    let sentiment: Sentiment = answer.sentiment.label.trim().to_lowercase().parse().map_err(|e| TriageError(format!("Vera AI: {e}")))?;
+    let answer: Answer = serde_json::from_str(content.trim())
+        .map_err(|e| TriageError(format!("Vera AI's JSON is malformed: {e}")))?;
+    let priority: Priority = answer
+        .priority
+        .trim()
+        .to_lowercase()
+        .parse()
+        .map_err(|e| TriageError(format!("Vera AI: {e}")))?;
+    let sentiment: Sentiment = answer
+        .sentiment
+        .label
+        .trim()
+        .to_lowercase()
+        .parse()
+        .map_err(|e| TriageError(format!("Vera AI: {e}")))?;
     if !answer.sentiment.score.is_finite() {
-        return Err(TriageError("Vera AI: the sentiment score is not a number".into()));
+        return Err(TriageError(
+            "Vera AI: the sentiment score is not a number".into(),
+        ));
     }
     let mut suggested: Vec<SuggestedCategory> = Vec::new();
     for s in answer.suggested_categories {
         let name = closest_category(&s.name, input);
         if s.confidence.is_finite() && !suggested.iter().any(|x| x.name == name) {
-            suggested.push(SuggestedCategory { name, confidence: s.confidence.clamp(0.0, 1.0) });
+            suggested.push(SuggestedCategory {
+                name,
+                confidence: s.confidence.clamp(0.0, 1.0),
+            });
         }
     }
     Ok(TriageResult {
@@ -158,7 +190,10 @@ fn read_answer(content: &str, input: &TriageInput) -> Result<TriageResult, Triag
         sentiment,
         sentiment_score: answer.sentiment.score.clamp(-1.0, 1.0),
         suggested_categories: suggested,
-        reply: answer.reply.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty() && r.chars().count() <= 1600),
+        reply: answer
+            .reply
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty() && r.chars().count() <= 1600),
         engine: "vera".to_owned(),
     })
 }
@@ -193,7 +228,10 @@ pub struct FallbackTriage {
 impl FallbackTriage {
     /// Tries `primary` first, if any.
     pub fn new(primary: Option<Arc<dyn Triage>>) -> Self {
-        Self { primary, builtin: BuiltinTriage }
+        Self {
+            primary,
+            builtin: BuiltinTriage,
+        }
     }
 }
 
@@ -202,14 +240,19 @@ impl Triage for FallbackTriage {
     async fn triage(&self, input: &TriageInput) -> Result<TriageResult, TriageError> {
         if let Some(primary) = &self.primary {
             match primary.triage(input).await {
-                Ok(result) => return Ok(result),
+                Ok(result) => {
+                    crate::stats::record_answer(&result.engine);
+                    return Ok(result);
+                }
                 Err(e) => {
                     crate::stats::record_vera_failure();
                     tracing::warn!(error = %e, "Vera AI failed; the built-in engine answers");
                 }
             }
         }
-        Ok(self.builtin.classify(input))
+        let result = self.builtin.classify(input);
+        crate::stats::record_answer(&result.engine);
+        Ok(result)
     }
 }
 
@@ -233,13 +276,19 @@ mod tests {
     fn vera(server: &MockServer, timeout_ms: u32) -> Arc<dyn Triage> {
         Arc::new(VeraTriage::new(
             VeraClient::new().unwrap(),
-            VeraConfig { base_url: format!("{}/v1", server.uri()), model: "vera-large".into(), timeout_ms },
+            VeraConfig {
+                base_url: format!("{}/v1", server.uri()),
+                model: "vera-large".into(),
+                timeout_ms,
+            },
             SecretString::new("key".into()),
         ))
     }
 
     fn completion(content: &str) -> ResponseTemplate {
-        ResponseTemplate::new(200).set_body_json(json!({"choices": [{"message": {"role": "assistant", "content": content}}]}))
+        ResponseTemplate::new(200).set_body_json(
+            json!({"choices": [{"message": {"role": "assistant", "content": content}}]}),
+        )
     }
 
     #[tokio::test]
@@ -255,11 +304,20 @@ mod tests {
             ))
             .mount(&server)
             .await;
-        let r = FallbackTriage::new(Some(vera(&server, 2000))).triage(&input()).await.unwrap();
-        assert_eq!((r.engine.as_str(), r.category.as_str(), r.priority), ("vera", "billing", Priority::High));
+        let r = FallbackTriage::new(Some(vera(&server, 2000)))
+            .triage(&input())
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.engine.as_str(), r.category.as_str(), r.priority),
+            ("vera", "billing", Priority::High)
+        );
         assert_eq!(r.sentiment, Sentiment::Negative);
         assert_eq!(r.suggested_categories[1].name, "general");
-        assert_eq!(r.reply.as_deref(), Some("Olá Zé, vamos verificar a cobrança."));
+        assert_eq!(
+            r.reply.as_deref(),
+            Some("Olá Zé, vamos verificar a cobrança.")
+        );
     }
 
     #[tokio::test]
@@ -271,8 +329,15 @@ mod tests {
                 "timeout" => completion("{}").set_delay(Duration::from_millis(500)),
                 _ => ResponseTemplate::new(500),
             };
-            Mock::given(method("POST")).respond_with(template).expect(2).mount(&server).await;
-            let r = FallbackTriage::new(Some(vera(&server, 150))).triage(&input()).await.unwrap();
+            Mock::given(method("POST"))
+                .respond_with(template)
+                .expect(2)
+                .mount(&server)
+                .await;
+            let r = FallbackTriage::new(Some(vera(&server, 150)))
+                .triage(&input())
+                .await
+                .unwrap();
             assert_eq!(r.engine, "builtin", "{case}");
             assert_eq!(r.category, "billing", "{case}");
         }

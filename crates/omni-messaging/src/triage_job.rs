@@ -1,0 +1,294 @@
+use std::sync::Arc;
+
+use omni_core::{PageRequest, Scope, TicketId};
+use omni_tenancy::{CompanyRepository, IntegrationConfig, IntegrationService, TenancyError};
+use omni_ticketing::{TicketRepository, TicketingError, TriageInput};
+
+use crate::{DeliverError, MessageStore, MessagingService, TriageEngines};
+
+/// How many of the customer's latest messages triage reads.
+const MESSAGES_READ: i64 = 20;
+
+/// The triage job: runs for a new ticket and for one the customer reopened. Writes the
+/// result on the ticket (leaving fields an agent set by hand), and, when the company wants
+/// auto-replies and no agent has answered yet, sends triage's reply once.
+#[derive(Clone)]
+pub struct TriageJob {
+    tickets: Arc<dyn TicketRepository>,
+    companies: Arc<dyn CompanyRepository>,
+    messages: Arc<dyn MessageStore>,
+    integrations: IntegrationService,
+    engines: Arc<dyn TriageEngines>,
+    messaging: MessagingService,
+}
+
+fn retry(e: impl std::fmt::Display) -> DeliverError {
+    DeliverError(e.to_string())
+}
+
+impl TriageJob {
+    /// The job over these ports.
+    pub fn new(
+        tickets: Arc<dyn TicketRepository>,
+        companies: Arc<dyn CompanyRepository>,
+        messages: Arc<dyn MessageStore>,
+        integrations: IntegrationService,
+        engines: Arc<dyn TriageEngines>,
+        messaging: MessagingService,
+    ) -> Self {
+        Self {
+            tickets,
+            companies,
+            messages,
+            integrations,
+            engines,
+            messaging,
+        }
+    }
+
+    /// Triage one ticket; an error means "run again later".
+    pub async fn run(&self, ticket_id: TicketId) -> Result<(), DeliverError> {
+        let Some(ticket) = self
+            .tickets
+            .find(Scope::All, ticket_id)
+            .await
+            .map_err(|e: TicketingError| retry(e))?
+        else {
+            return Ok(());
+        };
+        let Some(company) = self
+            .companies
+            .find(Scope::All, ticket.company_id)
+            .await
+            .map_err(|e: TenancyError| retry(e))?
+        else {
+            return Ok(());
+        };
+        let texts = self
+            .messages
+            .customer_texts(ticket_id, MESSAGES_READ)
+            .await
+            .map_err(retry)?;
+        if texts.is_empty() {
+            return Ok(());
+        }
+        let vera = self.vera_of(&ticket).await?;
+        let input = TriageInput {
+            messages: texts,
+            customer_name: ticket.customer_name.clone(),
+            locale: company.settings.locale,
+            categories: company.settings.categories.clone(),
+        };
+        let result = self
+            .engines
+            .engine(vera)
+            .triage(&input)
+            .await
+            .map_err(retry)?;
+        let Some(after) = self
+            .tickets
+            .apply_triage(ticket_id, &result)
+            .await
+            .map_err(retry)?
+        else {
+            return Ok(());
+        };
+        if let Some(reply) = result
+            .reply
+            .as_deref()
+            .filter(|_| company.settings.auto_reply && after.first_response_at.is_none())
+        {
+            self.messaging
+                .auto_reply(ticket_id, reply)
+                .await
+                .map_err(retry)?;
+        }
+        Ok(())
+    }
+
+    async fn vera_of(
+        &self,
+        ticket: &omni_ticketing::Ticket,
+    ) -> Result<Option<(omni_tenancy::VeraConfig, omni_tenancy::SecretString)>, DeliverError> {
+        let page = PageRequest {
+            limit: omni_core::Limit::new(200).unwrap_or_default(),
+            cursor: None,
+        };
+        let integrations = self
+            .integrations
+            .list_for_company(ticket.company_id, page)
+            .await
+            .map_err(retry)?;
+        for integration in integrations {
+            if let (true, IntegrationConfig::Vera(config)) =
+                (integration.enabled, &integration.config)
+            {
+                let secrets = self.integrations.open_all(&integration).map_err(retry)?;
+                if let Some(key) = secrets.get("api_key") {
+                    return Ok(Some((config.clone(), key.clone())));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use omni_core::{CompanyId, DisplayName, MessageId, Page, UserId};
+    use omni_tenancy::{
+        Company, CompanySettings, MockCompanyRepository, MockCredentialVerifier,
+        MockIntegrationRepository, MockSecretCipher,
+    };
+    use omni_ticketing::{
+        Channel, MockTicketRepository, MockTriage, Priority, Sentiment, Ticket, TicketStatus,
+        TriageResult,
+    };
+
+    use super::*;
+    use crate::{
+        DeliveryStatus, MockChannelSender, MockMessageStore, MockTriageEngines, OutboundOutcome,
+        TicketMessage,
+    };
+
+    const A: CompanyId = CompanyId::new(1);
+
+    fn ticket(first_response: bool) -> Ticket {
+        Ticket {
+            id: TicketId::new(7),
+            company_id: A,
+            integration_id: None,
+            customer_phone: "+5511987650001".parse().unwrap(),
+            customer_name: Some("Zé".into()),
+            channel: Channel::Whatsapp,
+            status: TicketStatus::New,
+            priority: Priority::Medium,
+            category: None,
+            sentiment: None,
+            sentiment_score: None,
+            suggested_categories: serde_json::json!([]),
+            assigned_to: None,
+            last_message_at: None,
+            last_activity_at: Utc::now(),
+            first_response_at: first_response.then(Utc::now),
+            resolved_at: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 1,
+        }
+    }
+
+    fn result() -> TriageResult {
+        TriageResult {
+            category: "billing".into(),
+            priority: Priority::Urgent,
+            sentiment: Sentiment::Negative,
+            sentiment_score: -0.8,
+            suggested_categories: vec![],
+            reply: Some("Olá! Já vamos ver.".into()),
+            engine: "mock".into(),
+        }
+    }
+
+    fn job(first_response: bool, auto_reply: bool, replies: usize) -> TriageJob {
+        let mut tickets = MockTicketRepository::new();
+        tickets
+            .expect_find()
+            .returning(move |_, _| Ok(Some(ticket(first_response))));
+        tickets
+            .expect_apply_triage()
+            .withf(|id, r| *id == TicketId::new(7) && r.category == "billing")
+            .times(1)
+            .returning(move |_, _| Ok(Some(ticket(first_response))));
+        let mut companies = MockCompanyRepository::new();
+        companies.expect_find().returning(move |_, id| {
+            let settings = CompanySettings {
+                auto_reply,
+                ..CompanySettings::default()
+            };
+            Ok(Some(Company {
+                id,
+                name: DisplayName::parse("Acme").unwrap(),
+                settings,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            }))
+        });
+        let mut store = MockMessageStore::new();
+        store
+            .expect_customer_texts()
+            .returning(|_, _| Ok(vec!["fui cobrado duas vezes".into()]));
+        store
+            .expect_record_outbound()
+            .withf(|_, o| {
+                o.author_id.is_none() && o.idempotency_key.as_deref() == Some("auto-reply:7")
+            })
+            .times(replies)
+            .returning(|_, o| {
+                Ok(OutboundOutcome::Created(TicketMessage {
+                    id: MessageId::new(1),
+                    ticket_id: o.ticket_id,
+                    company_id: A,
+                    content: o.content.clone(),
+                    from_customer: false,
+                    whatsapp_number: "+5511987650001".parse().unwrap(),
+                    whatsapp_message_id: None,
+                    author_id: None::<UserId>,
+                    delivery_status: DeliveryStatus::Queued,
+                    error_code: None,
+                    error_message: None,
+                    media: vec![],
+                    created_at: Utc::now(),
+                    updated_at: Utc::now(),
+                }))
+            });
+        let store: Arc<dyn MessageStore> = Arc::new(store);
+        let mut repo = MockIntegrationRepository::new();
+        repo.expect_list().returning(|_, _| {
+            Ok(Page {
+                data: vec![],
+                next_cursor: None,
+            })
+        });
+        let integrations = IntegrationService::new(
+            Arc::new(repo),
+            Arc::new(MockSecretCipher::new()),
+            Arc::new(MockCredentialVerifier::new()),
+        );
+        let mut engines = MockTriageEngines::new();
+        engines
+            .expect_engine()
+            .withf(|vera| vera.is_none())
+            .returning(|_| {
+                let mut triage = MockTriage::new();
+                triage.expect_triage().returning(|_| Ok(result()));
+                Arc::new(triage)
+            });
+        let messaging = MessagingService::new(
+            store.clone(),
+            integrations.clone(),
+            Arc::new(MockChannelSender::new()),
+            "https://omni.test/hook".into(),
+        );
+        TriageJob::new(
+            Arc::new(tickets),
+            Arc::new(companies),
+            store,
+            integrations,
+            Arc::new(engines),
+            messaging,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_result_is_applied_and_answered_once_when_nobody_has() {
+        job(false, true, 1).run(TicketId::new(7)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn no_auto_reply_when_an_agent_answered_or_the_company_said_no() {
+        job(true, true, 0).run(TicketId::new(7)).await.unwrap();
+        job(false, false, 0).run(TicketId::new(7)).await.unwrap();
+    }
+}
