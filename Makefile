@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 DB := deploy/local-db.sh
 
-.PHONY: run build test lint fmt db-url db-stop clean-db
+.PHONY: run build test lint fmt bench db-url db-stop clean-db
 
 ## Start Omni in development mode (applies migrations first).
 run: build
@@ -18,6 +18,10 @@ build:
 test:
 	@command -v cargo-nextest >/dev/null 2>&1 || { echo "cargo-nextest missing: cargo install cargo-nextest --locked" >&2; exit 1; }
 	DATABASE_URL="$$($(DB) url postgres)" cargo nextest run --workspace --all-features --no-fail-fast
+
+## Benchmarks (release build). Today: the built-in triage engine, time per message.
+bench:
+	cargo bench -p omni-vera --bench builtin
 
 ## Formatting check and clippy, warnings as errors.
 lint:

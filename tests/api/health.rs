@@ -93,3 +93,23 @@ async fn ready_answers_503_when_the_database_never_was_there() {
     assert_eq!(app.get("/health/ready").await.status(), 503);
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let app = spawn_app().await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("omni_triage_answers_total{engine=\"builtin\"}"),
+        "{body}"
+    );
+    assert!(body.contains("omni_triage_vera_failures_total"));
+    assert!(body.contains("omni_db_pool_connections{state=\"idle\"}"));
+}

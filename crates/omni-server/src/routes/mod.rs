@@ -4,6 +4,7 @@ pub mod auth;
 pub mod companies;
 pub mod health;
 pub mod integrations;
+pub mod metrics;
 pub mod pagination;
 pub mod ticket_messages;
 pub mod tickets;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/live", web::get().to(health::live))
             .route("/ready", web::get().to(health::ready)),
     )
+    .route("/metrics", web::get().to(metrics::metrics))
     .service(
         web::scope("/auth")
             .route("/register", web::post().to(auth::register))
