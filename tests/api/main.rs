@@ -13,3 +13,4 @@ mod isolation;
 mod messages;
 mod tickets;
 mod users;
+mod ws;

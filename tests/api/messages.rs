@@ -909,3 +909,20 @@ async fn a_company_with_vera_ai_is_triaged_by_it_and_falls_back_when_it_fails() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_webhook_reaches_the_agents_socket() {
+    let s = setup().await;
+    let mut socket = crate::ws::connect(&s.app, &s.admin, None).await;
+    crate::ws::hello(&mut socket).await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "tem alguém aí?", "SMb0000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let created = crate::ws::next_of(&mut socket, "message.created").await;
+    assert_eq!(created["data"]["message"]["content"], "tem alguém aí?");
+    assert_eq!(created["company_id"], s.admin.company_id());
+}

@@ -7,7 +7,13 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage as _, HttpServer, web};
+use std::sync::Arc;
+
+use omni_store_postgres::PgEventLog;
+use tokio::sync::watch;
 use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::hub::Hub;
 
 use crate::config::Config;
 use crate::extract;
@@ -22,6 +28,7 @@ pub struct Application {
     server: Server,
     worker: Option<worker::WorkerHandle>,
     grace: std::time::Duration,
+    stop_hub: watch::Sender<bool>,
 }
 
 impl Application {
@@ -45,9 +52,27 @@ impl Application {
                 grace,
             )
         });
+        let hub = Arc::new(Hub::new(
+            PgEventLog::new(state.db.clone()),
+            state.config.ws.queue_size,
+        ));
+        let (stop_hub, hub_stopped) = watch::channel(false);
+        tokio::spawn(
+            hub.clone()
+                .run(state.config.database.clone(), hub_stopped.clone()),
+        );
+        if state.config.worker.enabled {
+            tokio::spawn(prune_events(
+                PgEventLog::new(state.db.clone()),
+                state.config.ws.retention,
+                hub_stopped,
+            ));
+        }
+        let hub_data = web::Data::new(hub);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(hub_data.clone())
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
@@ -69,6 +94,7 @@ impl Application {
             server: server.run(),
             worker,
             grace,
+            stop_hub,
         })
     }
 
@@ -84,7 +110,30 @@ impl Application {
         if let Some(worker) = self.worker {
             worker.shutdown(self.grace).await;
         }
+        let _ = self.stop_hub.send(true);
         served
+    }
+}
+
+/// Prunes events older than the retention, hourly (the first run a minute after start).
+async fn prune_events(
+    log: PgEventLog,
+    retention: std::time::Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval_at(
+        tokio::time::Instant::now() + std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(3600),
+    );
+    loop {
+        tokio::select! {
+            _ = every.tick() => match log.prune(retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "pruned old events"),
+                Err(e) => tracing::warn!(error = %e, "could not prune events"),
+            },
+            _ = stopped.changed() => return,
+        }
     }
 }
 

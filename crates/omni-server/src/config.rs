@@ -68,6 +68,16 @@ struct Raw {
     cors: RawCors,
     log: RawLog,
     worker: RawWorker,
+    ws: RawWs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWs {
+    queue_size: usize,
+    ping_interval_secs: u64,
+    idle_timeout_secs: u64,
+    retention_days: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +183,12 @@ impl Default for Raw {
                 poll_interval_ms: 5_000,
                 lease_secs: 60,
             },
+            ws: RawWs {
+                queue_size: 256,
+                ping_interval_secs: 20,
+                idle_timeout_secs: 60,
+                retention_days: 7,
+            },
         }
     }
 }
@@ -217,6 +233,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The job worker.
     pub worker: WorkerConfig,
+    /// WebSocket delivery.
+    pub ws: WsConfig,
     /// Things start-up should tell the operator once logging is up.
     pub notices: Vec<String>,
 }
@@ -256,6 +274,19 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long a job is held before another worker may take it over.
     pub lease: Duration,
+}
+
+/// WebSocket settings.
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// Frames a connection may have waiting; a client slower than that is closed (1008).
+    pub queue_size: usize,
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// How long a silent peer is kept.
+    pub idle_timeout: Duration,
+    /// How long events are kept for replay.
+    pub retention: Duration,
 }
 
 /// Logging settings.
@@ -462,6 +493,12 @@ impl Config {
                 concurrency: raw.worker.concurrency.max(1),
                 poll_interval: positive_ms("worker.poll_interval_ms", raw.worker.poll_interval_ms)?,
                 lease: Duration::from_secs(raw.worker.lease_secs.max(5)),
+            },
+            ws: WsConfig {
+                queue_size: raw.ws.queue_size.max(1),
+                ping_interval: Duration::from_secs(raw.ws.ping_interval_secs.max(1)),
+                idle_timeout: Duration::from_secs(raw.ws.idle_timeout_secs.max(2)),
+                retention: Duration::from_secs(raw.ws.retention_days.max(1) * 86_400),
             },
             notices,
         })

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod engines;
 pub mod error;
 pub mod extract;
+pub mod hub;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

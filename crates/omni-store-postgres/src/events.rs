@@ -18,5 +18,10 @@ pub(crate) async fn append(conn: &mut AsyncPgConnection, event: &NewEvent) -> Qu
         ))
         .execute(conn)
         .await?;
+    // Delivered at commit (and once per transaction: PostgreSQL folds equal notifications):
+    // every instance's WebSocket hub then reads what is new.
+    diesel::sql_query("SELECT pg_notify('omni_events', '')")
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -117,6 +117,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    event_log_state (singleton) {
+        singleton -> Bool,
+        pruned_through -> Int8,
+    }
+}
+
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(integrations -> companies (company_id));
 diesel::joinable!(tickets -> companies (company_id));
@@ -131,4 +138,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_messages,
     events,
     jobs,
+    event_log_state,
 );

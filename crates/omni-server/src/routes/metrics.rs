@@ -3,14 +3,20 @@
 //! operability issue.)
 
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
+use crate::hub::Hub;
 use crate::state::AppState;
 
 /// The metrics, in Prometheus' text format.
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    state_hub: web::Data<Arc<Hub>>,
+) -> Result<HttpResponse, ApiError> {
     let mut out = String::new();
     let triage = omni_vera::triage_stats();
     let _ = writeln!(
@@ -50,6 +56,38 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         out,
         "omni_db_pool_connections{{state=\"in_use\"}} {}",
         size.saturating_sub(idle)
+    );
+
+    let hub = &state_hub.stats;
+    let _ = writeln!(
+        out,
+        "# HELP omni_ws_connections WebSocket connections open on this instance."
+    );
+    let _ = writeln!(out, "# TYPE omni_ws_connections gauge");
+    let _ = writeln!(
+        out,
+        "omni_ws_connections {}",
+        hub.connected.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP omni_ws_events_delivered_total Event frames sent to WebSocket clients."
+    );
+    let _ = writeln!(out, "# TYPE omni_ws_events_delivered_total counter");
+    let _ = writeln!(
+        out,
+        "omni_ws_events_delivered_total {}",
+        hub.delivered.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP omni_ws_slow_consumers_closed_total Connections closed for not keeping up."
+    );
+    let _ = writeln!(out, "# TYPE omni_ws_slow_consumers_closed_total counter");
+    let _ = writeln!(
+        out,
+        "omni_ws_slow_consumers_closed_total {}",
+        hub.slow_closed.load(Ordering::Relaxed)
     );
 
     // The queue's state is shared by every instance; a database outage leaves it out.

@@ -9,6 +9,7 @@ pub mod pagination;
 pub mod ticket_messages;
 pub mod tickets;
 pub mod users;
+pub mod ws;
 
 use actix_web::web;
 
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/ready", web::get().to(health::ready)),
     )
     .route("/metrics", web::get().to(metrics::metrics))
+    .route("/ws", web::get().to(ws::connect))
     .service(
         web::scope("/auth")
             .route("/register", web::post().to(auth::register))

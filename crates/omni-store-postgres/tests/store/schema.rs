@@ -16,7 +16,10 @@ fn declared() -> BTreeMap<String, (String, bool)> {
     let mut table = None::<String>;
     let mut sql_name = None::<String>;
     for line in source.lines().map(str::trim) {
-        if let Some(rest) = line.strip_suffix("(id) {") {
+        if let Some(rest) = line
+            .strip_suffix("(id) {")
+            .or_else(|| line.strip_suffix("(singleton) {"))
+        {
             table = Some(rest.trim().to_owned());
         } else if line == "}" {
             table = None;
