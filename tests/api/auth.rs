@@ -323,3 +323,30 @@ async fn registration_can_be_switched_off() {
         .await;
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test]
+async fn brute_forcing_a_login_gets_429s() {
+    let db = omni_store_postgres::test_db::TestDatabase::new()
+        .await
+        .unwrap();
+    let url = db.url().to_owned();
+    let app = spawn_app_on(db, &url, |f| {
+        f.merge(("limits.login_per_minute_per_email", 3))
+    })
+    .await;
+    let admin = app.register().await;
+    for _ in 0..3 {
+        assert_eq!(app.login(&admin.email, "guess").await.status(), 401);
+    }
+    let res = app.login(&admin.email.to_uppercase(), "guess").await;
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait));
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    // Even the right password waits: the limit is on attempts, not on failures.
+    assert_eq!(app.login(&admin.email, &admin.password).await.status(), 429);
+}

@@ -37,3 +37,56 @@ async fn header_names_go_out_in_their_conventional_case() {
     );
     assert!(raw.contains("\r\nX-Request-Id: "), "{raw}");
 }
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/health/live", "/no/such/route"] {
+        let res = app.get(path).await;
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(res.headers()["x-frame-options"], "DENY");
+        assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+        assert!(
+            res.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        assert_eq!(
+            res.headers()["strict-transport-security"],
+            "max-age=31536000; includeSubDomains",
+            "the public URL is https"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cors_admits_the_configured_agent_ui_only() {
+    let db = omni_store_postgres::test_db::TestDatabase::new()
+        .await
+        .unwrap();
+    let url = db.url().to_owned();
+    let app = crate::helpers::spawn_app_on(db, &url, |f| {
+        f.merge(("cors.allowed_origins", vec!["https://agents.example.com"]))
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}/tickets", app.address))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://agents.example.com").await.unwrap();
+    assert!(ok.status().is_success());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://agents.example.com"
+    );
+    let other = preflight("https://evil.example.com").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}

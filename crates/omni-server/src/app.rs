@@ -9,6 +9,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage as _, HttpServer, web};
 use std::sync::Arc;
 
+use actix_cors::Cors;
 use omni_store_postgres::PgEventLog;
 use tokio::sync::watch;
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -69,6 +70,19 @@ impl Application {
             ));
         }
         let hub_data = web::Data::new(hub);
+        let origins = state.config.cors_allowed_origins.clone();
+        let hsts = state.config.http.public_base_url.starts_with("https://");
+        {
+            // Forget limiter keys that have recovered, so memory follows active attackers.
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    state.limits.shrink();
+                }
+            });
+        }
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -79,7 +93,8 @@ impl Application {
                 .app_data(validate::payload_config())
                 .configure(routes::configure)
                 .default_service(web::to(extract::not_found))
-                .wrap(from_fn(echo_request_id))
+                .wrap(from_fn(move |req, next| response_headers(req, next, hsts)))
+                .wrap(cors(&origins))
                 .wrap(TracingLogger::default())
         })
         // actix-web already stops gracefully on SIGTERM and SIGINT: it stops accepting,
@@ -137,12 +152,35 @@ async fn prune_events(
     }
 }
 
+/// CORS for the configured agent-UI origins only (none: no cross-origin calls). Bearer
+/// tokens, not cookies, so no credentials are allowed.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            actix_web::http::header::RETRY_AFTER,
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
 /// Returns the request id of the tracing span as `X-Request-Id`, so a client's report of
-/// a failure can be matched with the server's log lines; and writes header names in their
-/// conventional case (`Content-Type`), since some clients still compare them verbatim.
-async fn echo_request_id(
+/// a failure can be matched with the server's log lines; adds the security headers an API
+/// should send; and writes header names in their conventional case (`Content-Type`), since
+/// some clients still compare them verbatim.
+async fn response_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
+    hsts: bool,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req.extensions().get::<RequestId>().copied();
     let mut res = next.call(req).await?;
@@ -150,6 +188,28 @@ async fn echo_request_id(
     if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    let headers = res.headers_mut();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        ("cross-origin-resource-policy", "same-origin"),
+    ] {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    if hsts {
+        headers.insert(
+            HeaderName::from_static("strict-transport-security"),
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
     }
     Ok(res)
 }

@@ -69,6 +69,15 @@ struct Raw {
     log: RawLog,
     worker: RawWorker,
     ws: RawWs,
+    limits: RawLimits,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    login_per_minute_per_ip: u32,
+    login_per_minute_per_email: u32,
+    register_per_hour_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,6 +192,11 @@ impl Default for Raw {
                 poll_interval_ms: 5_000,
                 lease_secs: 60,
             },
+            limits: RawLimits {
+                login_per_minute_per_ip: 30,
+                login_per_minute_per_email: 5,
+                register_per_hour_per_ip: 20,
+            },
             ws: RawWs {
                 queue_size: 256,
                 ping_interval_secs: 20,
@@ -235,6 +249,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// WebSocket delivery.
     pub ws: WsConfig,
+    /// Brute-force limits on the auth routes.
+    pub limits: LimitsConfig,
     /// Things start-up should tell the operator once logging is up.
     pub notices: Vec<String>,
 }
@@ -274,6 +290,17 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long a job is held before another worker may take it over.
     pub lease: Duration,
+}
+
+/// Rate limits of the auth routes (attempts; 0 switches a limit off).
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// Login attempts per minute from one IP address.
+    pub login_per_minute_per_ip: u32,
+    /// Login attempts per minute for one e-mail address, from anywhere.
+    pub login_per_minute_per_email: u32,
+    /// Registrations per hour from one IP address.
+    pub register_per_hour_per_ip: u32,
 }
 
 /// WebSocket settings.
@@ -493,6 +520,11 @@ impl Config {
                 concurrency: raw.worker.concurrency.max(1),
                 poll_interval: positive_ms("worker.poll_interval_ms", raw.worker.poll_interval_ms)?,
                 lease: Duration::from_secs(raw.worker.lease_secs.max(5)),
+            },
+            limits: LimitsConfig {
+                login_per_minute_per_ip: raw.limits.login_per_minute_per_ip,
+                login_per_minute_per_email: raw.limits.login_per_minute_per_email,
+                register_per_hour_per_ip: raw.limits.register_per_hour_per_ip,
             },
             ws: WsConfig {
                 queue_size: raw.ws.queue_size.max(1),

@@ -2,7 +2,7 @@
 //! (RFC 9457). Every failure a client can see goes through here.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use omni_core::FieldError;
 use omni_identity::IdentityError;
@@ -40,6 +40,9 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("this route does not answer this method")]
     MethodNotAllowed,
+    /// Too many attempts; retry after this many seconds.
+    #[error("too many attempts; retry in {0} s")]
+    TooManyRequests(u64),
     /// The body is larger than the route accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -82,6 +85,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => {
                 ("urn:omni:problem:method-not-allowed", "Method not allowed")
             }
+            ApiError::TooManyRequests(_) => {
+                ("urn:omni:problem:too-many-requests", "Too many requests")
+            }
             ApiError::PayloadTooLarge => {
                 ("urn:omni:problem:payload-too-large", "Payload too large")
             }
@@ -114,6 +120,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) | ApiError::ConflictWith(..) => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -151,6 +158,9 @@ impl ResponseError for ApiError {
         response.insert_header((CONTENT_TYPE, "application/problem+json"));
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let ApiError::TooManyRequests(secs) = self {
+            response.insert_header((RETRY_AFTER, secs.to_string()));
         }
         response.body(body)
     }

@@ -10,6 +10,7 @@ pub mod engines;
 pub mod error;
 pub mod extract;
 pub mod hub;
+pub mod limits;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

@@ -19,6 +19,7 @@ use crate::auth::{Argon2Hasher, JwtIssuer};
 use crate::config::Config;
 use crate::crypto::AesGcmCipher;
 use crate::engines::Engines;
+use crate::limits::AuthLimits;
 use crate::verifier::ProviderVerifier;
 
 /// Shared application state, one per process (cloned into each worker as `web::Data`).
@@ -41,6 +42,8 @@ pub struct AppState {
     pub jobs: PgJobQueue,
     /// Automatic triage of new and reopened tickets.
     pub triage: TriageJob,
+    /// Brute-force limits of the auth routes.
+    pub limits: AuthLimits,
 }
 
 impl std::fmt::Debug for AppState {
@@ -106,7 +109,9 @@ impl AppState {
             Arc::new(Engines { vera: vera_client }),
             messaging.clone(),
         );
+        let limits = AuthLimits::new(&config.limits);
         Ok(Self {
+            limits,
             db,
             config,
             messaging,

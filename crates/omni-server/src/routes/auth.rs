@@ -1,6 +1,6 @@
 //! `/auth`: register a company, log in, read one's profile.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::DisplayName;
 use omni_identity::{AuthSession, Email, Password, Registration};
@@ -69,8 +69,10 @@ impl From<AuthSession> for AuthResponse {
 /// Creates a company and its admin, and logs the admin in.
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.register(req.peer_addr().map(|a| a.ip()))?;
     let body = body.0;
     let registration = Registration {
         company_name: domain("company_name", &body.company_name)?,
@@ -85,8 +87,13 @@ pub async fn register(
 /// Logs a user in; unknown e-mail and wrong password get the same 401.
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // Counted before the password is looked at: guesses cost the attacker, not our CPU.
+    state
+        .limits
+        .login(req.peer_addr().map(|a| a.ip()), &body.0.email)?;
     let session = state
         .identity
         .login(&body.0.email, &body.0.password)
