@@ -182,6 +182,14 @@ async fn bad_configurations_name_their_field() {
             "config.timeout_ms",
         ),
         (json!({"type": "vera_ai", "config": "nope"}), "config"),
+        (
+            json!({"type": "vera_ai", "config": {"base_url": "https://vera.test/\u{0}x", "api_key": "k", "model": "m"}}),
+            "config.base_url",
+        ),
+        (
+            json!({"type": "vera_ai", "config": {"base_url": "https://vera.test", "api_key": "k", "model": "m\u{0}"}}),
+            "config.model",
+        ),
     ];
     for (body, field) in cases {
         let (status, problem) = create(&app, &admin, body.clone()).await;

@@ -100,6 +100,11 @@ impl Application {
         // actix-web already stops gracefully on SIGTERM and SIGINT: it stops accepting,
         // lets in-flight requests finish within this timeout, then exits.
         .shutdown_timeout(shutdown_timeout)
+        // A client that does not finish sending its request head in time is dropped; idle
+        // keep-alive connections are closed; the number of connections per worker is capped.
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .keep_alive(std::time::Duration::from_secs(75))
+        .max_connections(10_000)
         .listen(listener)?;
         if let Some(workers) = workers {
             server = server.workers(workers);

@@ -237,7 +237,9 @@ impl Fields<'_> {
             .or_else(|| trimmed.strip_prefix("http://"));
         match host {
             Some(h)
-                if !h.is_empty() && !h.contains(char::is_whitespace) && trimmed.len() <= 500 =>
+                if !h.is_empty()
+                    && !h.contains(|c: char| c.is_whitespace() || c.is_control())
+                    && trimmed.len() <= 500 =>
             {
                 Some(trimmed.to_owned())
             }

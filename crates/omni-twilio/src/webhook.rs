@@ -104,8 +104,10 @@ impl WebhookForm {
             .ok_or_else(|| WebhookError("MessageSid is missing".into()))?
             .trim()
             .to_owned();
-        if message_sid.len() > 64 {
-            return Err(WebhookError("MessageSid is too long".into()));
+        if message_sid.len() > 64 || !message_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(WebhookError(
+                "MessageSid must be up to 64 letters and digits".into(),
+            ));
         }
         if let Some(status) = self.get("MessageStatus") {
             return Ok(Webhook::Status(StatusCallback {
@@ -127,9 +129,16 @@ impl WebhookForm {
             .unwrap_or(0);
         let media = (0..count.min(10))
             .filter_map(|i| {
+                // Stored as JSON, where PostgreSQL refuses NUL: control characters are dropped.
+                let clean = |s: &str| {
+                    s.chars()
+                        .filter(|c| !c.is_control())
+                        .take(2048)
+                        .collect::<String>()
+                };
                 Some(InboundMedia {
-                    url: self.get(&format!("MediaUrl{i}"))?.to_owned(),
-                    content_type: self.get(&format!("MediaContentType{i}")).map(str::to_owned),
+                    url: clean(self.get(&format!("MediaUrl{i}"))?),
+                    content_type: self.get(&format!("MediaContentType{i}")).map(clean),
                 })
             })
             .collect();

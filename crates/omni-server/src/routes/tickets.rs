@@ -26,6 +26,14 @@ fn parse_list_query(query: &str) -> Result<(TicketFilter, PageQuery), ApiError> 
     let mut errors = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim();
+        // PostgreSQL refuses NUL in text; other control characters mean nothing in a filter.
+        if value.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                key.as_ref(),
+                "must not contain control characters",
+            ));
+            continue;
+        }
         match key.as_ref() {
             "status" => parse_many(value, "status", &mut filter.statuses, &mut errors),
             "priority" => parse_many(value, "priority", &mut filter.priorities, &mut errors),
