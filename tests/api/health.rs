@@ -112,4 +112,14 @@ async fn metrics_are_prometheus_text() {
     );
     assert!(body.contains("omni_triage_vera_failures_total"));
     assert!(body.contains("omni_db_pool_connections{state=\"idle\"}"));
+    // Requests are counted by route pattern, with a latency histogram.
+    app.get("/health/live").await;
+    let body = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        body.contains(
+            "omni_http_requests_total{method=\"GET\",route=\"/health/live\",status=\"200\"}"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("omni_http_request_duration_seconds_bucket{method=\"GET\",route=\"/health/live\",status=\"200\",le=\"0.005\"}"), "{body}");
 }

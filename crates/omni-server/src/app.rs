@@ -36,6 +36,7 @@ impl Application {
     /// Binds the listener (port 0 picks a free port) and prepares the server; the database
     /// pool is lazy, so this succeeds while PostgreSQL is down.
     pub fn build(config: Config) -> anyhow::Result<Self> {
+        crate::telemetry::metrics_handle();
         let listener = TcpListener::bind(config.http.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.bind))?;
         let port = listener.local_addr()?.port();
@@ -188,7 +189,18 @@ async fn response_headers(
     hsts: bool,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req.extensions().get::<RequestId>().copied();
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
     let mut res = next.call(req).await?;
+    // By route pattern, not path: `/tickets/{id}` is one series, whatever the ids.
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16().to_string();
+    metrics::histogram!("omni_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("omni_http_requests_total", "method" => method, "route" => route, "status" => status).increment(1);
     res.response_mut().head_mut().set_camel_case_headers(true);
     if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
         res.headers_mut()

@@ -194,16 +194,23 @@ async fn run_job(job: ClaimedJob, queue: PgJobQueue, handlers: Handlers) {
         },
         other => Err(format!("no handler for job kind `{other}`")),
     };
+    let kind = job.kind.clone();
     let recorded = match outcome {
-        Ok(()) => queue.complete(job.id).await,
+        Ok(()) => {
+            metrics::counter!("omni_jobs_processed_total", "kind" => kind, "outcome" => "done")
+                .increment(1);
+            queue.complete(job.id).await
+        }
         Err(why) => {
             let delay = backoff(job.attempts);
             match queue.fail(job.id, &why, delay).await {
                 Ok(true) => {
+                    metrics::counter!("omni_jobs_processed_total", "kind" => kind, "outcome" => "dead").increment(1);
                     tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %why, "job is dead");
                     Ok(())
                 }
                 Ok(false) => {
+                    metrics::counter!("omni_jobs_processed_total", "kind" => kind, "outcome" => "retried").increment(1);
                     tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %why, retry_in = ?delay, "job failed; will retry");
                     Ok(())
                 }

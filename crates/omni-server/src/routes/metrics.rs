@@ -17,7 +17,9 @@ pub async fn metrics(
     state: web::Data<AppState>,
     state_hub: web::Data<Arc<Hub>>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut out = String::new();
+    let mut out = crate::telemetry::metrics_handle()
+        .map(|h| h.render())
+        .unwrap_or_default();
     let triage = omni_vera::triage_stats();
     let _ = writeln!(
         out,

@@ -170,6 +170,7 @@ pub async fn webhook(
         _ => false,
     };
     if !valid {
+        metrics::counter!("omni_webhooks_total", "outcome" => "bad_signature").increment(1);
         tracing::warn!(integration = integration.id.get(), company = integration.company_id.get(), %url, "webhook refused: the signature does not match");
         return Err(ApiError::Forbidden(
             "the webhook signature is not valid".into(),
@@ -216,6 +217,7 @@ pub async fn webhook(
                     );
                 }
                 InboundOutcome::Duplicate { message_id } => {
+                    metrics::counter!("omni_webhooks_total", "outcome" => "duplicate").increment(1);
                     tracing::info!(
                         company = integration.company_id.get(),
                         message = message_id.get(),
@@ -225,6 +227,7 @@ pub async fn webhook(
             }
         }
         Webhook::Status(s) => {
+            metrics::counter!("omni_webhooks_total", "outcome" => "status_callback").increment(1);
             let applied = state
                 .messaging
                 .report(
