@@ -30,6 +30,7 @@ pub struct Application {
     worker: Option<worker::WorkerHandle>,
     grace: std::time::Duration,
     stop_hub: watch::Sender<bool>,
+    hub: Arc<Hub>,
 }
 
 impl Application {
@@ -70,7 +71,7 @@ impl Application {
                 hub_stopped,
             ));
         }
-        let hub_data = web::Data::new(hub);
+        let hub_data = web::Data::new(hub.clone());
         let origins = state.config.cors_allowed_origins.clone();
         let hsts = state.config.http.public_base_url.starts_with("https://");
         {
@@ -101,6 +102,9 @@ impl Application {
         // actix-web already stops gracefully on SIGTERM and SIGINT: it stops accepting,
         // lets in-flight requests finish within this timeout, then exits.
         .shutdown_timeout(shutdown_timeout)
+        // Signals are ours (see `run_until_stopped`): WebSockets must be told to go away
+        // before the server waits for its connections to end.
+        .disable_signals()
         // A client that does not finish sending its request head in time is dropped; idle
         // keep-alive connections are closed; the number of connections per worker is capped.
         .client_request_timeout(std::time::Duration::from_secs(10))
@@ -116,6 +120,7 @@ impl Application {
             worker,
             grace,
             stop_hub,
+            hub,
         })
     }
 
@@ -126,6 +131,17 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the server handle stops it).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let hub = self.hub.clone();
+        let stop_hub = self.stop_hub.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: closing WebSockets, finishing requests and jobs");
+            // WebSockets would otherwise hold the graceful stop for its whole timeout.
+            let _ = stop_hub.send(true);
+            hub.close_all();
+            handle.stop(true).await;
+        });
         let served = self.server.await;
         // HTTP has stopped taking requests; now the worker stops taking jobs.
         if let Some(worker) = self.worker {
@@ -133,6 +149,29 @@ impl Application {
         }
         let _ = self.stop_hub.send(true);
         served
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 

@@ -130,6 +130,15 @@ impl Hub {
         self.stats.connected.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Ends every connection's feed (they close with 1001 "going away"): shutting down.
+    pub fn close_all(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .subscribers
+            .clear();
+    }
+
     /// The cursor: every event up to it has been handed to the connections.
     pub fn cursor(&self) -> i64 {
         self.state
