@@ -657,6 +657,27 @@ mod tests {
     }
 
     #[test]
+    fn the_example_production_file_is_valid() {
+        Jail::expect_with(|jail| {
+            let example = std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../deploy/omni.example.toml"
+            ))
+            .expect("deploy/omni.example.toml");
+            jail.create_file("omni.toml", &example)?;
+            jail.set_env("OMNI_PROFILE", "production");
+            jail.set_env("OMNI_AUTH__JWT_SECRET", "x".repeat(40));
+            jail.set_env("OMNI_CRYPTO__SECRET_KEY", BASE64.encode([1u8; 32]));
+            let c = load_in(jail).unwrap();
+            assert_eq!(c.http.public_base_url, "https://omni.example.com");
+            assert!(!c.auth.allow_registration);
+            assert_eq!(c.worker.concurrency, 16);
+            assert_eq!(c.cors_allowed_origins, ["https://agents.example.com"]);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn bad_values_are_one_clear_line() {
         Jail::expect_with(|jail| {
             for (key, value, expect) in [
