@@ -350,3 +350,34 @@ async fn brute_forcing_a_login_gets_429s() {
     // Even the right password waits: the limit is on attempts, not on failures.
     assert_eq!(app.login(&admin.email, &admin.password).await.status(), 429);
 }
+
+#[tokio::test]
+async fn each_user_has_an_api_budget() {
+    let db = omni_store_postgres::test_db::TestDatabase::new()
+        .await
+        .unwrap();
+    let url = db.url().to_owned();
+    let app = spawn_app_on(db, &url, |f| f.merge(("limits.api_per_minute_per_user", 3))).await;
+    let admin = app.register().await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.call(Method::GET, "/auth/profile", None, &admin.token)
+                .await
+                .0,
+            200
+        );
+    }
+    let res = app
+        .request(Method::GET, "/auth/profile", None, Some(&admin.token))
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let other = app.register().await;
+    assert_eq!(
+        app.call(Method::GET, "/auth/profile", None, &other.token)
+            .await
+            .0,
+        200,
+        "another user's budget is untouched"
+    );
+}

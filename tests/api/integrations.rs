@@ -394,6 +394,14 @@ async fn plaintext_secrets_appear_in_no_response_log_or_database_dump() {
     std::io::stdout().flush().unwrap();
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("/integrations"), "the logs saw the requests");
+    assert!(
+        logs.contains(&format!("\"company_id\":{}", admin.company_id())),
+        "request logs name the tenant"
+    );
+    assert!(
+        logs.contains(&format!("\"user_id\":{}", admin.id())),
+        "request logs name the user"
+    );
     for secret in [&token, &api_key] {
         assert!(
             !responses.contains(secret.as_str()),

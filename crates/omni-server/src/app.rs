@@ -97,7 +97,7 @@ impl Application {
                 .default_service(web::to(extract::not_found))
                 .wrap(from_fn(move |req, next| response_headers(req, next, hsts)))
                 .wrap(cors(&origins))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::span::OmniRootSpan>::new())
         })
         // actix-web already stops gracefully on SIGTERM and SIGINT: it stops accepting,
         // lets in-flight requests finish within this timeout, then exits.

@@ -78,6 +78,8 @@ struct RawLimits {
     login_per_minute_per_ip: u32,
     login_per_minute_per_email: u32,
     register_per_hour_per_ip: u32,
+    api_per_minute_per_user: u32,
+    webhooks_per_minute_per_integration: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +198,8 @@ impl Default for Raw {
                 login_per_minute_per_ip: 30,
                 login_per_minute_per_email: 5,
                 register_per_hour_per_ip: 20,
+                api_per_minute_per_user: 1_200,
+                webhooks_per_minute_per_integration: 60_000,
             },
             ws: RawWs {
                 queue_size: 256,
@@ -301,6 +305,10 @@ pub struct LimitsConfig {
     pub login_per_minute_per_email: u32,
     /// Registrations per hour from one IP address.
     pub register_per_hour_per_ip: u32,
+    /// Authenticated API requests per minute per user.
+    pub api_per_minute_per_user: u32,
+    /// Webhooks per minute per integration (generous: Twilio bursts).
+    pub webhooks_per_minute_per_integration: u32,
 }
 
 /// WebSocket settings.
@@ -525,6 +533,8 @@ impl Config {
                 login_per_minute_per_ip: raw.limits.login_per_minute_per_ip,
                 login_per_minute_per_email: raw.limits.login_per_minute_per_email,
                 register_per_hour_per_ip: raw.limits.register_per_hour_per_ip,
+                api_per_minute_per_user: raw.limits.api_per_minute_per_user,
+                webhooks_per_minute_per_integration: raw.limits.webhooks_per_minute_per_integration,
             },
             ws: WsConfig {
                 queue_size: raw.ws.queue_size.max(1),

@@ -16,6 +16,8 @@ pub struct AuthLimits {
     login_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     login_email: Option<DefaultKeyedRateLimiter<String>>,
     register_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    api_user: Option<DefaultKeyedRateLimiter<i64>>,
+    webhook_integration: Option<DefaultKeyedRateLimiter<i64>>,
     clock: DefaultClock,
 }
 
@@ -33,6 +35,11 @@ impl AuthLimits {
             login_ip: keyed(config.login_per_minute_per_ip, Quota::per_minute),
             login_email: keyed(config.login_per_minute_per_email, Quota::per_minute),
             register_ip: keyed(config.register_per_hour_per_ip, Quota::per_hour),
+            api_user: keyed(config.api_per_minute_per_user, Quota::per_minute),
+            webhook_integration: keyed(
+                config.webhooks_per_minute_per_integration,
+                Quota::per_minute,
+            ),
             clock: DefaultClock::default(),
         }
     }
@@ -67,6 +74,16 @@ impl AuthLimits {
         }
     }
 
+    /// One authenticated API request of `user`.
+    pub fn api(&self, user: i64) -> Result<(), ApiError> {
+        self.check(self.api_user.as_ref(), &user)
+    }
+
+    /// One webhook for `integration`.
+    pub fn webhook(&self, integration: i64) -> Result<(), ApiError> {
+        self.check(self.webhook_integration.as_ref(), &integration)
+    }
+
     /// Drops keys that have recovered their full quota (called periodically), so that
     /// memory follows active attackers, not every address ever seen.
     pub fn shrink(&self) {
@@ -74,6 +91,12 @@ impl AuthLimits {
             l.retain_recent();
         }
         if let Some(l) = &self.login_email {
+            l.retain_recent();
+        }
+        for l in [&self.api_user, &self.webhook_integration]
+            .into_iter()
+            .flatten()
+        {
             l.retain_recent();
         }
     }
@@ -89,6 +112,8 @@ mod tests {
             login_per_minute_per_ip: 0,
             login_per_minute_per_email: 3,
             register_per_hour_per_ip: 1,
+            api_per_minute_per_user: 2,
+            webhooks_per_minute_per_integration: 0,
         });
         let ip = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
         for n in 0..3 {
@@ -102,5 +127,12 @@ mod tests {
         assert!(limits.register(ip(1)).is_ok());
         assert!(limits.register(ip(1)).is_err());
         assert!(limits.register(ip(2)).is_ok());
+        assert!(limits.api(7).is_ok() && limits.api(7).is_ok());
+        assert!(limits.api(7).is_err());
+        assert!(limits.api(8).is_ok());
+        assert!(
+            (0..100).all(|_| limits.webhook(1).is_ok()),
+            "0 switches a limit off"
+        );
     }
 }

@@ -24,7 +24,12 @@ impl FromRequest for AuthUser {
                 state.ok_or_else(|| ApiError::Internal("application state is missing".into()))?;
             let token = token?;
             let principal = state.identity.authenticate(&token).await?;
-            tracing::Span::current().record("user_id", principal.user_id.get());
+            state.limits.api(principal.user_id.get())?;
+            let span = tracing::Span::current();
+            span.record("user_id", principal.user_id.get());
+            if let Some(company) = principal.company_id {
+                span.record("company_id", company.get());
+            }
             Ok(AuthUser(principal))
         })
     }

@@ -147,6 +147,8 @@ pub async fn webhook(
         .our_number()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let integration = state.messaging.route(&number).await?;
+    state.limits.webhook(integration.id.get())?;
+    tracing::Span::current().record("company_id", integration.company_id.get());
 
     // The signature is over the URL Twilio called: our public base URL and this path.
     let url = format!(
