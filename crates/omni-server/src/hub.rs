@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use omni_core::{CompanyId, Event};
-use omni_store_postgres::{DbConfig, EVENTS_CHANNEL, PgEventLog, listen};
+use omni_store_postgres::{DbConfig, EVENTS_CHANNEL, PgEventLog};
 use tokio::sync::{Notify, mpsc, watch};
 
 /// How long a hole in the ids may stay open before it is taken for a rolled-back insert.
@@ -185,7 +185,12 @@ impl Hub {
     /// Runs the fan-out until `stopped`: starts at the newest event, then follows the log.
     pub async fn run(self: Arc<Self>, db: DbConfig, mut stopped: watch::Receiver<bool>) {
         let wake = Arc::new(Notify::new());
-        tokio::spawn(listen_forever(db, wake.clone(), stopped.clone()));
+        tokio::spawn(crate::listener::listen_forever(
+            db,
+            EVENTS_CHANNEL,
+            wake.clone(),
+            stopped.clone(),
+        ));
         loop {
             match self.log.latest_id().await {
                 Ok(latest) => {
@@ -241,28 +246,5 @@ impl Hub {
                 _ = stopped.changed() => return,
             }
         }
-    }
-}
-
-/// Keeps a `LISTEN omni_events` connection up; each (re)connection wakes the hub, which then
-/// catches up from its cursor.
-async fn listen_forever(db: DbConfig, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let listening = Arc::new(Notify::new());
-        tokio::select! {
-            result = listen(&db, EVENTS_CHANNEL, wake.clone(), listening) => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "event notifications lost; reconnecting");
-                }
-            }
-            _ = stopped.changed() => return,
-        }
-        wake.notify_one();
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stopped.changed() => return,
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod limits;
+pub mod listener;
 pub mod routes;
 pub mod span;
 pub mod state;

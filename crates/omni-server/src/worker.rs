@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use omni_core::{MessageId, TicketId};
 use omni_messaging::{MessagingService, TriageJob};
-use omni_store_postgres::{ClaimedJob, DbConfig, JOBS_CHANNEL, PgJobQueue, listen};
+use omni_store_postgres::{ClaimedJob, DbConfig, JOBS_CHANNEL, PgJobQueue};
 use rand::Rng as _;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -48,34 +48,15 @@ pub fn start(
 ) -> WorkerHandle {
     let (stop, stopped) = watch::channel(false);
     let wake = Arc::new(Notify::new());
-    tokio::spawn(listen_forever(db, wake.clone(), stopped.clone()));
+    tokio::spawn(crate::listener::listen_forever(
+        db,
+        JOBS_CHANNEL,
+        wake.clone(),
+        stopped.clone(),
+    ));
     let handlers = Handlers { messaging, triage };
     let task = tokio::spawn(run(config, queue, handlers, wake, stopped, grace));
     WorkerHandle { stop, task }
-}
-
-/// Keeps a `LISTEN` connection up, reconnecting with back-off; each (re)connection wakes
-/// the worker once, so that jobs enqueued while it was away are not left to the poll.
-async fn listen_forever(db: DbConfig, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let listening = Arc::new(Notify::new());
-        let attempt = listen(&db, JOBS_CHANNEL, wake.clone(), listening.clone());
-        tokio::select! {
-            result = attempt => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "job notifications lost; reconnecting");
-                }
-            }
-            _ = stopped.changed() => return,
-        }
-        wake.notify_one();
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stopped.changed() => return,
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
 }
 
 /// What the worker runs jobs with.

@@ -10,13 +10,11 @@ use tokio_postgres::AsyncMessage;
 use crate::{DbConfig, StoreError};
 
 /// Listens on `channel` and calls `notify.notify_one()` for each notification, until the
-/// connection ends (the caller reconnects). Returns once connected and listening would be
-/// nicer; instead `on_listening` is woken then, so callers can catch up on what they missed.
+/// connection ends (the caller reconnects and catches up on what it missed meanwhile).
 pub async fn listen(
     config: &DbConfig,
     channel: &str,
     notify: Arc<Notify>,
-    on_listening: Arc<Notify>,
 ) -> Result<(), StoreError> {
     let (client, mut connection) = config
         .pg_config(None)
@@ -46,7 +44,6 @@ pub async fn listen(
         pump.abort();
         return Err(StoreError::Unavailable(e.to_string()));
     }
-    on_listening.notify_one();
     let result = (&mut done_rx).await.unwrap_or(Ok(()));
     drop(client);
     result
