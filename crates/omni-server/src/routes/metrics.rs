@@ -1,6 +1,6 @@
-//! `GET /metrics`: Prometheus text exposition of what operators watch today — triage
-//! engines, the job queue and the database pool. (Request metrics come with the
-//! operability issue.)
+//! `GET /metrics`: Prometheus text exposition. Request, webhook and job counters come from
+//! the `metrics` recorder; the figures other parts keep themselves (triage engines,
+//! WebSocket hub, pool, job queue) are appended here.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -12,96 +12,97 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::state::AppState;
 
+/// Writes one metric family: its help, its type and its samples (`labels`, value).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
 /// The metrics, in Prometheus' text format.
 pub async fn metrics(
     state: web::Data<AppState>,
-    state_hub: web::Data<Arc<Hub>>,
+    hub: web::Data<Arc<Hub>>,
 ) -> Result<HttpResponse, ApiError> {
     let mut out = crate::telemetry::metrics_handle()
         .map(|h| h.render())
         .unwrap_or_default();
     let triage = omni_vera::triage_stats();
-    let _ = writeln!(
-        out,
-        "# HELP omni_triage_answers_total Triage results by the engine that answered."
+    family(
+        &mut out,
+        "omni_triage_answers_total",
+        "counter",
+        "Triage results by the engine that answered.",
+        &[
+            ("{engine=\"builtin\"}", triage.builtin.to_string()),
+            ("{engine=\"vera\"}", triage.vera.to_string()),
+        ],
     );
-    let _ = writeln!(out, "# TYPE omni_triage_answers_total counter");
-    let _ = writeln!(
-        out,
-        "omni_triage_answers_total{{engine=\"builtin\"}} {}",
-        triage.builtin
+    family(
+        &mut out,
+        "omni_triage_vera_failures_total",
+        "counter",
+        "Times Vera AI failed and the built-in engine answered.",
+        &[("", triage.vera_failures.to_string())],
     );
-    let _ = writeln!(
-        out,
-        "omni_triage_answers_total{{engine=\"vera\"}} {}",
-        triage.vera
-    );
-    let _ = writeln!(
-        out,
-        "# HELP omni_triage_vera_failures_total Times Vera AI failed and the built-in engine answered."
-    );
-    let _ = writeln!(out, "# TYPE omni_triage_vera_failures_total counter");
-    let _ = writeln!(
-        out,
-        "omni_triage_vera_failures_total {}",
-        triage.vera_failures
-    );
-
     let (size, idle) = state.db.pool_status();
-    let _ = writeln!(
-        out,
-        "# HELP omni_db_pool_connections Database connections by state."
+    family(
+        &mut out,
+        "omni_db_pool_connections",
+        "gauge",
+        "Database connections by state.",
+        &[
+            ("{state=\"idle\"}", idle.to_string()),
+            ("{state=\"in_use\"}", size.saturating_sub(idle).to_string()),
+        ],
     );
-    let _ = writeln!(out, "# TYPE omni_db_pool_connections gauge");
-    let _ = writeln!(out, "omni_db_pool_connections{{state=\"idle\"}} {idle}");
-    let _ = writeln!(
-        out,
-        "omni_db_pool_connections{{state=\"in_use\"}} {}",
-        size.saturating_sub(idle)
-    );
-
-    let hub = &state_hub.stats;
-    let _ = writeln!(
-        out,
-        "# HELP omni_ws_connections WebSocket connections open on this instance."
-    );
-    let _ = writeln!(out, "# TYPE omni_ws_connections gauge");
-    let _ = writeln!(
-        out,
-        "omni_ws_connections {}",
-        hub.connected.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP omni_ws_events_delivered_total Event frames sent to WebSocket clients."
-    );
-    let _ = writeln!(out, "# TYPE omni_ws_events_delivered_total counter");
-    let _ = writeln!(
-        out,
-        "omni_ws_events_delivered_total {}",
-        hub.delivered.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP omni_ws_slow_consumers_closed_total Connections closed for not keeping up."
-    );
-    let _ = writeln!(out, "# TYPE omni_ws_slow_consumers_closed_total counter");
-    let _ = writeln!(
-        out,
-        "omni_ws_slow_consumers_closed_total {}",
-        hub.slow_closed.load(Ordering::Relaxed)
-    );
-
+    let stats = &hub.stats;
+    for (name, kind, help, value) in [
+        (
+            "omni_ws_connections",
+            "gauge",
+            "WebSocket connections open on this instance.",
+            stats.connected.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "omni_ws_events_delivered_total",
+            "counter",
+            "Event frames sent to WebSocket clients.",
+            stats.delivered.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "omni_ws_slow_consumers_closed_total",
+            "counter",
+            "Connections closed for not keeping up.",
+            stats.slow_closed.load(Ordering::Relaxed).to_string(),
+        ),
+    ] {
+        family(&mut out, name, kind, help, &[("", value)]);
+    }
     // The queue's state is shared by every instance; a database outage leaves it out.
     if let Ok(counts) = state.jobs.counts().await {
-        let _ = writeln!(
-            out,
-            "# HELP omni_jobs Jobs in the durable queue by kind and status."
+        let samples: Vec<(String, String)> = counts
+            .into_iter()
+            .map(|(kind, status, n)| {
+                (
+                    format!("{{kind=\"{kind}\",status=\"{status}\"}}"),
+                    n.to_string(),
+                )
+            })
+            .collect();
+        let borrowed: Vec<(&str, String)> = samples
+            .iter()
+            .map(|(l, v)| (l.as_str(), v.clone()))
+            .collect();
+        family(
+            &mut out,
+            "omni_jobs",
+            "gauge",
+            "Jobs in the durable queue by kind and status.",
+            &borrowed,
         );
-        let _ = writeln!(out, "# TYPE omni_jobs gauge");
-        for (kind, status, n) in counts {
-            let _ = writeln!(out, "omni_jobs{{kind=\"{kind}\",status=\"{status}\"}} {n}");
-        }
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
