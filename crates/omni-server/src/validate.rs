@@ -142,6 +142,15 @@ where
         .map_err(|e| ApiError::Validation(vec![FieldError::new(field, e.to_string())]))
 }
 
+/// [`domain`] for an optional field: absent stays `None`.
+pub fn optional<T>(field: &str, value: Option<&str>) -> Result<Option<T>, ApiError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    value.map(|v| domain(field, v)).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

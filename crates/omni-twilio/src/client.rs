@@ -86,24 +86,7 @@ impl TwilioClient {
             .send()
             .await
             .map_err(|e| TwilioError::Network(without_url(&e)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| TwilioError::Network(without_url(&e)))?;
-        if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| TwilioError::Decode(e.to_string()));
-        }
-        let error: Option<ErrorBody> = serde_json::from_slice(&body).ok();
-        Err(TwilioError::Api {
-            status: status.as_u16(),
-            code: error.as_ref().and_then(|e| e.code),
-            message: error
-                .as_ref()
-                .and_then(|e| e.message.clone())
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned()),
-            more_info: error.and_then(|e| e.more_info),
-        })
+        read_resource(response).await
     }
 
     /// Sends a message. Failures say whether retrying may help ([`TwilioError::is_retryable`]).

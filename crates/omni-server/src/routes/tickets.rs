@@ -13,7 +13,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
 use crate::state::AppState;
-use crate::validate::{ValidJson, domain, parses};
+use crate::validate::{ValidJson, domain, optional, parses};
 
 /// The longest text search accepted, in characters.
 const MAX_QUERY_CHARS: usize = 200;
@@ -149,14 +149,6 @@ pub struct UpdateTicketRequest {
     #[serde(deserialize_with = "double_option")]
     #[garde(skip)]
     pub assigned_to: Option<Option<i64>>,
-}
-
-fn optional<T>(field: &str, value: Option<&str>) -> Result<Option<T>, ApiError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    value.map(|v| domain(field, v)).transpose()
 }
 
 /// Tickets the caller may see, filtered, newest activity first.

@@ -11,7 +11,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
 use crate::state::AppState;
-use crate::validate::{ValidJson, domain, parses};
+use crate::validate::{ValidJson, domain, optional, parses};
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize)]
@@ -94,14 +94,6 @@ pub struct ListUsersQuery {
     pub limit: Option<i64>,
     /// Where the page starts.
     pub cursor: Option<String>,
-}
-
-fn optional<T>(field: &str, value: Option<&str>) -> Result<Option<T>, ApiError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    value.map(|v| domain(field, v)).transpose()
 }
 
 /// The users the caller may see.
