@@ -27,6 +27,8 @@ pub struct IntegrationInput {
 /// value), and whether it is enabled.
 #[derive(Debug, Clone, Default)]
 pub struct IntegrationUpdateInput {
+    /// The type, when the request repeats it; it must be the current one.
+    pub kind: Option<IntegrationType>,
     /// Fields of the configuration to change.
     pub config: Option<Value>,
     /// Enable or disable it.
@@ -151,6 +153,12 @@ impl IntegrationService {
             .find(scope, id)
             .await?
             .ok_or(TenancyError::NotFound)?;
+        if input.kind.is_some_and(|kind| kind != current.kind) {
+            return Err(invalid(
+                "type",
+                "an integration's type cannot change; create a new one",
+            ));
+        }
         let mut secrets = current.secrets.clone();
         let config = match &input.config {
             Some(patch) => {

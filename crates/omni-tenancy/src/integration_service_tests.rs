@@ -204,6 +204,7 @@ async fn an_update_keeps_omitted_secrets_and_reseals_given_ones() {
             &admin,
             id,
             IntegrationUpdateInput {
+                kind: None,
                 config: None,
                 enabled: Some(false),
             },
@@ -216,6 +217,7 @@ async fn an_update_keeps_omitted_secrets_and_reseals_given_ones() {
             &admin,
             id,
             IntegrationUpdateInput {
+                kind: Some(IntegrationType::TwilioWhatsapp),
                 config: Some(json!({"auth_token": "new-token"})),
                 enabled: None,
             },
@@ -249,4 +251,24 @@ async fn verify_opens_the_secrets_and_asks_the_provider() {
             .await,
         Err(TenancyError::NotFound)
     ));
+}
+
+#[tokio::test]
+async fn an_integration_keeps_its_type() {
+    let mut repo = MockIntegrationRepository::new();
+    repo.expect_find()
+        .returning(|_, id| Ok(Some(stored(id.get(), A))));
+    let s = service(repo, MockCredentialVerifier::new());
+    let input = IntegrationUpdateInput {
+        kind: Some(IntegrationType::VeraAi),
+        config: None,
+        enabled: None,
+    };
+    match s
+        .update(&who(Role::Admin, Some(A)), IntegrationId::new(5), input)
+        .await
+    {
+        Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, "type"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use garde::Validate;
-use omni_core::{CompanyId, FieldError, IntegrationId};
+use omni_core::{CompanyId, IntegrationId};
 use omni_tenancy::{
     Integration, IntegrationInput, IntegrationType, IntegrationUpdateInput, Verification,
 };
@@ -13,7 +13,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
 use crate::state::AppState;
-use crate::validate::{ValidJson, domain, parses};
+use crate::validate::{ValidJson, domain, optional, parses};
 
 /// An integration as the API shows it: the non-secret configuration, and the names of the
 /// secrets that are set — never their values.
@@ -154,17 +154,8 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let id = IntegrationId::new(*id);
-    if let Some(kind) = body.r#type.as_deref() {
-        let kind: IntegrationType = domain("type", kind)?;
-        let current = state.integrations.get(&caller.0, id).await?;
-        if kind != current.kind {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "type",
-                "an integration's type cannot change; create a new one",
-            )]));
-        }
-    }
     let input = IntegrationUpdateInput {
+        kind: optional("type", body.r#type.as_deref())?,
         config: body.config,
         enabled: body.enabled,
     };
