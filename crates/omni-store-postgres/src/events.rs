@@ -6,20 +6,29 @@ use omni_core::NewEvent;
 
 use crate::schema::events;
 
-/// Appends `event` on `conn` (which the caller holds in a transaction with the change the
-/// event describes).
-pub(crate) async fn append(conn: &mut AsyncPgConnection, event: &NewEvent) -> QueryResult<()> {
+/// Appends `events` on `conn` (which the caller holds in a transaction with the change they
+/// describe): one multi-row insert and one notification, whatever their number — this runs
+/// on every webhook.
+pub(crate) async fn append(conn: &mut AsyncPgConnection, events: &[NewEvent]) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                events::company_id.eq(e.company_id.get()),
+                events::event_type.eq(e.event_type.as_str()),
+                events::ticket_id.eq(e.ticket_id.map(|t| t.get())),
+                events::payload.eq(&e.payload),
+            )
+        })
+        .collect();
     diesel::insert_into(events::table)
-        .values((
-            events::company_id.eq(event.company_id.get()),
-            events::event_type.eq(event.event_type.as_str()),
-            events::ticket_id.eq(event.ticket_id.map(|t| t.get())),
-            events::payload.eq(&event.payload),
-        ))
+        .values(rows)
         .execute(conn)
         .await?;
-    // Delivered at commit (and once per transaction: PostgreSQL folds equal notifications):
-    // every instance's WebSocket hub then reads what is new.
+    // Delivered at commit: every instance's WebSocket hub then reads what is new.
     diesel::sql_query("SELECT pg_notify('omni_events', '')")
         .execute(conn)
         .await?;

@@ -224,8 +224,9 @@ async fn record_inbound_tx(
             .await?;
     let after = ticket(updated)?;
 
+    let mut new_events = Vec::with_capacity(2);
     if new_ticket {
-        events::append(conn, &ticket_events::created(&after)).await?;
+        new_events.push(ticket_events::created(&after));
     } else if reopen {
         let changes = TicketChanges {
             status: Some(FieldChange {
@@ -234,9 +235,10 @@ async fn record_inbound_tx(
             }),
             ..TicketChanges::default()
         };
-        events::append(conn, &ticket_events::updated(&after, &changes)).await?;
+        new_events.push(ticket_events::updated(&after, &changes));
     }
-    events::append(conn, &message_events::created(&stored)).await?;
+    new_events.push(message_events::created(&stored));
+    events::append(conn, &new_events).await?;
     if new_ticket || reopen {
         let payload = serde_json::json!({ "ticket_id": after.id });
         enqueue(
@@ -367,7 +369,7 @@ impl MessageStore for PgMessageStore {
                     ))
                     .execute(conn)
                     .await?;
-                events::append(conn, &message_events::created(&created)).await?;
+                events::append(conn, &[message_events::created(&created)]).await?;
                 let payload = serde_json::json!({ "message_id": created.id });
                 enqueue(
                     conn,
@@ -432,7 +434,7 @@ impl MessageStore for PgMessageStore {
             .optional()?;
             let Some(row) = row else { return Ok(None) };
             let updated = message(row)?;
-            events::append(conn, &message_events::status_updated(&updated)).await?;
+            events::append(conn, &[message_events::status_updated(&updated)]).await?;
             Ok(Some(updated))
         })
         .await
@@ -534,7 +536,7 @@ impl MessageStore for PgMessageStore {
                         .await?;
                 let queued = message(row)?;
                 if failed {
-                    events::append(conn, &message_events::status_updated(&queued)).await?;
+                    events::append(conn, &[message_events::status_updated(&queued)]).await?;
                 }
                 let payload = serde_json::json!({ "message_id": queued.id });
                 enqueue(
@@ -649,7 +651,7 @@ impl PgMessageStore {
             .await
             .optional()?;
             if let Some(row) = row {
-                events::append(conn, &message_events::status_updated(&message(row)?)).await?;
+                events::append(conn, &[message_events::status_updated(&message(row)?)]).await?;
             }
             Ok(())
         })

@@ -149,7 +149,7 @@ async fn insert_with_event(conn: &mut AsyncPgConnection, new: &NewTicket) -> Que
         .get_result(conn)
         .await?;
     let ticket = row.into_ticket().map_err(undecodable)?;
-    events::append(conn, &ticket_events::created(&ticket)).await?;
+    events::append(conn, &[ticket_events::created(&ticket)]).await?;
     Ok(ticket)
 }
 
@@ -345,7 +345,7 @@ impl TicketRepository for PgTicketRepository {
                 .execute(conn)
                 .await?;
             }
-            events::append(conn, &ticket_events::updated(&ticket, changes)).await?;
+            events::append(conn, &[ticket_events::updated(&ticket, changes)]).await?;
             Ok(Some(ticket))
         })
         .await
@@ -407,10 +407,11 @@ impl TicketRepository for PgTicketRepository {
                     .get_result(conn)
                     .await?;
             let after = updated.into_ticket().map_err(undecodable)?;
-            events::append(conn, &ticket_events::triage_completed(&after, result)).await?;
+            let mut new_events = vec![ticket_events::triage_completed(&after, result)];
             if !changes.is_empty() {
-                events::append(conn, &ticket_events::updated(&after, &changes)).await?;
+                new_events.push(ticket_events::updated(&after, &changes));
             }
+            events::append(conn, &new_events).await?;
             Ok(Some(after))
         })
         .await
@@ -438,7 +439,7 @@ impl TicketRepository for PgTicketRepository {
                 return Ok(false);
             };
             let ticket = row.into_ticket().map_err(undecodable)?;
-            events::append(conn, &ticket_events::deleted(&ticket)).await?;
+            events::append(conn, &[ticket_events::deleted(&ticket)]).await?;
             Ok(true)
         })
         .await
