@@ -27,5 +27,5 @@ pub use message::{
 pub use ports::{ChannelSender, MessageStore, OutboundRequest, SendError, Sent, TriageEngines};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockChannelSender, MockMessageStore, MockTriageEngines};
-pub use service::{DeliverError, MessagingService};
+pub use service::{CustomerMessage, DeliverError, MessagingService};
 pub use triage_job::TriageJob;

@@ -12,6 +12,23 @@ use crate::{
     TicketMessage,
 };
 
+/// A customer's message as the channel delivered it, before it is routed and cleaned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerMessage {
+    /// The provider's id of the message (Twilio's `MessageSid`).
+    pub message_sid: String,
+    /// The customer.
+    pub customer: omni_core::PhoneNumber,
+    /// Their profile name.
+    pub customer_name: Option<String>,
+    /// Over WhatsApp (else SMS).
+    pub whatsapp: bool,
+    /// The text, as sent (control characters are removed on the way in).
+    pub body: String,
+    /// Attachments.
+    pub media: Vec<Media>,
+}
+
 /// Why a send job did not finish: it should run again later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -63,30 +80,26 @@ impl MessagingService {
     }
 
     /// Stores a customer's message that reached `integration`.
-    #[allow(clippy::too_many_arguments)]
     pub async fn receive(
         &self,
         integration: &Integration,
-        message_sid: String,
-        customer: omni_core::PhoneNumber,
-        customer_name: Option<String>,
-        whatsapp: bool,
-        body: &str,
-        media: Vec<Media>,
+        message: CustomerMessage,
     ) -> Result<InboundOutcome, MessagingError> {
         let inbound = Inbound {
             company_id: integration.company_id,
             integration_id: integration.id,
-            channel: if whatsapp {
+            channel: if message.whatsapp {
                 Channel::Whatsapp
             } else {
                 Channel::Sms
             },
-            message_sid,
-            customer,
-            customer_name: customer_name.map(|n| sanitise_inbound(&n).chars().take(200).collect()),
-            body: sanitise_inbound(body),
-            media,
+            message_sid: message.message_sid,
+            customer: message.customer,
+            customer_name: message
+                .customer_name
+                .map(|n| sanitise_inbound(&n).chars().take(200).collect()),
+            body: sanitise_inbound(&message.body),
+            media: message.media,
         };
         self.store.record_inbound(&inbound).await
     }

@@ -4,7 +4,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{MessageId, TicketId};
-use omni_messaging::{InboundOutcome, Media};
+use omni_messaging::{CustomerMessage, InboundOutcome, Media};
 use omni_twilio::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator, Webhook,
     WebhookForm,
@@ -196,12 +196,14 @@ pub async fn webhook(
                 .messaging
                 .receive(
                     &integration,
-                    m.message_sid,
-                    m.from,
-                    m.profile_name,
-                    m.whatsapp,
-                    &m.body,
-                    media,
+                    CustomerMessage {
+                        message_sid: m.message_sid,
+                        customer: m.from,
+                        customer_name: m.profile_name,
+                        whatsapp: m.whatsapp,
+                        body: m.body,
+                        media,
+                    },
                 )
                 .await?;
             match outcome {
