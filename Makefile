@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 DB := deploy/local-db.sh
 
-.PHONY: run build test lint fmt bench db-url db-stop clean-db
+.PHONY: run build test fuzz-tools lint fmt bench db-url db-stop clean-db
 
 ## Start Omni in development mode (applies migrations first).
 run: build
@@ -14,10 +14,22 @@ run: build
 build:
 	cargo build --bin omni-server
 
-## Every test of the workspace, in parallel, each against its own database.
-test:
+## Every test of the workspace, in parallel, each against its own database; the API fuzz
+## test among them runs schemathesis (see fuzz-tools).
+test: fuzz-tools
 	@command -v cargo-nextest >/dev/null 2>&1 || { echo "cargo-nextest missing: cargo install cargo-nextest --locked" >&2; exit 1; }
 	DATABASE_URL="$$($(DB) url postgres)" cargo nextest run --workspace --all-features --no-fail-fast
+
+## schemathesis, pinned in tests/fuzz/requirements.txt, in a virtualenv under target/.
+FUZZ_VENV := target/fuzz-venv
+fuzz-tools: $(FUZZ_VENV)/.installed
+
+$(FUZZ_VENV)/.installed: tests/fuzz/requirements.txt
+	@command -v python3 >/dev/null 2>&1 || { echo "python3 missing: install Python >= 3.10 with venv" >&2; exit 1; }
+	rm -rf $(FUZZ_VENV)
+	python3 -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/fuzz/requirements.txt
+	touch $@
 
 ## Benchmarks (release build). Today: the built-in triage engine, time per message.
 bench:

@@ -5,7 +5,9 @@
 mod auth;
 mod binary;
 mod companies;
+mod docs;
 mod errors;
+mod fuzz;
 mod health;
 mod helpers;
 mod integrations;

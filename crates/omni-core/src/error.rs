@@ -5,6 +5,7 @@ use serde::Serialize;
 /// Domain validation collects these so that a caller learns about every bad field at once
 /// instead of fixing them one round-trip at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// The field's name as the client sent it (`email`, `settings.locale`, ...).
     pub field: String,

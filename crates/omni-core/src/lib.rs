@@ -17,6 +17,9 @@ mod wire_enum;
 
 #[doc(hidden)]
 pub use serde as __serde;
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+pub use utoipa as __utoipa;
 
 #[cfg(feature = "mock")]
 pub use clock::MockClock;

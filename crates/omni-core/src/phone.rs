@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 /// the canonical digits only, so `+55 (11) 98765-0001` and `+5511987650001` are one customer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, pattern = r"^\+[1-9][0-9]{6,14}$", example = "+5511987650001")
+)]
 pub struct PhoneNumber(String);
 
 /// Why a text is not an E.164 phone number.

@@ -1,6 +1,9 @@
 /// Declares a fieldless enum with a stable wire name per variant: `as_str`, `ALL`,
 /// `FromStr`, `Display` and serde as that name. Status, priority and role columns are
 /// text with a CHECK constraint, so the names here are the database's too.
+///
+/// With the calling crate's `openapi` feature (which must enable `omni-core/openapi`), the
+/// enum is also an OpenAPI schema: a string limited to the wire names.
 #[macro_export]
 macro_rules! wire_enum {
     (
@@ -68,5 +71,18 @@ macro_rules! wire_enum {
                 s.parse().map_err($crate::__serde::de::Error::custom)
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl $crate::__utoipa::PartialSchema for $name {
+            fn schema() -> $crate::__utoipa::openapi::RefOr<$crate::__utoipa::openapi::schema::Schema> {
+                $crate::__utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type($crate::__utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($wire),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl $crate::__utoipa::ToSchema for $name {}
     };
 }

@@ -7,6 +7,7 @@ use crate::DeliveryStatus;
 
 /// An attachment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Media {
     /// Where it is kept.
     pub url: String,
@@ -16,6 +17,7 @@ pub struct Media {
 
 /// A message of a ticket, either way.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketMessage {
     /// The message's id.
     pub id: MessageId,

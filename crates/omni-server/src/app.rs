@@ -94,6 +94,8 @@ impl Application {
                 .app_data(extract::path_config())
                 .app_data(validate::payload_config())
                 .configure(routes::configure)
+                .service(routes::docs::swagger_ui())
+                .route("/docs", web::get().to(routes::docs::to_ui))
                 .default_service(web::to(extract::not_found))
                 .wrap(from_fn(move |req, next| response_headers(req, next, hsts)))
                 .wrap(cors(&origins))
@@ -228,6 +230,13 @@ async fn response_headers(
     hsts: bool,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req.extensions().get::<RequestId>().copied();
+    // The Swagger UI is the one HTML page: it needs its own scripts, styles and images.
+    let csp = if req.path().starts_with("/docs") {
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+    } else {
+        "default-src 'none'; frame-ancestors 'none'"
+    };
     let method = req.method().to_string();
     let started = std::time::Instant::now();
     let mut res = next.call(req).await?;
@@ -250,10 +259,7 @@ async fn response_headers(
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "no-referrer"),
-        (
-            "content-security-policy",
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
+        ("content-security-policy", csp),
         ("cross-origin-resource-policy", "same-origin"),
     ] {
         headers.insert(

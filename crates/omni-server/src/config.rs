@@ -343,7 +343,7 @@ pub struct ConfigError(String);
 /// database script's `OMNI_PG_*`) never trip the unknown-key check; within a section an
 /// unknown key is still an error.
 const SECTIONS: &[&str] = &[
-    "database", "http", "auth", "crypto", "twilio", "cors", "log",
+    "database", "http", "auth", "crypto", "twilio", "cors", "log", "worker", "ws", "limits",
 ];
 
 impl Config {
@@ -658,6 +658,14 @@ mod tests {
             let c = load_in(jail).unwrap();
             assert_eq!(c.database.database_name(), "two");
             assert_eq!(c.http.bind.port(), 0);
+            // Every section can be set from the environment.
+            jail.set_env("OMNI_LIMITS__LOGIN_PER_MINUTE_PER_IP", "7");
+            jail.set_env("OMNI_WORKER__CONCURRENCY", "3");
+            jail.set_env("OMNI_WS__QUEUE_SIZE", "9");
+            let c = load_in(jail).unwrap();
+            assert_eq!(c.limits.login_per_minute_per_ip, 7);
+            assert_eq!(c.worker.concurrency, 3);
+            assert_eq!(c.ws.queue_size, 9);
             // Other OMNI_ variables are not configuration keys.
             jail.set_env("OMNI_PG_DIR", "/tmp/x");
             jail.set_env("OMNI_SUPERADMIN_PASSWORD", "secret");

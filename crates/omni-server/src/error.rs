@@ -58,16 +58,28 @@ pub enum ApiError {
 }
 
 /// The problem document (RFC 9457) clients receive.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(title = "Problem")]
+pub struct Problem<'a> {
+    /// What kind of problem: `urn:omni:problem:<kind>`, stable for clients to match on.
     #[serde(rename = "type")]
+    #[schema(example = "urn:omni:problem:validation")]
     kind: &'static str,
+    /// A short, human summary of the kind.
+    #[schema(example = "Invalid request")]
     title: &'static str,
+    /// The HTTP status code.
+    #[schema(example = 422)]
     status: u16,
+    /// What went wrong with this request.
     detail: String,
+    /// On a 422: each invalid field and why.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<FieldError>>)]
     errors: Option<&'a [FieldError]>,
+    /// Members some problems add (e.g. `allowed` statuses on a 409).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 

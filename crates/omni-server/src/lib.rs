@@ -12,6 +12,7 @@ pub mod extract;
 pub mod hub;
 pub mod limits;
 pub mod listener;
+pub mod openapi;
 pub mod routes;
 pub mod span;
 pub mod state;

@@ -84,6 +84,14 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })?;
     de.end()
         .map_err(|_| ApiError::BadRequest("the body holds more than one JSON value".into()))?;
+    // serde reads a struct from an array of its fields too (`[null, null]`); every body
+    // of this API is an object, and positional fields would be a trap for clients.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    }
     Ok(value)
 }
 
@@ -214,5 +222,14 @@ mod tests {
             parse::<Body>(br#"{"name": "x"} {"name": "y"}"#),
             Err(ApiError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn a_body_must_be_an_object_not_an_array_of_fields() {
+        let Err(ApiError::Validation(errors)) = parse::<Body>(br#"  ["x"]"#) else {
+            panic!("an array body must be refused");
+        };
+        assert_eq!(errors[0].field, "body");
+        assert!(parse::<Body>(br#" {"name": "x"}"#).is_ok());
     }
 }

@@ -14,6 +14,7 @@ omni_core::wire_enum! {
 /// A category tickets are sorted into, with words that point to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Category {
     /// A slug: lower-case letters, digits and `_`, starting with a letter (`billing`).
     pub name: String,
@@ -25,6 +26,7 @@ pub struct Category {
 /// How a company wants Omni to behave. Fields missing from storage take their defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompanySettings {
     /// The customers' language.
     pub locale: Locale,
@@ -68,6 +70,7 @@ impl Default for CompanySettings {
 /// Partial settings from a request; `None` keeps the current value.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SettingsPatch {
     /// A new locale.
     pub locale: Option<Locale>,

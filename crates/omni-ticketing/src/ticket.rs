@@ -6,6 +6,7 @@ use crate::{Channel, Priority, Sentiment, TicketStatus};
 
 /// A customer's conversation with a company, as agents work it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ticket {
     /// The ticket's id.
     pub id: TicketId,
@@ -30,6 +31,7 @@ pub struct Ticket {
     /// The mood's strength, -1 (upset) to 1 (pleased).
     pub sentiment_score: Option<f64>,
     /// Categories triage suggests, ranked, with their confidence.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::SuggestedCategory>))]
     pub suggested_categories: serde_json::Value,
     /// The agent working it.
     pub assigned_to: Option<UserId>,

@@ -21,6 +21,7 @@ pub struct TriageInput {
 
 /// A category a ticket may belong to, with the engine's confidence (0..1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuggestedCategory {
     /// The category's name.
     pub name: String,

@@ -5,6 +5,7 @@ use garde::Validate;
 use omni_core::DisplayName;
 use omni_identity::{AuthSession, Email, Password, Registration};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -13,41 +14,59 @@ use crate::state::AppState;
 use crate::validate::{ValidJson, domain, parses};
 
 /// `POST /auth/register`: a new company and its first admin.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The company's name.
     #[garde(custom(parses::<DisplayName>))]
+    #[serde(default)]
+    #[schema(required, min_length = 1, max_length = 200)]
     pub company_name: String,
     /// The admin's name.
     #[garde(custom(parses::<DisplayName>))]
+    #[serde(default)]
+    #[schema(required, min_length = 1, max_length = 200)]
     pub name: String,
     /// The admin's e-mail, their login.
     #[garde(custom(parses::<Email>))]
+    #[serde(default)]
+    #[schema(required, format = Email, max_length = 254, example = "ana@example.com")]
     pub email: String,
     /// The admin's password: 8 to 128 characters.
     #[garde(custom(parses::<Password>))]
+    #[serde(default)]
+    #[schema(required, min_length = 8, max_length = 128)]
     pub password: String,
 }
 
 /// `POST /auth/login`.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The login.
     #[garde(length(min = 1, max = 320))]
+    #[serde(default)]
+    #[schema(
+        required,
+        min_length = 1,
+        max_length = 320,
+        example = "ana@example.com"
+    )]
     pub email: String,
     /// The password.
     #[garde(length(min = 1, max = 1024))]
+    #[serde(default)]
+    #[schema(required, min_length = 1, max_length = 1024)]
     pub password: String,
 }
 
 /// The answer to a successful register or login.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuthResponse {
     /// The bearer token for `Authorization: Bearer …`.
     pub access_token: String,
     /// Always `Bearer`.
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the token expires.
     pub expires_in: u64,
@@ -67,6 +86,18 @@ impl From<AuthSession> for AuthResponse {
 }
 
 /// Creates a company and its admin, and logs the admin in.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The company, its admin, and the admin's token", body = AuthResponse),
+        (status = 403, description = "Self-service registration is closed on this deployment"),
+        (status = 409, description = "The e-mail is taken"),
+        (status = 429, description = "Too many registrations from this address"),
+    )
+)]
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -85,6 +116,17 @@ pub async fn register(
 }
 
 /// Logs a user in; unknown e-mail and wrong password get the same 401.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "The user and a token", body = AuthResponse),
+        (status = 401, description = "Unknown e-mail or wrong password"),
+        (status = 429, description = "Too many attempts for this address or e-mail"),
+    )
+)]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -102,6 +144,13 @@ pub async fn login(
 }
 
 /// The caller's own account.
+#[utoipa::path(
+    get,
+    path = "/auth/profile",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = UserResponse))
+)]
 pub async fn profile(
     state: web::Data<AppState>,
     caller: AuthUser,

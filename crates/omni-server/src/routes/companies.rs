@@ -6,6 +6,7 @@ use garde::Validate;
 use omni_core::{CompanyId, DisplayName};
 use omni_tenancy::{Company, CompanySettings, SettingsPatch};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -14,7 +15,7 @@ use crate::state::AppState;
 use crate::validate::{ValidJson, domain, parses};
 
 /// A company as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CompanyResponse {
     /// The company's id.
     pub id: i64,
@@ -41,11 +42,13 @@ impl From<Company> for CompanyResponse {
 }
 
 /// `POST /companies` (superadmin).
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateCompanyRequest {
     /// The company's name.
     #[garde(custom(parses::<DisplayName>))]
+    #[serde(default)]
+    #[schema(required, min_length = 1, max_length = 200)]
     pub name: String,
     /// Settings; omitted ones take their defaults.
     #[garde(skip)]
@@ -53,11 +56,12 @@ pub struct CreateCompanyRequest {
 }
 
 /// `PUT /companies/:id`: only the fields given change; settings merge into the current.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateCompanyRequest {
     /// A new name.
     #[garde(inner(custom(parses::<DisplayName>)))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// Settings to change.
     #[garde(skip)]
@@ -65,6 +69,9 @@ pub struct UpdateCompanyRequest {
 }
 
 /// The companies the caller may see.
+#[utoipa::path(get, path = "/companies", tag = "companies", security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, description = "A page of companies", body = PageResponse<CompanyResponse>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -75,6 +82,9 @@ pub async fn list(
 }
 
 /// Creates a company.
+#[utoipa::path(post, path = "/companies", tag = "companies", security(("bearer" = [])),
+    request_body = CreateCompanyRequest,
+    responses((status = 201, description = "The new company", body = CompanyResponse)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -90,6 +100,9 @@ pub async fn create(
 }
 
 /// One company.
+#[utoipa::path(get, path = "/companies/{id}", tag = "companies", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The company's id")),
+    responses((status = 200, description = "The company", body = CompanyResponse)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -100,6 +113,10 @@ pub async fn get(
 }
 
 /// Renames a company or changes its settings.
+#[utoipa::path(put, path = "/companies/{id}", tag = "companies", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The company's id")),
+    request_body = UpdateCompanyRequest,
+    responses((status = 200, description = "The company as changed", body = CompanyResponse)))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -120,6 +137,9 @@ pub async fn update(
 }
 
 /// Deletes a company and its whole tenant.
+#[utoipa::path(delete, path = "/companies/{id}", tag = "companies", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The company's id")),
+    responses((status = 204, description = "Deleted, with all its users, tickets and messages")))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: AuthUser,

@@ -11,12 +11,31 @@ use crate::state::AppState;
 /// Readiness answers within this, even when the database hangs instead of refusing.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What the health probes answer.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Documents the `json!` bodies below; never built.
+pub struct Health {
+    /// Always `ok` on a 200.
+    #[schema(example = "ok")]
+    status: String,
+    /// On readiness: `ok`.
+    #[schema(example = "ok")]
+    database: Option<String>,
+}
+
 /// `GET /health/live`: the process runs and serves HTTP.
+#[utoipa::path(get, path = "/health/live", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)))]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// `GET /health/ready`: 200 while the database answers a query, 503 while it does not.
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready: the database answers", body = Health),
+        (status = 503, description = "The database does not answer"),
+    ))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({"status": "ok", "database": "ok"}))),

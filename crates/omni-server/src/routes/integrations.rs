@@ -8,6 +8,7 @@ use omni_tenancy::{
     Integration, IntegrationInput, IntegrationType, IntegrationUpdateInput, Verification,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -17,7 +18,7 @@ use crate::validate::{ValidJson, domain, optional, parses};
 
 /// An integration as the API shows it: the non-secret configuration, and the names of the
 /// secrets that are set — never their values.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationResponse {
     /// The integration's id.
     pub id: i64,
@@ -26,7 +27,8 @@ pub struct IntegrationResponse {
     /// `twilio_whatsapp`, `twilio_sms` or `vera_ai`.
     #[serde(rename = "type")]
     pub kind: IntegrationType,
-    /// The non-secret configuration.
+    /// The non-secret configuration (e.g. `account_sid`, `phone_number`).
+    #[schema(value_type = Object)]
     pub config: serde_json::Value,
     /// Which secrets are set (e.g. `["auth_token"]`).
     pub secrets_set: Vec<String>,
@@ -54,14 +56,19 @@ impl From<Integration> for IntegrationResponse {
 }
 
 /// `POST /integrations`.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateIntegrationRequest {
     /// `twilio_whatsapp`, `twilio_sms` or `vera_ai`.
     #[garde(custom(parses::<IntegrationType>))]
+    #[serde(default)]
+    #[schema(required, value_type = IntegrationType)]
     pub r#type: String,
-    /// The typed configuration, secrets included.
+    /// The typed configuration, secrets included: for Twilio `account_sid`,
+    /// `auth_token`, `phone_number`; for Vera AI `api_key` and optionally `base_url`.
     #[garde(skip)]
+    #[serde(default)]
+    #[schema(required, value_type = Object)]
     pub config: serde_json::Value,
     /// Whether it starts enabled (default true).
     #[garde(skip)]
@@ -73,14 +80,16 @@ pub struct CreateIntegrationRequest {
 
 /// `PUT /integrations/:id`: config fields to change (omitted secrets keep their value),
 /// and `enabled`.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateIntegrationRequest {
     /// Accepted when it repeats the current type; an integration's type never changes.
     #[garde(inner(custom(parses::<IntegrationType>)))]
+    #[schema(value_type = Option<IntegrationType>)]
     pub r#type: Option<String>,
     /// Fields of the configuration to change.
     #[garde(skip)]
+    #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Value>,
     /// Enable or disable it.
     #[garde(skip)]
@@ -88,7 +97,7 @@ pub struct UpdateIntegrationRequest {
 }
 
 /// The answer of `POST /integrations/:id/verify`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyResponse {
     /// Whether the provider accepted the credentials.
     pub ok: bool,
@@ -106,6 +115,9 @@ impl From<Verification> for VerifyResponse {
 }
 
 /// The caller's company's integrations (admins).
+#[utoipa::path(get, path = "/integrations", tag = "integrations", security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, description = "A page of integrations", body = PageResponse<IntegrationResponse>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -116,6 +128,13 @@ pub async fn list(
 }
 
 /// Adds an integration.
+#[utoipa::path(post, path = "/integrations", tag = "integrations", security(("bearer" = [])),
+    request_body = CreateIntegrationRequest,
+    responses(
+        (status = 201, description = "The new integration (secrets not shown)", body = IntegrationResponse),
+        (status = 404, description = "No such company"),
+        (status = 409, description = "Another integration already uses this phone number"),
+    ))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -133,6 +152,9 @@ pub async fn create(
 }
 
 /// One integration.
+#[utoipa::path(get, path = "/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The integration's id")),
+    responses((status = 200, description = "The integration (secrets not shown)", body = IntegrationResponse)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -146,6 +168,13 @@ pub async fn get(
 }
 
 /// Changes an integration.
+#[utoipa::path(put, path = "/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The integration's id")),
+    request_body = UpdateIntegrationRequest,
+    responses(
+        (status = 200, description = "The integration as changed", body = IntegrationResponse),
+        (status = 409, description = "Another integration already uses this phone number"),
+    ))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -164,6 +193,9 @@ pub async fn update(
 }
 
 /// Deletes an integration.
+#[utoipa::path(delete, path = "/integrations/{id}", tag = "integrations", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The integration's id")),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -177,6 +209,9 @@ pub async fn delete(
 }
 
 /// Checks the integration's credentials against its provider.
+#[utoipa::path(post, path = "/integrations/{id}/verify", tag = "integrations", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The integration's id")),
+    responses((status = 200, description = "What the provider said", body = VerifyResponse)))]
 pub async fn verify(
     state: web::Data<AppState>,
     caller: AuthUser,

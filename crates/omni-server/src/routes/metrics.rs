@@ -22,6 +22,8 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str
 }
 
 /// The metrics, in Prometheus' text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn metrics(
     state: web::Data<AppState>,
     hub: web::Data<Arc<Hub>>,

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod companies;
+pub mod docs;
 pub mod health;
 pub mod integrations;
 pub mod metrics;
@@ -15,97 +16,55 @@ use actix_web::web;
 
 use crate::extract;
 
-/// Mounts every route of the API.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/health")
-            .route("/live", web::get().to(health::live))
-            .route("/ready", web::get().to(health::ready)),
-    )
-    .route("/metrics", web::get().to(metrics::metrics))
-    .route("/ws", web::get().to(ws::connect))
-    .service(
-        web::scope("/auth")
-            .route("/register", web::post().to(auth::register))
-            .route("/login", web::post().to(auth::login))
-            .route("/profile", web::get().to(auth::profile)),
-    )
-    .service(
-        web::resource("/users")
-            .route(web::get().to(users::list))
-            .route(web::post().to(users::create))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/users/{id}")
-            .route(web::get().to(users::get))
-            .route(web::put().to(users::update))
-            .route(web::delete().to(users::delete))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/integrations")
-            .route(web::get().to(integrations::list))
-            .route(web::post().to(integrations::create))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/integrations/{id}")
-            .route(web::get().to(integrations::get))
-            .route(web::put().to(integrations::update))
-            .route(web::delete().to(integrations::delete))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/integrations/{id}/verify")
-            .route(web::post().to(integrations::verify))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/ticket-messages/webhook")
-            .route(web::post().to(ticket_messages::webhook))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/ticket-messages")
-            .route(web::get().to(ticket_messages::list))
-            .route(web::post().to(ticket_messages::reply))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/ticket-messages/{id}")
-            .route(web::get().to(ticket_messages::get))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/ticket-messages/{id}/send")
-            .route(web::post().to(ticket_messages::resend))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/tickets")
-            .route(web::get().to(tickets::list))
-            .route(web::post().to(tickets::create))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/tickets/{id}")
-            .route(web::get().to(tickets::get))
-            .route(web::put().to(tickets::update))
-            .route(web::delete().to(tickets::delete))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/companies")
-            .route(web::get().to(companies::list))
-            .route(web::post().to(companies::create))
-            .default_service(web::to(extract::method_not_allowed)),
-    )
-    .service(
-        web::resource("/companies/{id}")
-            .route(web::get().to(companies::get))
-            .route(web::put().to(companies::update))
-            .route(web::delete().to(companies::delete))
-            .default_service(web::to(extract::method_not_allowed)),
-    );
+/// Declares the route table once: [`configure`] mounts it and [`MOUNTED`] lists it, so
+/// the OpenAPI document can be checked against what the server really serves.
+macro_rules! routes {
+    ($($path:literal => { $($method:ident => $handler:path),+ $(,)? }),* $(,)?) => {
+        /// Mounts every route of the API; a known path called with another method gets 405.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $(.route(web::$method().to($handler)))+
+                        .default_service(web::to(extract::method_not_allowed)),
+                );
+            )*
+        }
+
+        /// Every `(path, method)` [`configure`] mounts, as OpenAPI spells them.
+        pub const MOUNTED: &[(&str, &str)] = &[$($(($path, stringify!($method))),+),*];
+    };
+}
+
+// `/ticket-messages/webhook` comes before `/ticket-messages/{id}`, which would match it.
+routes! {
+    "/health/live" => { get => health::live },
+    "/health/ready" => { get => health::ready },
+    "/metrics" => { get => metrics::metrics },
+    "/openapi.json" => { get => docs::openapi_json },
+    "/ws" => { get => ws::connect },
+    "/auth/register" => { post => auth::register },
+    "/auth/login" => { post => auth::login },
+    "/auth/profile" => { get => auth::profile },
+    "/users" => { get => users::list, post => users::create },
+    "/users/{id}" => { get => users::get, put => users::update, delete => users::delete },
+    "/integrations" => { get => integrations::list, post => integrations::create },
+    "/integrations/{id}" => {
+        get => integrations::get,
+        put => integrations::update,
+        delete => integrations::delete,
+    },
+    "/integrations/{id}/verify" => { post => integrations::verify },
+    "/ticket-messages/webhook" => { post => ticket_messages::webhook },
+    "/ticket-messages" => { get => ticket_messages::list, post => ticket_messages::reply },
+    "/ticket-messages/{id}" => { get => ticket_messages::get },
+    "/ticket-messages/{id}/send" => { post => ticket_messages::resend },
+    "/tickets" => { get => tickets::list, post => tickets::create },
+    "/tickets/{id}" => { get => tickets::get, put => tickets::update, delete => tickets::delete },
+    "/companies" => { get => companies::list, post => companies::create },
+    "/companies/{id}" => {
+        get => companies::get,
+        put => companies::update,
+        delete => companies::delete,
+    },
 }

@@ -2,13 +2,16 @@
 
 use omni_core::{Cursor, FieldError, Limit, PageRequest};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 
 /// `?limit=&cursor=` as clients send them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Rows per page, 1 to 200 (50 when omitted).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -40,7 +43,7 @@ impl PageQuery {
 }
 
 /// A page as clients receive it: `{data, next_cursor}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PageResponse<T> {
     /// The rows.
     pub data: Vec<T>,

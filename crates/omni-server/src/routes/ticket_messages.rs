@@ -4,12 +4,13 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{MessageId, TicketId};
-use omni_messaging::{CustomerMessage, InboundOutcome, Media};
+use omni_messaging::{CustomerMessage, InboundOutcome, Media, TicketMessage};
 use omni_twilio::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator, Webhook,
     WebhookForm,
 };
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -18,29 +19,67 @@ use crate::state::AppState;
 use crate::validate::ValidJson;
 
 /// `GET /ticket-messages?ticket_id=&limit=&cursor=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The ticket whose messages to list.
     pub ticket_id: i64,
-    /// Rows per page.
+    /// Rows per page, 1 to 200 (50 when omitted).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Where the page starts.
     pub cursor: Option<String>,
 }
 
 /// `POST /ticket-messages`.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
     /// The ticket answered.
     #[garde(range(min = 1))]
+    #[serde(default)]
+    #[schema(required, minimum = 1)]
     pub ticket_id: i64,
     /// The text (at most 1600 characters: one WhatsApp message).
     #[garde(skip)]
+    #[serde(default)]
+    #[schema(required, min_length = 1, max_length = 1600)]
     pub content: String,
 }
 
+/// The form Twilio posts: an inbound message, or (with `MessageStatus`) a status
+/// callback for a message we sent. Other fields Twilio adds are accepted and ignored.
+#[derive(Debug, ToSchema)]
+#[allow(non_snake_case, dead_code)] // Twilio's field names; documents the form only.
+pub struct TwilioWebhookForm {
+    /// Twilio's id of the message.
+    #[schema(example = "SM0123456789abcdef0123456789abcdef")]
+    MessageSid: String,
+    /// The sender: the customer (`whatsapp:+55…`) or, on a status callback, our number.
+    #[schema(example = "whatsapp:+5511987650001")]
+    From: String,
+    /// The recipient: our number, or the customer on a status callback.
+    #[schema(example = "whatsapp:+14155238886")]
+    To: String,
+    /// The text.
+    Body: Option<String>,
+    /// How many `MediaUrl{n}`/`MediaContentType{n}` pairs follow.
+    NumMedia: Option<String>,
+    /// The customer's WhatsApp profile name.
+    ProfileName: Option<String>,
+    /// On a status callback: `queued`, `sent`, `delivered`, `read`, `failed`…
+    MessageStatus: Option<String>,
+    /// On a failed status callback: Twilio's error code.
+    ErrorCode: Option<String>,
+}
+
 /// A ticket's messages, oldest first.
+#[utoipa::path(get, path = "/ticket-messages", tag = "messages", security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of messages, oldest first", body = PageResponse<TicketMessage>),
+        (status = 404, description = "No such ticket"),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -59,6 +98,9 @@ pub async fn list(
 }
 
 /// One message.
+#[utoipa::path(get, path = "/ticket-messages/{id}", tag = "messages", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The message's id")),
+    responses((status = 200, description = "The message", body = TicketMessage)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -70,6 +112,15 @@ pub async fn get(
 
 /// An agent's answer: stored `queued`, sent by the worker. With an `Idempotency-Key`
 /// header, a retried request answers with the first message (and `Idempotent-Replayed`).
+#[utoipa::path(post, path = "/ticket-messages", tag = "messages", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "Makes a retried request answer with the first one's message")),
+    request_body = ReplyRequest,
+    responses(
+        (status = 201, description = "The message, queued for sending", body = TicketMessage,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers a retry"))),
+        (status = 404, description = "No such ticket"),
+        (status = 409, description = "The ticket is closed, or the company has no Twilio integration"),
+    ))]
 pub async fn reply(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -105,6 +156,12 @@ pub async fn reply(
 }
 
 /// Sends a failed (or never sent) outbound message again.
+#[utoipa::path(post, path = "/ticket-messages/{id}/send", tag = "messages", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The message's id")),
+    responses(
+        (status = 202, description = "The message, queued again", body = TicketMessage),
+        (status = 409, description = "The message is not an outbound one that failed"),
+    ))]
 pub async fn resend(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -120,6 +177,19 @@ pub async fn resend(
 /// Twilio's webhook: inbound messages and status callbacks, form-encoded and signed.
 /// Answers `<Response/>` once the message is stored — before any triage or sending, which
 /// are durable jobs.
+#[utoipa::path(post, path = "/ticket-messages/webhook", tag = "messages",
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's HMAC-SHA1 signature of the URL and form")),
+    request_body(content = TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Stored (or a duplicate, ignored)", content_type = "text/xml", body = String,
+            example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")),
+        (status = 400, description = "No signature, not a form, or a form Twilio would not send"),
+        (status = 403, description = "The signature does not match"),
+        (status = 404, description = "No enabled integration has this number"),
+        (status = 413, description = "The body is larger than 64 KiB"),
+        (status = 429, description = "Too many webhooks for this integration"),
+        (status = 503, description = "The database is unavailable; Twilio will retry"),
+    ))]
 pub async fn webhook(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -4,10 +4,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{CompanyId, DisplayName, FieldError, PhoneNumber, TicketId, UserId};
 use omni_ticketing::{
-    AssigneeFilter, Channel, NewTicketInput, Priority, TicketFilter, TicketStatus,
+    AssigneeFilter, Channel, NewTicketInput, Priority, Ticket, TicketFilter, TicketStatus,
     TicketUpdateInput,
 };
 use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -105,20 +106,25 @@ where
 }
 
 /// `POST /tickets`.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTicketRequest {
     /// The customer's number, E.164.
     #[garde(custom(parses::<PhoneNumber>))]
+    #[serde(default)]
+    #[schema(required, value_type = PhoneNumber)]
     pub customer_phone: String,
     /// The customer's name.
     #[garde(inner(custom(parses::<DisplayName>)))]
+    #[schema(min_length = 1, max_length = 200)]
     pub customer_name: Option<String>,
     /// `whatsapp` (default) or `sms`.
     #[garde(inner(custom(parses::<Channel>)))]
+    #[schema(value_type = Option<Channel>)]
     pub channel: Option<String>,
     /// `low`, `medium` (default), `high` or `urgent`.
     #[garde(inner(custom(parses::<Priority>)))]
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
     /// One of the company's categories.
     #[garde(skip)]
@@ -132,26 +138,42 @@ pub struct CreateTicketRequest {
 }
 
 /// `PUT /tickets/:id`: only the fields given change; `null` clears category or assignee.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateTicketRequest {
     /// A new status, through the state machine.
     #[garde(inner(custom(parses::<TicketStatus>)))]
+    #[schema(value_type = Option<TicketStatus>)]
     pub status: Option<String>,
     /// A new priority.
     #[garde(inner(custom(parses::<Priority>)))]
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
     /// A new category, or `null`.
-    #[serde(deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "double_option")]
     #[garde(skip)]
+    #[schema(value_type = Option<String>)]
     pub category: Option<Option<String>>,
     /// A new assignee, or `null`.
-    #[serde(deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "double_option")]
     #[garde(skip)]
+    #[schema(value_type = Option<i64>)]
     pub assigned_to: Option<Option<i64>>,
 }
 
 /// Tickets the caller may see, filtered, newest activity first.
+#[utoipa::path(get, path = "/tickets", tag = "tickets", security(("bearer" = [])),
+    params(
+        ("status" = Option<Vec<TicketStatus>>, Query, description = "Only these statuses; repeat the parameter or separate with commas"),
+        ("priority" = Option<Vec<Priority>>, Query, description = "Only these priorities; repeat or separate with commas"),
+        ("category" = Option<String>, Query, description = "Only this category"),
+        ("assigned_to" = Option<String>, Query, pattern = r"^(me|none|-?[0-9]+)$", description = "`me`, `none` (unassigned) or a user id"),
+        ("customer_phone" = Option<String>, Query, description = "Only this customer (E.164)"),
+        ("q" = Option<String>, Query, max_length = 200, description = "Text in the customer's name, phone or messages"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Rows per page, 1 to 200 (50 when omitted)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of tickets, latest activity first", body = PageResponse<Ticket>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -163,6 +185,13 @@ pub async fn list(
 }
 
 /// Opens a ticket.
+#[utoipa::path(post, path = "/tickets", tag = "tickets", security(("bearer" = [])),
+    request_body = CreateTicketRequest,
+    responses(
+        (status = 201, description = "The new ticket", body = Ticket),
+        (status = 404, description = "No such company"),
+        (status = 409, description = "The customer already has an open ticket (`ticket_id` names it)"),
+    ))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -184,6 +213,9 @@ pub async fn create(
 }
 
 /// One ticket.
+#[utoipa::path(get, path = "/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The ticket's id")),
+    responses((status = 200, description = "The ticket", body = Ticket)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -194,6 +226,13 @@ pub async fn get(
 }
 
 /// Changes a ticket.
+#[utoipa::path(put, path = "/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The ticket's id")),
+    request_body = UpdateTicketRequest,
+    responses(
+        (status = 200, description = "The ticket as changed", body = Ticket),
+        (status = 409, description = "A status the ticket cannot move to (`allowed` lists those it can), or a concurrent change"),
+    ))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -215,6 +254,9 @@ pub async fn update(
 }
 
 /// Deletes a ticket and its messages.
+#[utoipa::path(delete, path = "/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The ticket's id")),
+    responses((status = 204, description = "Deleted, with its messages")))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: AuthUser,

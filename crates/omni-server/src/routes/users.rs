@@ -6,6 +6,7 @@ use garde::Validate;
 use omni_core::{CompanyId, DisplayName, UserId};
 use omni_identity::{Email, NewUserInput, Password, Role, User, UserChanges};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -14,11 +15,12 @@ use crate::state::AppState;
 use crate::validate::{ValidJson, domain, optional, parses};
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     /// The user's id.
     pub id: i64,
     /// The login.
+    #[schema(format = Email)]
     pub email: String,
     /// How the user is called.
     pub name: String,
@@ -47,20 +49,27 @@ impl From<User> for UserResponse {
 }
 
 /// `POST /users`.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// The login.
     #[garde(custom(parses::<Email>))]
+    #[serde(default)]
+    #[schema(required, format = Email, max_length = 254)]
     pub email: String,
     /// How the user is called.
     #[garde(custom(parses::<DisplayName>))]
+    #[serde(default)]
+    #[schema(required, min_length = 1, max_length = 200)]
     pub name: String,
     /// The initial password: 8 to 128 characters.
     #[garde(custom(parses::<Password>))]
+    #[serde(default)]
+    #[schema(required, min_length = 8, max_length = 128)]
     pub password: String,
     /// `admin` or `agent` (`agent` when omitted).
     #[garde(inner(custom(parses::<Role>)))]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     /// The company (superadmin only; an admin's own by default).
     #[garde(skip)]
@@ -68,35 +77,44 @@ pub struct CreateUserRequest {
 }
 
 /// `PUT /users/:id`: only the fields given change.
-#[derive(Debug, Default, Deserialize, Validate)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// A new login.
     #[garde(inner(custom(parses::<Email>)))]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// A new name.
     #[garde(inner(custom(parses::<DisplayName>)))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// A new password.
     #[garde(inner(custom(parses::<Password>)))]
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
     /// A new role.
     #[garde(inner(custom(parses::<Role>)))]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
 }
 
 /// `GET /users?company_id=&limit=&cursor=`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListUsersQuery {
     /// Only this company's users (useful to a superadmin).
     pub company_id: Option<i64>,
-    /// Rows per page.
+    /// Rows per page, 1 to 200 (50 when omitted).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Where the page starts.
     pub cursor: Option<String>,
 }
 
 /// The users the caller may see.
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
+    params(ListUsersQuery),
+    responses((status = 200, description = "A page of users", body = PageResponse<UserResponse>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -115,6 +133,13 @@ pub async fn list(
 }
 
 /// Adds a user.
+#[utoipa::path(post, path = "/users", tag = "users", security(("bearer" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "The new user", body = UserResponse),
+        (status = 404, description = "No such company"),
+        (status = 409, description = "The e-mail is taken"),
+    ))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -133,6 +158,9 @@ pub async fn create(
 }
 
 /// One user.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 200, description = "The user", body = UserResponse)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -143,6 +171,13 @@ pub async fn get(
 }
 
 /// Changes a user.
+#[utoipa::path(put, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The user as changed", body = UserResponse),
+        (status = 409, description = "The e-mail is taken, or the change would leave the company without an admin"),
+    ))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -164,6 +199,12 @@ pub async fn update(
 }
 
 /// Deletes a user.
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The user cannot be deleted (e.g. the company's last admin)"),
+    ))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: AuthUser,

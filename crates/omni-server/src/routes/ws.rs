@@ -22,7 +22,8 @@ const MAX_FRAME: usize = 16 * 1024;
 const REPLAY_PAGE: i64 = 500;
 
 /// `?token=&since=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WsQuery {
     /// The access token, for browsers (which cannot set headers on a WebSocket).
     pub token: Option<String>,
@@ -31,6 +32,18 @@ pub struct WsQuery {
 }
 
 /// Upgrades to a WebSocket after checking the token (401 before any upgrade).
+///
+/// Frames are JSON events `{id, type, company_id, data, created_at}` of the caller's
+/// company; with `since`, the ones after that id are replayed first.
+#[utoipa::path(get, path = "/ws", tag = "realtime", security(("bearer" = []), ()),
+    params(WsQuery),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket handshake"),
+        (status = 401, description = "No valid token in the header or `token`"),
+        (status = 403, description = "A superadmin has no company's events"),
+        (status = 422, description = "A malformed query parameter"),
+    ))]
 pub async fn connect(
     state: web::Data<AppState>,
     hub: web::Data<Arc<Hub>>,
