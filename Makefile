@@ -31,8 +31,10 @@ $(FUZZ_VENV)/.installed: tests/fuzz/requirements.txt
 	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/fuzz/requirements.txt
 	touch $@
 
-## Benchmarks (release build). Today: the built-in triage engine, time per message.
+## Benchmarks, release build: Omni under load beside pgbench's ceiling (bench/run.sh; results
+## in target/bench/), then the built-in triage engine's time per message.
 bench:
+	bench/run.sh
 	cargo bench -p omni-vera --bench builtin
 
 ## Formatting check and clippy, warnings as errors.

@@ -7,7 +7,10 @@ use diesel_async::pooled_connection::{
 };
 use futures_util::FutureExt as _;
 
+use std::sync::Arc;
+
 use crate::connect::establish;
+use crate::notifier::{Announce, Notifier};
 use crate::{DbConfig, StoreError};
 
 /// A connection borrowed from the pool; it returns there when dropped.
@@ -20,6 +23,7 @@ pub type PooledConnection = Object<AsyncPgConnection>;
 pub struct Database {
     pool: Pool<AsyncPgConnection>,
     config: DbConfig,
+    notifier: Arc<Notifier>,
 }
 
 impl std::fmt::Debug for Database {
@@ -49,7 +53,11 @@ impl Database {
             .recycle_timeout(Some(config.connect_timeout))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self { pool, config })
+        Ok(Self {
+            pool,
+            config,
+            notifier: Arc::default(),
+        })
     }
 
     /// The configuration the pool was built with.
@@ -70,6 +78,11 @@ impl Database {
         let mut conn = self.conn().await?;
         diesel::sql_query("SELECT 1").execute(&mut conn).await?;
         Ok(())
+    }
+
+    /// Wakes every instance's listeners of `what`; call after the commit that wrote it.
+    pub(crate) fn announce(&self, what: Announce) {
+        self.notifier.announce(self, what);
     }
 
     /// Connections open now, and how many of them are idle.

@@ -7,8 +7,8 @@ use omni_core::NewEvent;
 use crate::schema::events;
 
 /// Appends `events` on `conn` (which the caller holds in a transaction with the change they
-/// describe): one multi-row insert and one notification, whatever their number — this runs
-/// on every webhook.
+/// describe): one multi-row insert, whatever their number — this runs on every webhook.
+/// The caller announces them once committed (`Database::announce`).
 pub(crate) async fn append(conn: &mut AsyncPgConnection, events: &[NewEvent]) -> QueryResult<()> {
     if events.is_empty() {
         return Ok(());
@@ -26,10 +26,6 @@ pub(crate) async fn append(conn: &mut AsyncPgConnection, events: &[NewEvent]) ->
         .collect();
     diesel::insert_into(events::table)
         .values(rows)
-        .execute(conn)
-        .await?;
-    // Delivered at commit: every instance's WebSocket hub then reads what is new.
-    diesel::sql_query("SELECT pg_notify('omni_events', '')")
         .execute(conn)
         .await?;
     Ok(())

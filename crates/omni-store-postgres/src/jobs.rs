@@ -45,8 +45,9 @@ fn pg_interval(d: Duration) -> diesel::data_types::PgInterval {
     )
 }
 
-/// Enqueues a job on `conn` (inside the caller's transaction) and wakes the workers when
-/// the transaction commits. A live job with the same kind and key makes this a no-op.
+/// Enqueues a job on `conn` (inside the caller's transaction); the caller announces it once
+/// committed (`Database::announce`). A live job with the same kind and key makes this a
+/// no-op.
 pub(crate) async fn enqueue(
     conn: &mut AsyncPgConnection,
     company: Option<i64>,
@@ -64,11 +65,6 @@ pub(crate) async fn enqueue(
     .bind::<Jsonb, _>(payload)
     .execute(conn)
     .await?;
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(JOBS_CHANNEL)
-        .bind::<Text, _>(kind)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ mod jobs;
 mod listen;
 mod messages;
 mod migrate;
+mod notifier;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_db;

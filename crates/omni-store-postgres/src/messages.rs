@@ -15,6 +15,7 @@ use omni_ticketing::{FieldChange, Ticket, TicketChanges, TicketStatus, events as
 
 use crate::errors::{Violation, constraint_violation};
 use crate::jobs::enqueue;
+use crate::notifier::Announce;
 use crate::schema::{ticket_messages, tickets};
 use crate::tickets::TicketRow;
 use crate::{Database, events};
@@ -284,6 +285,8 @@ impl MessageStore for PgMessageStore {
         let result = conn
             .transaction(async |conn| record_inbound_tx(conn, inbound).await)
             .await;
+        self.db.announce(Announce::Events);
+        self.db.announce(Announce::Jobs);
         match result {
             Ok(outcome) => Ok(outcome),
             Err(diesel::result::Error::DeserializationError(e)) if e.to_string() == DUPLICATE => {
@@ -382,6 +385,8 @@ impl MessageStore for PgMessageStore {
                 Ok(OutboundOutcome::Created(created))
             })
             .await;
+        self.db.announce(Announce::Events);
+        self.db.announce(Announce::Jobs);
         match result {
             Ok(outcome) => Ok(outcome),
             Err(TxError::Domain(e)) => Err(e),
@@ -415,30 +420,32 @@ impl MessageStore for PgMessageStore {
             .map(DeliveryStatus::as_str)
             .collect();
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        conn.transaction(async |conn| {
-            let row: Option<MessageRow> = diesel::update(
-                ticket_messages::table
-                    .filter(ticket_messages::company_id.eq(report.company_id.get()))
-                    .filter(ticket_messages::whatsapp_message_id.eq(&report.message_sid))
-                    .filter(ticket_messages::from_customer.eq(false))
-                    .filter(ticket_messages::delivery_status.eq_any(lower)),
-            )
-            .set((
-                ticket_messages::delivery_status.eq(report.status.as_str()),
-                ticket_messages::error_code.eq(report.error_code),
-                ticket_messages::error_message.eq(report.error_message.as_deref()),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            let Some(row) = row else { return Ok(None) };
-            let updated = message(row)?;
-            events::append(conn, &[message_events::status_updated(&updated)]).await?;
-            Ok(Some(updated))
-        })
-        .await
-        .map_err(store_error)
+        let result = conn
+            .transaction(async |conn| {
+                let row: Option<MessageRow> = diesel::update(
+                    ticket_messages::table
+                        .filter(ticket_messages::company_id.eq(report.company_id.get()))
+                        .filter(ticket_messages::whatsapp_message_id.eq(&report.message_sid))
+                        .filter(ticket_messages::from_customer.eq(false))
+                        .filter(ticket_messages::delivery_status.eq_any(lower)),
+                )
+                .set((
+                    ticket_messages::delivery_status.eq(report.status.as_str()),
+                    ticket_messages::error_code.eq(report.error_code),
+                    ticket_messages::error_message.eq(report.error_message.as_deref()),
+                ))
+                .returning(MessageRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                let Some(row) = row else { return Ok(None) };
+                let updated = message(row)?;
+                events::append(conn, &[message_events::status_updated(&updated)]).await?;
+                Ok(Some(updated))
+            })
+            .await;
+        self.db.announce(Announce::Events);
+        result.map_err(store_error)
     }
 
     async fn find(
@@ -550,6 +557,8 @@ impl MessageStore for PgMessageStore {
                 Ok(queued)
             })
             .await;
+        self.db.announce(Announce::Events);
+        self.db.announce(Announce::Jobs);
         match result {
             Ok(m) => Ok(m),
             Err(TxError::Domain(e)) => Err(e),
@@ -563,7 +572,14 @@ impl MessageStore for PgMessageStore {
         limit: i64,
     ) -> Result<Vec<String>, MessagingError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
+        // The company leads the (company_id, ticket_id, id) index: without it this scans
+        // every message of every tenant.
+        let company = tickets::table
+            .filter(tickets::id.eq(ticket.get()))
+            .select(tickets::company_id)
+            .single_value();
         let mut texts: Vec<String> = ticket_messages::table
+            .filter(ticket_messages::company_id.nullable().eq(company))
             .filter(ticket_messages::ticket_id.eq(ticket.get()))
             .filter(ticket_messages::from_customer.eq(true))
             .filter(ticket_messages::content.ne(""))
@@ -631,32 +647,34 @@ impl PgMessageStore {
         why: Option<&str>,
     ) -> Result<(), MessagingError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        conn.transaction(async |conn| {
-            let row: Option<MessageRow> = diesel::update(
-                ticket_messages::table
-                    .filter(ticket_messages::id.eq(id.get()))
-                    .filter(ticket_messages::delivery_status.eq_any([
-                        DeliveryStatus::Queued.as_str(),
-                        DeliveryStatus::Sending.as_str(),
-                    ])),
-            )
-            .set((
-                ticket_messages::delivery_status.eq(status.as_str()),
-                ticket_messages::whatsapp_message_id.eq(sid),
-                ticket_messages::error_code.eq(code),
-                ticket_messages::error_message.eq(why),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            if let Some(row) = row {
-                events::append(conn, &[message_events::status_updated(&message(row)?)]).await?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(store_error)
+        let result = conn
+            .transaction(async |conn| {
+                let row: Option<MessageRow> = diesel::update(
+                    ticket_messages::table
+                        .filter(ticket_messages::id.eq(id.get()))
+                        .filter(ticket_messages::delivery_status.eq_any([
+                            DeliveryStatus::Queued.as_str(),
+                            DeliveryStatus::Sending.as_str(),
+                        ])),
+                )
+                .set((
+                    ticket_messages::delivery_status.eq(status.as_str()),
+                    ticket_messages::whatsapp_message_id.eq(sid),
+                    ticket_messages::error_code.eq(code),
+                    ticket_messages::error_message.eq(why),
+                ))
+                .returning(MessageRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                if let Some(row) = row {
+                    events::append(conn, &[message_events::status_updated(&message(row)?)]).await?;
+                }
+                Ok(())
+            })
+            .await;
+        self.db.announce(Announce::Events);
+        result.map_err(store_error)
     }
 }
 

@@ -14,6 +14,7 @@ use omni_ticketing::{
 };
 
 use crate::errors::{Violation, constraint_violation};
+use crate::notifier::Announce;
 use crate::schema::{ticket_messages, tickets};
 use crate::{Database, events};
 
@@ -258,6 +259,7 @@ impl TicketRepository for PgTicketRepository {
         let result = conn
             .transaction(async |conn| insert_with_event(conn, &new).await)
             .await;
+        self.db.announce(Announce::Events);
         match result {
             Ok(ticket) => Ok(ticket),
             Err(e)
@@ -297,7 +299,7 @@ impl TicketRepository for PgTicketRepository {
             Scope::Company(c) => Some(c.get()),
         };
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        conn.transaction(async |conn| {
+        let result = conn.transaction(async |conn| {
             // The version check must sit in the UPDATE's own WHERE: PostgreSQL re-checks it
             // against a row another transaction changed meanwhile (a subquery it would not).
             let set = (&changeset, tickets::version.eq(tickets::version + 1));
@@ -348,8 +350,9 @@ impl TicketRepository for PgTicketRepository {
             events::append(conn, &[ticket_events::updated(&ticket, changes)]).await?;
             Ok(Some(ticket))
         })
-        .await
-        .map_err(store_error)
+        .await;
+        self.db.announce(Announce::Events);
+        result.map_err(store_error)
     }
 
     async fn apply_triage(
@@ -358,64 +361,67 @@ impl TicketRepository for PgTicketRepository {
         result: &TriageResult,
     ) -> Result<Option<Ticket>, TicketingError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        conn.transaction(async |conn| {
-            let current: Option<(TicketRow, Vec<String>)> = tickets::table
-                .filter(tickets::id.eq(id.get()))
-                .for_update()
-                .select((TicketRow::as_select(), tickets::manual_fields))
-                .first(conn)
-                .await
-                .optional()?;
-            let Some((row, manual)) = current else {
-                return Ok(None);
-            };
-            let before = row.into_ticket().map_err(undecodable)?;
-            let mut changes = TicketChanges::default();
-            if !manual.iter().any(|f| f == "category")
-                && before.category.as_deref() != Some(result.category.as_str())
-            {
-                changes.category = Some(FieldChange {
-                    from: before.category.clone(),
-                    to: Some(result.category.clone()),
-                });
-            }
-            if !manual.iter().any(|f| f == "priority") && before.priority != result.priority {
-                changes.priority = Some(FieldChange {
-                    from: before.priority,
-                    to: result.priority,
-                });
-            }
-            let suggested = serde_json::to_value(&result.suggested_categories).unwrap_or_default();
-            let updated: TicketRow =
-                diesel::update(tickets::table.filter(tickets::id.eq(id.get())))
-                    .set((
-                        tickets::category.eq(changes
-                            .category
-                            .as_ref()
-                            .map_or(before.category.clone(), |c| c.to.clone())),
-                        tickets::priority.eq(changes
-                            .priority
-                            .as_ref()
-                            .map_or(before.priority, |c| c.to)
-                            .as_str()),
-                        tickets::sentiment.eq(result.sentiment.as_str()),
-                        tickets::sentiment_score.eq(result.sentiment_score),
-                        tickets::suggested_categories.eq(suggested),
-                        tickets::version.eq(tickets::version + 1),
-                    ))
-                    .returning(TicketRow::as_returning())
-                    .get_result(conn)
-                    .await?;
-            let after = updated.into_ticket().map_err(undecodable)?;
-            let mut new_events = vec![ticket_events::triage_completed(&after, result)];
-            if !changes.is_empty() {
-                new_events.push(ticket_events::updated(&after, &changes));
-            }
-            events::append(conn, &new_events).await?;
-            Ok(Some(after))
-        })
-        .await
-        .map_err(store_error)
+        let result = conn
+            .transaction(async |conn| {
+                let current: Option<(TicketRow, Vec<String>)> = tickets::table
+                    .filter(tickets::id.eq(id.get()))
+                    .for_update()
+                    .select((TicketRow::as_select(), tickets::manual_fields))
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some((row, manual)) = current else {
+                    return Ok(None);
+                };
+                let before = row.into_ticket().map_err(undecodable)?;
+                let mut changes = TicketChanges::default();
+                if !manual.iter().any(|f| f == "category")
+                    && before.category.as_deref() != Some(result.category.as_str())
+                {
+                    changes.category = Some(FieldChange {
+                        from: before.category.clone(),
+                        to: Some(result.category.clone()),
+                    });
+                }
+                if !manual.iter().any(|f| f == "priority") && before.priority != result.priority {
+                    changes.priority = Some(FieldChange {
+                        from: before.priority,
+                        to: result.priority,
+                    });
+                }
+                let suggested =
+                    serde_json::to_value(&result.suggested_categories).unwrap_or_default();
+                let updated: TicketRow =
+                    diesel::update(tickets::table.filter(tickets::id.eq(id.get())))
+                        .set((
+                            tickets::category.eq(changes
+                                .category
+                                .as_ref()
+                                .map_or(before.category.clone(), |c| c.to.clone())),
+                            tickets::priority.eq(changes
+                                .priority
+                                .as_ref()
+                                .map_or(before.priority, |c| c.to)
+                                .as_str()),
+                            tickets::sentiment.eq(result.sentiment.as_str()),
+                            tickets::sentiment_score.eq(result.sentiment_score),
+                            tickets::suggested_categories.eq(suggested),
+                            tickets::version.eq(tickets::version + 1),
+                        ))
+                        .returning(TicketRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                let after = updated.into_ticket().map_err(undecodable)?;
+                let mut new_events = vec![ticket_events::triage_completed(&after, result)];
+                if !changes.is_empty() {
+                    new_events.push(ticket_events::updated(&after, &changes));
+                }
+                events::append(conn, &new_events).await?;
+                Ok(Some(after))
+            })
+            .await;
+        self.db.announce(Announce::Events);
+        result.map_err(store_error)
     }
 
     async fn delete(&self, scope: Scope, id: TicketId) -> Result<bool, TicketingError> {
@@ -424,25 +430,27 @@ impl TicketRepository for PgTicketRepository {
             Scope::Company(c) => Some(c.get()),
         };
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        conn.transaction(async |conn| {
-            let mut target = tickets::table.filter(tickets::id.eq(id.get())).into_boxed();
-            if let Some(company) = company {
-                target = target.filter(tickets::company_id.eq(company));
-            }
-            let row: Option<TicketRow> = diesel::delete(tickets::table)
-                .filter(tickets::id.eq_any(target.select(tickets::id)))
-                .returning(TicketRow::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-            let Some(row) = row else {
-                return Ok(false);
-            };
-            let ticket = row.into_ticket().map_err(undecodable)?;
-            events::append(conn, &[ticket_events::deleted(&ticket)]).await?;
-            Ok(true)
-        })
-        .await
-        .map_err(store_error)
+        let result = conn
+            .transaction(async |conn| {
+                let mut target = tickets::table.filter(tickets::id.eq(id.get())).into_boxed();
+                if let Some(company) = company {
+                    target = target.filter(tickets::company_id.eq(company));
+                }
+                let row: Option<TicketRow> = diesel::delete(tickets::table)
+                    .filter(tickets::id.eq_any(target.select(tickets::id)))
+                    .returning(TicketRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                let Some(row) = row else {
+                    return Ok(false);
+                };
+                let ticket = row.into_ticket().map_err(undecodable)?;
+                events::append(conn, &[ticket_events::deleted(&ticket)]).await?;
+                Ok(true)
+            })
+            .await;
+        self.db.announce(Announce::Events);
+        result.map_err(store_error)
     }
 }

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# `make bench`: Omni under the load of a real deployment, beside the database's own limit.
+#
+# Builds release; uses $DATABASE_URL's server or the one deploy/local-db.sh finds (boots its
+# own cluster when none answers); makes a fresh database `omni_bench`; starts Omni on it;
+# seeds it (BENCH_COMPANIES, BENCH_TICKETS, BENCH_MESSAGES: 100, 1,000,000, 5,000,000);
+# runs the scenarios; verifies every accepted webhook is stored exactly once; runs pgbench
+# with the webhook's own transaction; writes everything to target/bench/ and prints a
+# summary. Needs psql and pgbench (PostgreSQL's client tools).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+out=target/bench
+companies=${BENCH_COMPANIES:-100}
+tickets=${BENCH_TICKETS:-1000000}
+messages=${BENCH_MESSAGES:-5000000}
+duration=${BENCH_DURATION:-30}
+port=${BENCH_PORT:-18700}
+customers=${BENCH_CUSTOMERS:-4000}
+mkdir -p "$out"
+rm -f "$out"/*.json "$out"/*.txt "$out"/*.log
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+for tool in psql pgbench; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found (PostgreSQL client tools)" >&2; exit 1; }
+done
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+say "building (release)"
+cargo build --release --bin omni-server --bin omni-loadgen
+
+admin_url=$(deploy/local-db.sh url postgres)
+psql -X -q "$admin_url" -c "DROP DATABASE IF EXISTS omni_bench WITH (FORCE)" -c "CREATE DATABASE omni_bench"
+db_url=$(DATABASE_URL="$admin_url" deploy/local-db.sh url omni_bench)
+
+secret() { head -c 32 /dev/urandom | base64; }
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+say "starting Omni on 127.0.0.1:$port"
+env DATABASE_URL="$db_url" \
+  OMNI_HTTP__BIND="127.0.0.1:$port" \
+  OMNI_HTTP__PUBLIC_BASE_URL="http://127.0.0.1:$port" \
+  OMNI_AUTH__JWT_SECRET="$(secret)" \
+  OMNI_CRYPTO__SECRET_KEY="$(secret)" \
+  OMNI_LIMITS__LOGIN_PER_MINUTE_PER_IP=0 \
+  OMNI_LIMITS__LOGIN_PER_MINUTE_PER_EMAIL=0 \
+  OMNI_LIMITS__REGISTER_PER_HOUR_PER_IP=0 \
+  OMNI_LIMITS__API_PER_MINUTE_PER_USER=0 \
+  OMNI_LIMITS__WEBHOOKS_PER_MINUTE_PER_INTEGRATION=0 \
+  OMNI_TWILIO__API_BASE_URL="http://127.0.0.1:9" \
+  OMNI_LOG__LEVEL=warn \
+  target/release/omni-server serve >"$out/omni.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status"; }
+# Samples Omni's RSS every 100 ms into $1 until the file $2 disappears.
+sample_rss() {
+  local into=$1 flag=$2 peak=0 now
+  while [ -e "$flag" ]; do
+    now=$(rss_kb); [ "$now" -gt "$peak" ] && peak=$now
+    sleep 0.1
+  done
+  echo "$peak" >"$into"
+}
+with_rss() { # name command...
+  local name=$1; shift
+  local flag="$out/.sampling"
+  touch "$flag"
+  sample_rss "$out/rss_$name.txt" "$flag" &
+  local sampler=$!
+  "$@"
+  rm -f "$flag"; wait "$sampler"
+}
+sleep 2
+rss_kb >"$out/rss_idle_fresh.txt"
+
+say "seeding $companies companies, $tickets tickets, $messages messages"
+target/release/omni-loadgen seed --url "http://127.0.0.1:$port" --database-url "$db_url" \
+  --companies "$companies" --tickets "$tickets" --messages "$messages" --fixture "$out/fixture.json"
+psql -X -q "$db_url" -c "CHECKPOINT" -c "VACUUM ANALYZE"
+sleep 3
+rss_kb >"$out/rss_idle_seeded.txt"
+
+say "webhooks: 64 connections, ${duration} s"
+with_rss webhooks target/release/omni-loadgen webhooks --fixture "$out/fixture.json" \
+  --connections 64 --duration "$duration" --customers "$customers" --run-id SMbench64x --json "$out/webhooks_64.json"
+accepted=$(python3 -c "import json;print(json.load(open('$out/webhooks_64.json'))['extra']['accepted'])")
+target/release/omni-loadgen verify --database-url "$db_url" --run-id SMbench64x --accepted "$accepted" --json "$out/verify_64.json"
+
+say "webhooks: 16 connections, ${duration} s"
+target/release/omni-loadgen webhooks --fixture "$out/fixture.json" \
+  --connections 16 --duration "$duration" --customers "$customers" --run-id SMbench16x --json "$out/webhooks_16.json"
+accepted=$(python3 -c "import json;print(json.load(open('$out/webhooks_16.json'))['extra']['accepted'])")
+target/release/omni-loadgen verify --database-url "$db_url" --run-id SMbench16x --accepted "$accepted" --json "$out/verify_16.json"
+
+cmin=$(psql -X -tA "$db_url" -c "SELECT min(id) FROM companies WHERE name LIKE 'Bench %'")
+for clients in 16 64; do
+  say "pgbench: the webhook's transaction, $clients clients, ${duration} s"
+  pgbench -n -M prepared -c "$clients" -j 2 -T "$duration" -f bench/webhook.pgbench \
+    -D cmin="$cmin" -D companies="$companies" -D customers="$customers" "$db_url" \
+    | tee "$out/pgbench_$clients.txt"
+done
+
+say "reads: GET /tickets, 500 req/s, ${duration} s"
+target/release/omni-loadgen reads --fixture "$out/fixture.json" --rate 500 --duration "$duration" \
+  --json "$out/reads.json"
+
+say "fan-out: 1,000 agents, 200 messages/s, 20 s"
+target/release/omni-loadgen fanout --fixture "$out/fixture.json" --sockets 1000 --rate 200 \
+  --duration 20 --json "$out/fanout.json"
+
+say "10,000 idle WebSockets"
+rm -f "$out/.sockets_ready"
+target/release/omni-loadgen sockets --fixture "$out/fixture.json" --sockets 10000 --hold 8 \
+  --ready-file "$out/.sockets_ready" &
+sockets_pid=$!
+for _ in $(seq 600); do [ -e "$out/.sockets_ready" ] && break; sleep 0.1; done
+sleep 3
+rss_kb >"$out/rss_sockets_10k.txt"
+wait "$sockets_pid"
+rm -f "$out/.sockets_ready"
+
+python3 bench/summary.py "$out"

@@ -1,0 +1,170 @@
+//! `webhooks`: Twilio-signed inbound messages from many customers of many companies, at a
+//! concurrency (closed loop) or a rate (open loop), each answer checked.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng as _;
+use serde_json::json;
+
+use crate::fixture::{Fixture, customer_phone, inbound_form};
+use crate::stats::{Latencies, Report};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    #[arg(long, default_value = "target/bench/fixture.json")]
+    pub fixture: PathBuf,
+    /// Concurrent connections, each sending its next webhook when the last is answered.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 30)]
+    pub duration: u64,
+    /// Webhooks per second in all (open loop); unset: as fast as answers come.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Customers per company who write: the first ones whose seeded ticket is `new` or
+    /// `open`, so every webhook continues a conversation (the path `pgbench` replays).
+    #[arg(long, default_value_t = 5_000)]
+    pub customers: u32,
+    /// Prefix of this run's MessageSids, to verify them afterwards.
+    #[arg(long, default_value = "SMbench")]
+    pub run_id: String,
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+struct Outcome {
+    latencies: Latencies,
+    accepted: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+pub async fn run(args: WebhookArgs) -> anyhow::Result<Report> {
+    let fixture = Arc::new(Fixture::load(&args.fixture)?);
+    anyhow::ensure!(
+        !fixture.companies.is_empty(),
+        "the fixture has no companies"
+    );
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    let started = Instant::now();
+    let per_worker = args
+        .rate
+        .map(|r| Duration::from_secs_f64(args.connections as f64 / r));
+    let mut tasks = Vec::with_capacity(args.connections);
+    for worker in 0..args.connections {
+        let fixture = fixture.clone();
+        let http = http.clone();
+        let args = args.clone();
+        tasks.push(tokio::spawn(async move {
+            worker_loop(worker, &fixture, &http, &args, deadline, per_worker).await
+        }));
+    }
+    let mut latencies = Latencies::new()?;
+    let (mut accepted, mut errors, mut first_error) = (0, 0, None);
+    for task in tasks {
+        let outcome = task.await??;
+        latencies.merge(&outcome.latencies);
+        accepted += outcome.accepted;
+        errors += outcome.errors;
+        first_error = first_error.or(outcome.first_error);
+    }
+    let elapsed = started.elapsed();
+    Ok(Report::new(
+        "webhooks",
+        json!({"connections": args.connections, "duration_secs": args.duration,
+               "rate": args.rate, "customers_per_company": args.customers,
+               "companies": fixture.companies.len()}),
+        &latencies,
+        errors,
+        elapsed,
+        json!({"accepted": accepted, "run_id": args.run_id, "first_error": first_error}),
+    ))
+}
+
+async fn worker_loop(
+    worker: usize,
+    fixture: &Fixture,
+    http: &reqwest::Client,
+    args: &WebhookArgs,
+    deadline: Instant,
+    pace: Option<Duration>,
+) -> anyhow::Result<Outcome> {
+    let mut out = Outcome {
+        latencies: Latencies::new()?,
+        accepted: 0,
+        errors: 0,
+        first_error: None,
+    };
+    let url = fixture.webhook_url();
+    let customers = args
+        .customers
+        .clamp(1, (fixture.tickets_per_company / 5 * 2).max(1));
+    let mut next = Instant::now();
+    let mut seq: u64 = 0;
+    while Instant::now() < deadline {
+        if let Some(pace) = pace {
+            tokio::time::sleep_until(next.into()).await;
+            next += pace;
+        }
+        let (c, k) = {
+            let mut rng = rand::rng();
+            (
+                rng.random_range(0..fixture.companies.len()),
+                continuing_customer(rng.random_range(0..customers)),
+            )
+        };
+        let company = &fixture.companies[c];
+        let sid = format!("{}{worker:04}x{seq:010}", args.run_id);
+        seq += 1;
+        let (form, signature) = inbound_form(
+            fixture,
+            company,
+            &customer_phone(c, k),
+            &sid,
+            "Olá, meu pedido ainda não chegou. Podem verificar?",
+        );
+        let sent = Instant::now();
+        let result = http
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(form)
+            .send()
+            .await;
+        let ok = match result {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                match res.text().await {
+                    Ok(body) if status == 200 && body.contains("<Response/>") => Ok(()),
+                    Ok(body) => Err(format!("{status}: {body}")),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match ok {
+            Ok(()) => {
+                out.latencies.record(sent.elapsed());
+                out.accepted += 1;
+            }
+            Err(e) => {
+                out.errors += 1;
+                out.first_error.get_or_insert(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `j`-th customer whose seeded ticket is `new` or `open` (the seeder gives customer
+/// `k` status `k % 5`: new, open, pending, resolved, closed).
+pub fn continuing_customer(j: u32) -> u32 {
+    5 * (j / 2) + j % 2
+}
