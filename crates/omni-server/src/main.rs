@@ -4,6 +4,12 @@ use clap::Parser as _;
 use omni_server::cli::{Cli, Command};
 use omni_server::config::Config;
 
+/// mimalloc gives freed memory back to the system: with glibc's allocator, the 19 MiB an
+/// argon2 hash borrows stayed with each blocking thread that had hashed (RSS after a few
+/// logins: 14 MB → 166 MB, for good).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A configuration mistake is one line on stderr and exit code 2, never a backtrace.

@@ -172,6 +172,8 @@ impl CompanyRepository for PgCompanyRepository {
             .execute(&mut conn)
             .await
             .map_err(unknown)?;
+        // Its integrations went with it.
+        self.db.routes().clear();
         Ok(deleted > 0)
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::connect::establish;
 use crate::notifier::{Announce, Notifier};
+use crate::routes_cache::PhoneRoutes;
 use crate::{DbConfig, StoreError};
 
 /// A connection borrowed from the pool; it returns there when dropped.
@@ -24,6 +25,7 @@ pub struct Database {
     pool: Pool<AsyncPgConnection>,
     config: DbConfig,
     notifier: Arc<Notifier>,
+    routes: Arc<PhoneRoutes>,
 }
 
 impl std::fmt::Debug for Database {
@@ -57,6 +59,7 @@ impl Database {
             pool,
             config,
             notifier: Arc::default(),
+            routes: Arc::default(),
         })
     }
 
@@ -83,6 +86,11 @@ impl Database {
     /// Wakes every instance's listeners of `what`; call after the commit that wrote it.
     pub(crate) fn announce(&self, what: Announce) {
         self.notifier.announce(self, what);
+    }
+
+    /// Phone number → integration answers shared by every repository on this pool.
+    pub(crate) fn routes(&self) -> &PhoneRoutes {
+        &self.routes
     }
 
     /// Connections open now, and how many of them are idle.

@@ -184,7 +184,7 @@ impl IntegrationRepository for PgIntegrationRepository {
 
     async fn insert(&self, new: NewIntegration) -> Result<Integration, TenancyError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        diesel::insert_into(integrations::table)
+        let inserted = diesel::insert_into(integrations::table)
             .values((
                 integrations::company_id.eq(new.company_id.get()),
                 integrations::kind.eq(new.kind.as_str()),
@@ -198,7 +198,10 @@ impl IntegrationRepository for PgIntegrationRepository {
             .get_result::<IntegrationRow>(&mut conn)
             .await
             .map_err(store_error)?
-            .into_integration()
+            .into_integration();
+        // After the write: a lookup racing with it may have remembered the old answer.
+        self.db.routes().clear();
+        inserted
     }
 
     async fn update(
@@ -232,6 +235,7 @@ impl IntegrationRepository for PgIntegrationRepository {
                     .await
             }
         };
+        self.db.routes().clear();
         row.optional()
             .map_err(store_error)?
             .map(IntegrationRow::into_integration)
@@ -242,8 +246,11 @@ impl IntegrationRepository for PgIntegrationRepository {
         &self,
         phone: &omni_core::PhoneNumber,
     ) -> Result<Option<Integration>, TenancyError> {
+        if let Some(answer) = self.db.routes().get(phone.as_str()) {
+            return Ok(answer);
+        }
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        integrations::table
+        let answer = integrations::table
             .filter(integrations::phone_number.eq(phone.as_str()))
             .select(IntegrationRow::as_select())
             .first::<IntegrationRow>(&mut conn)
@@ -251,7 +258,9 @@ impl IntegrationRepository for PgIntegrationRepository {
             .optional()
             .map_err(store_error)?
             .map(IntegrationRow::into_integration)
-            .transpose()
+            .transpose()?;
+        self.db.routes().put(phone.as_str(), answer.clone());
+        Ok(answer)
     }
 
     async fn channels(&self, company: CompanyId) -> Result<Vec<Integration>, TenancyError> {
@@ -282,6 +291,7 @@ impl IntegrationRepository for PgIntegrationRepository {
             }
         }
         .map_err(store_error)?;
+        self.db.routes().clear();
         Ok(deleted > 0)
     }
 }

@@ -14,11 +14,13 @@ mod error;
 mod errors;
 mod event_log;
 mod events;
+mod inbound_batch;
 mod integrations;
 mod jobs;
 mod listen;
 mod messages;
 mod migrate;
+mod routes_cache;
 mod notifier;
 pub mod schema;
 #[cfg(feature = "test-support")]

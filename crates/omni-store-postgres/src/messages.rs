@@ -17,6 +17,9 @@ use crate::errors::{Violation, constraint_violation};
 use crate::jobs::enqueue;
 use crate::notifier::Announce;
 use crate::schema::{ticket_messages, tickets};
+use std::sync::Arc;
+
+use crate::inbound_batch::InboundBatcher;
 use crate::tickets::TicketRow;
 use crate::{Database, events};
 
@@ -24,18 +27,22 @@ use crate::{Database, events};
 #[derive(Debug, Clone)]
 pub struct PgMessageStore {
     db: Database,
+    batcher: Arc<InboundBatcher>,
 }
 
 impl PgMessageStore {
     /// A store over the pool.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            batcher: Arc::default(),
+        }
     }
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = ticket_messages, check_for_backend(diesel::pg::Pg))]
-struct MessageRow {
+pub(crate) struct MessageRow {
     id: i64,
     company_id: i64,
     ticket_id: i64,
@@ -81,11 +88,11 @@ impl MessageRow {
 }
 
 /// A row that does not convert, raised inside a transaction so that it rolls back.
-fn undecodable(message: String) -> diesel::result::Error {
+pub(crate) fn undecodable(message: String) -> diesel::result::Error {
     diesel::result::Error::DeserializationError(message.into())
 }
 
-fn message(row: MessageRow) -> QueryResult<TicketMessage> {
+pub(crate) fn message(row: MessageRow) -> QueryResult<TicketMessage> {
     row.into_message().map_err(undecodable)
 }
 
@@ -108,7 +115,7 @@ fn unavailable(e: crate::StoreError) -> MessagingError {
 /// `MessageSid` won: everything this one did is rolled back.
 const DUPLICATE: &str = "omni: duplicate delivery";
 
-fn media_json(media: &[Media]) -> serde_json::Value {
+pub(crate) fn media_json(media: &[Media]) -> serde_json::Value {
     serde_json::to_value(media).unwrap_or_else(|_| serde_json::json!([]))
 }
 
@@ -155,7 +162,7 @@ async fn ticket_for(
     Ok((ticket(row)?, inserted.is_some()))
 }
 
-async fn record_inbound_tx(
+pub(crate) async fn record_inbound_tx(
     conn: &mut AsyncPgConnection,
     inbound: &Inbound,
 ) -> QueryResult<InboundOutcome> {
@@ -258,6 +265,36 @@ async fn record_inbound_tx(
     })
 }
 
+/// Stores one inbound message in a transaction of its own (the path without batching, and
+/// the fallback of a batch that failed).
+pub(crate) async fn record_alone(
+    db: &Database,
+    inbound: &Inbound,
+) -> Result<InboundOutcome, MessagingError> {
+    let mut conn = db.conn().await.map_err(unavailable)?;
+    let result = conn
+        .transaction(async |conn| record_inbound_tx(conn, inbound).await)
+        .await;
+    db.announce(Announce::Events);
+    db.announce(Announce::Jobs);
+    match result {
+        Ok(outcome) => Ok(outcome),
+        Err(diesel::result::Error::DeserializationError(e)) if e.to_string() == DUPLICATE => {
+            let id: i64 = ticket_messages::table
+                .filter(ticket_messages::company_id.eq(inbound.company_id.get()))
+                .filter(ticket_messages::whatsapp_message_id.eq(&inbound.message_sid))
+                .select(ticket_messages::id)
+                .first(&mut conn)
+                .await
+                .map_err(store_error)?;
+            Ok(InboundOutcome::Duplicate {
+                message_id: MessageId::new(id),
+            })
+        }
+        Err(e) => Err(store_error(e)),
+    }
+}
+
 async fn find_message(
     conn: &mut AsyncPgConnection,
     scope: Scope,
@@ -281,27 +318,9 @@ async fn find_message(
 #[async_trait]
 impl MessageStore for PgMessageStore {
     async fn record_inbound(&self, inbound: &Inbound) -> Result<InboundOutcome, MessagingError> {
-        let mut conn = self.db.conn().await.map_err(unavailable)?;
-        let result = conn
-            .transaction(async |conn| record_inbound_tx(conn, inbound).await)
-            .await;
-        self.db.announce(Announce::Events);
-        self.db.announce(Announce::Jobs);
-        match result {
-            Ok(outcome) => Ok(outcome),
-            Err(diesel::result::Error::DeserializationError(e)) if e.to_string() == DUPLICATE => {
-                let id: i64 = ticket_messages::table
-                    .filter(ticket_messages::company_id.eq(inbound.company_id.get()))
-                    .filter(ticket_messages::whatsapp_message_id.eq(&inbound.message_sid))
-                    .select(ticket_messages::id)
-                    .first(&mut conn)
-                    .await
-                    .map_err(store_error)?;
-                Ok(InboundOutcome::Duplicate {
-                    message_id: MessageId::new(id),
-                })
-            }
-            Err(e) => Err(store_error(e)),
+        match self.batcher.submit(&self.db, inbound).await {
+            Some(outcome) => outcome,
+            None => record_alone(&self.db, inbound).await,
         }
     }
 

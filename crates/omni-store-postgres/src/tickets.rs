@@ -31,7 +31,7 @@ impl PgTicketRepository {
     }
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct TicketRow {
     id: i64,
