@@ -260,6 +260,106 @@ async fn twenty_first_messages_at_once_make_one_ticket() {
     );
 }
 
+/// Concurrent deliveries are stored together (group commit): a burst mixing ongoing
+/// conversations, repeats inside the burst, redeliveries of stored messages, first messages
+/// and a reopening still stores each message exactly once, with its events and ticket changes.
+#[tokio::test]
+async fn a_burst_of_mixed_deliveries_is_stored_exactly_once() {
+    let s = setup_with(false).await;
+    let (ongoing, waiting) = (customer(), customer());
+    for (who, sid) in [(&ongoing, "SMB0"), (&waiting, "SMW0")] {
+        assert_eq!(
+            post_webhook(&s, &inbound(who, "oi", sid), None)
+                .await
+                .status(),
+            200
+        );
+    }
+    let waiting_ticket = ticket_of(&s, &waiting).await;
+    let path = format!("/tickets/{}", waiting_ticket["id"]);
+    let (status, _) = s
+        .app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"status": "pending"})),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let version_before = ticket_of(&s, &ongoing).await["version"].as_i64().unwrap();
+
+    let mut forms = Vec::new();
+    for i in 1..=12 {
+        forms.push(inbound(
+            &ongoing,
+            &format!("continuo {i}"),
+            &format!("SMB{i}"),
+        ));
+        if i % 3 == 0 {
+            // The same delivery twice in the burst.
+            forms.push(inbound(
+                &ongoing,
+                &format!("continuo {i}"),
+                &format!("SMB{i}"),
+            ));
+        }
+    }
+    forms.push(inbound(&ongoing, "oi", "SMB0")); // a redelivery of a stored message
+    let newcomers: Vec<String> = (0..3).map(|_| customer()).collect();
+    for (n, who) in newcomers.iter().enumerate() {
+        forms.push(inbound(who, "primeira vez", &format!("SMN{n}")));
+        forms.push(inbound(who, "de novo", &format!("SMN{n}b")));
+    }
+    forms.push(inbound(&waiting, "ainda espero", "SMW1"));
+    let answers =
+        futures_util::future::join_all(forms.iter().map(|f| post_webhook(&s, f, None))).await;
+    for answer in answers {
+        assert_eq!(answer.status(), 200);
+    }
+
+    // 2 first + 12 ongoing + 6 newcomers + 1 waiting, each once.
+    assert_eq!(count(&s, "SELECT count(*) FROM ticket_messages").await, 21);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM ticket_messages GROUP BY company_id, whatsapp_message_id \
+             ORDER BY count(*) DESC LIMIT 1"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'message.created'"
+        )
+        .await,
+        21
+    );
+    assert_eq!(count(&s, "SELECT count(*) FROM tickets").await, 5);
+    let ongoing_ticket = ticket_of(&s, &ongoing).await;
+    assert!(ongoing_ticket["version"].as_i64().unwrap() > version_before);
+    let (_, messages) = s
+        .app
+        .call(
+            Method::GET,
+            &format!(
+                "/ticket-messages?ticket_id={}&limit=50",
+                ongoing_ticket["id"]
+            ),
+            None,
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(messages["data"].as_array().unwrap().len(), 13);
+    assert_eq!(ticket_of(&s, &waiting).await["status"], "open");
+    for who in &newcomers {
+        let t = ticket_of(&s, who).await;
+        assert_eq!(t["status"], "new");
+    }
+}
+
 #[tokio::test]
 async fn customers_reopen_waiting_tickets_and_start_over_after_closed() {
     let s = setup().await;

@@ -20,8 +20,8 @@ mod jobs;
 mod listen;
 mod messages;
 mod migrate;
-mod routes_cache;
 mod notifier;
+mod routes_cache;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_db;
