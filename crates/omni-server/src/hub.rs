@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytestring::ByteString;
 use omni_core::{CompanyId, Event};
 use omni_store_postgres::{DbConfig, EVENTS_CHANNEL, PgEventLog};
 use tokio::sync::{Notify, mpsc, watch};
@@ -21,8 +22,9 @@ pub const GAP_WAIT: Duration = Duration::from_secs(3);
 /// Events read per query.
 const BATCH: i64 = 1000;
 
-/// A frame ready to send: the event id (to drop duplicates at the replay seam) and its JSON.
-pub type Frame = (i64, Arc<str>);
+/// A frame ready to send: the event id (to drop duplicates at the replay seam) and its JSON,
+/// shared by every connection it goes to (cloning it copies nothing).
+pub type Frame = (i64, ByteString);
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -157,7 +159,7 @@ impl Hub {
                 let Ok(json) = serde_json::to_string(event) else {
                     continue;
                 };
-                let frame: Arc<str> = Arc::from(json);
+                let frame = ByteString::from(json);
                 list.retain(|s| match s.tx.try_send((event.id.get(), frame.clone())) {
                     Ok(()) => true,
                     Err(mpsc::error::TrySendError::Full(_)) => {

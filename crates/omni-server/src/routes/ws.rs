@@ -139,7 +139,7 @@ async fn serve(
             tokio::select! {
                 frame = sub.frames.recv() => match frame {
                     Some((event_id, text)) if event_id > last_sent => {
-                        session.text(text.to_string()).await.ok()?;
+                        session.text(text).await.ok()?;
                         hub.stats.delivered.fetch_add(1, Ordering::Relaxed);
                         last_sent = event_id;
                     }
