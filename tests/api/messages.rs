@@ -360,6 +360,59 @@ async fn a_burst_of_mixed_deliveries_is_stored_exactly_once() {
     }
 }
 
+/// Twilio redelivers to whichever instance its load balancer picks: the same burst posted
+/// to two instances at once (their batches collide on every message) stores each once.
+#[tokio::test]
+async fn the_same_burst_at_two_instances_is_stored_once() {
+    let s = setup_with(false).await;
+    let other = spawn_app_beside(&s.app, |f| f.merge(("worker.enabled", false))).await;
+    let who = customer();
+    assert_eq!(
+        post_webhook(&s, &inbound(&who, "oi", "SMT0"), None)
+            .await
+            .status(),
+        200
+    );
+    let forms: Vec<_> = (1..=25)
+        .map(|i| inbound(&who, &format!("mensagem {i}"), &format!("SMT{i}")))
+        .collect();
+    let url = "https://omni.test/ticket-messages/webhook";
+    let post = |address: String, form: Vec<(String, String)>| {
+        let signature =
+            SignatureValidator::new(&s.token).compute(url, &form, SignatureAlgorithm::HmacSha1);
+        let client = s.app.client.clone();
+        async move {
+            client
+                .post(format!("{address}/ticket-messages/webhook"))
+                .form(&form)
+                .header("X-Twilio-Signature", signature)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let mut requests = Vec::new();
+    for form in &forms {
+        requests.push(post(s.app.address.clone(), form.clone()));
+        requests.push(post(other.address.clone(), form.clone()));
+    }
+    for status in futures_util::future::join_all(requests).await {
+        assert_eq!(status, 200);
+    }
+    assert_eq!(count(&s, "SELECT count(*) FROM ticket_messages").await, 26);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'message.created'"
+        )
+        .await,
+        26
+    );
+    assert_eq!(count(&s, "SELECT count(*) FROM tickets").await, 1);
+    drop(other);
+}
+
 #[tokio::test]
 async fn customers_reopen_waiting_tickets_and_start_over_after_closed() {
     let s = setup().await;

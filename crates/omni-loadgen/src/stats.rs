@@ -124,3 +124,36 @@ fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_throughput_come_from_the_recorded_latencies() {
+        let mut a = Latencies::new().unwrap();
+        let mut b = Latencies::new().unwrap();
+        for ms in 1..=90 {
+            a.record(Duration::from_millis(ms));
+        }
+        for ms in 91..=100 {
+            b.record(Duration::from_millis(ms));
+        }
+        a.merge(&b);
+        let r = Report::new(
+            "t",
+            serde_json::Value::Null,
+            &a,
+            3,
+            Duration::from_secs(2),
+            serde_json::Value::Null,
+        );
+        assert_eq!(r.requests, 103);
+        assert_eq!(r.errors, 3);
+        assert_eq!(r.throughput_per_sec, 50.0);
+        assert!((r.p50_ms - 50.0).abs() < 0.1, "{}", r.p50_ms);
+        assert!((r.p99_ms - 99.0).abs() < 0.1, "{}", r.p99_ms);
+        assert!((r.max_ms - 100.0).abs() < 0.1, "{}", r.max_ms);
+        assert!(r.table().contains("50.0"));
+    }
+}
