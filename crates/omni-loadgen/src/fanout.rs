@@ -19,10 +19,10 @@ pub struct FanoutArgs {
     #[arg(long, default_value = "target/bench/fixture.json")]
     pub fixture: PathBuf,
     /// Agents connected.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = crate::args::count)]
     pub sockets: usize,
     /// Webhooks per second.
-    #[arg(long, default_value_t = 200.0)]
+    #[arg(long, default_value_t = 200.0, value_parser = crate::args::rate)]
     pub rate: f64,
     /// Seconds of webhooks.
     #[arg(long, default_value_t = 20)]
@@ -36,7 +36,7 @@ pub struct SocketArgs {
     #[arg(long, default_value = "target/bench/fixture.json")]
     pub fixture: PathBuf,
     /// Agents connected, spread over the companies.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = crate::args::count)]
     pub sockets: usize,
     /// Seconds to hold them once all are connected.
     #[arg(long, default_value_t = 10)]

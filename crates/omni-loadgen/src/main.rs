@@ -2,6 +2,7 @@
 //! Twilio webhooks, agents on WebSockets, agents reading their queues — and reports
 //! throughput and latency percentiles as a table and as JSON. `make bench` runs it.
 
+mod args;
 mod fanout;
 mod fixture;
 mod reads;

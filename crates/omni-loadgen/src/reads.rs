@@ -14,13 +14,13 @@ pub struct ReadArgs {
     #[arg(long, default_value = "target/bench/fixture.json")]
     pub fixture: PathBuf,
     /// Requests per second in all.
-    #[arg(long, default_value_t = 500.0)]
+    #[arg(long, default_value_t = 500.0, value_parser = crate::args::rate)]
     pub rate: f64,
     /// Seconds to run.
     #[arg(long, default_value_t = 30)]
     pub duration: u64,
     /// Concurrent connections sharing the rate.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = crate::args::count)]
     pub connections: usize,
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -52,14 +52,14 @@ pub async fn run(args: ReadArgs) -> anyhow::Result<Report> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let mut tasks = Vec::new();
-    for worker in 0..args.connections {
+    let connections = args.connections;
+    for worker in 0..connections {
         let (fixture, http) = (fixture.clone(), http.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Latencies::new()?;
             let (mut errors, mut first_error) = (0u64, None::<String>);
             // Workers start spread over one period, not all at once.
-            let mut next = Instant::now()
-                + pace.mul_f64(worker as f64 / fixture.companies.len().max(1) as f64);
+            let mut next = Instant::now() + pace.mul_f64(worker as f64 / connections as f64);
             let mut i = worker;
             while next < deadline {
                 tokio::time::sleep_until(next.into()).await;

@@ -22,7 +22,7 @@ pub struct SeedArgs {
     /// The database Omni uses (for the bulk inserts).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: String,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::args::count)]
     pub companies: usize,
     #[arg(long, default_value_t = 1_000_000)]
     pub tickets: u32,

@@ -16,13 +16,13 @@ pub struct WebhookArgs {
     #[arg(long, default_value = "target/bench/fixture.json")]
     pub fixture: PathBuf,
     /// Concurrent connections, each sending its next webhook when the last is answered.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::args::count)]
     pub connections: usize,
     /// Seconds to run.
     #[arg(long, default_value_t = 30)]
     pub duration: u64,
     /// Webhooks per second in all (open loop); unset: as fast as answers come.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::rate)]
     pub rate: Option<f64>,
     /// Customers per company who write: the first ones whose seeded ticket is `new` or
     /// `open`, so every webhook continues a conversation (the path `pgbench` replays).
