@@ -117,10 +117,10 @@ async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
 /// Stores a batch: together when it can, else each alone.
 async fn store(db: &Database, batch: &[&Inbound]) -> Vec<Outcome> {
     let together = match db.conn().await {
-        Ok(mut conn) => conn
-            .transaction(async |conn| store_together(conn, batch).await)
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(mut conn) => {
+            conn.transaction(async |conn| store_together(conn, batch).await)
+                .await
+        }
         Err(e) => {
             let why = e.to_string();
             return batch
@@ -134,6 +134,20 @@ async fn store(db: &Database, batch: &[&Inbound]) -> Vec<Outcome> {
         Ok((outcomes, alone)) => {
             enqueued_any = alone;
             outcomes.into_iter().map(Ok).collect()
+        }
+        // The database went away: one by one would only wait for it once per message.
+        Err(
+            e @ (diesel::result::Error::BrokenTransactionManager
+            | diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection,
+                _,
+            )),
+        ) => {
+            let why = e.to_string();
+            return batch
+                .iter()
+                .map(|_| Err(MessagingError::Unavailable(why.clone())))
+                .collect();
         }
         Err(why) => {
             tracing::debug!(size = batch.len(), %why, "batch failed; storing its messages one by one");
