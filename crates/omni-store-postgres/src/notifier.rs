@@ -17,6 +17,11 @@ use crate::Database;
 use crate::event_log::EVENTS_CHANNEL;
 use crate::jobs::JOBS_CHANNEL;
 
+/// Wake-ups are sent at most this often: under load, every batch's commit would otherwise
+/// cost a notifying transaction here and an event-log read in every hub. Agents see events
+/// at most this much later.
+const INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// What committed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Announce {
@@ -78,5 +83,6 @@ async fn send_forever(notifier: Arc<Notifier>, db: Database) {
             // Listeners find the rows on their next poll; nothing is lost.
             tracing::debug!(error = %e, "could not send notifications");
         }
+        tokio::time::sleep(INTERVAL).await;
     }
 }
