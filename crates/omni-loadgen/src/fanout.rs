@@ -11,7 +11,7 @@ use futures_util::StreamExt as _;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::fixture::{Fixture, customer_phone, inbound_form};
+use crate::fixture::{Fixture, customer_phone, http_client, inbound_form};
 use crate::stats::{Latencies, Report};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -75,10 +75,6 @@ async fn connect_all(urls: Vec<String>) -> anyhow::Result<Vec<Socket>> {
 
 pub async fn sockets(args: SocketArgs) -> anyhow::Result<()> {
     let fixture = Fixture::load(&args.fixture)?;
-    anyhow::ensure!(
-        !fixture.companies.is_empty(),
-        "the fixture has no companies"
-    );
     let urls = (0..args.sockets)
         .map(|i| fixture.ws_url(&fixture.companies[i % fixture.companies.len()].admin_token))
         .collect();
@@ -147,9 +143,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
         .collect();
 
     // The poster: one webhook every 1/rate s, from customers whose seeded ticket is open.
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let http = http_client(8, Duration::from_secs(10))?;
     let pace = Duration::from_secs_f64(1.0 / args.rate);
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let (posted, post_errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));

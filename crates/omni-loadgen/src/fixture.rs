@@ -30,11 +30,18 @@ pub struct Company {
 }
 
 impl Fixture {
+    /// Reads the fixture; one without companies is refused (no scenario can use it).
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             anyhow::anyhow!("{}: {e} (run `omni-loadgen seed` first)", path.display())
         })?;
-        Ok(serde_json::from_str(&text)?)
+        let fixture: Self = serde_json::from_str(&text)?;
+        anyhow::ensure!(
+            !fixture.companies.is_empty(),
+            "{}: the fixture has no companies",
+            path.display()
+        );
+        Ok(fixture)
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
@@ -122,6 +129,17 @@ fn url_encode(s: &str) -> impl Iterator<Item = char> + '_ {
         }
         out.into_iter().flatten()
     })
+}
+
+/// An HTTP client keeping up to `connections` connections open to Omni.
+pub fn http_client(
+    connections: usize,
+    timeout: std::time::Duration,
+) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .timeout(timeout)
+        .build()?)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, http_client};
 use crate::stats::{Latencies, Report};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -40,14 +40,7 @@ const QUERIES: &[&str] = &[
 
 pub async fn run(args: ReadArgs) -> anyhow::Result<Report> {
     let fixture = Arc::new(Fixture::load(&args.fixture)?);
-    anyhow::ensure!(
-        !fixture.companies.is_empty(),
-        "the fixture has no companies"
-    );
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.connections)
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let http = http_client(args.connections, Duration::from_secs(10))?;
     let pace = Duration::from_secs_f64(args.connections as f64 / args.rate);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use serde_json::json;
 
-use crate::fixture::{Fixture, customer_phone, inbound_form};
+use crate::fixture::{Fixture, customer_phone, http_client, inbound_form};
 use crate::stats::{Latencies, Report};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -44,14 +44,7 @@ struct Outcome {
 
 pub async fn run(args: WebhookArgs) -> anyhow::Result<Report> {
     let fixture = Arc::new(Fixture::load(&args.fixture)?);
-    anyhow::ensure!(
-        !fixture.companies.is_empty(),
-        "the fixture has no companies"
-    );
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.connections)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let http = http_client(args.connections, Duration::from_secs(30))?;
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let started = Instant::now();
     let per_worker = args
