@@ -11,7 +11,7 @@ use futures_util::StreamExt as _;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::fixture::{Fixture, customer_phone, http_client, inbound_form};
+use crate::fixture::{Fixture, customer_phone, http_client, inbound_form, post_inbound};
 use crate::stats::{Latencies, Report};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -157,17 +157,11 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
         let sid = format!("SMfanout{seq:010}x{}", t0.elapsed().as_nanos() % 1_000_000);
         seq += 1;
         let body = format!("fanout:{}", t0.elapsed().as_micros());
-        let (form, signature) = inbound_form(&fixture, &company, &customer, &sid, &body);
+        let signed = inbound_form(&fixture, &company, &customer, &sid, &body);
         let (http, url) = (http.clone(), fixture.webhook_url());
         let (posted, post_errors) = (posted.clone(), post_errors.clone());
         inflight.push(tokio::spawn(async move {
-            let res = http
-                .post(url)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .header("X-Twilio-Signature", signature)
-                .body(form)
-                .send()
-                .await;
+            let res = post_inbound(&http, &url, signed).await;
             match res {
                 Ok(r) if r.status() == 200 => posted.fetch_add(1, Ordering::Relaxed),
                 _ => post_errors.fetch_add(1, Ordering::Relaxed),

@@ -142,6 +142,20 @@ pub fn http_client(
         .build()?)
 }
 
+/// Posts a form signed by [`inbound_form`] to Omni's webhook, as Twilio does.
+pub async fn post_inbound(
+    http: &reqwest::Client,
+    url: &str,
+    (form, signature): (String, String),
+) -> reqwest::Result<reqwest::Response> {
+    http.post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header(omni_twilio::SIGNATURE_HEADER, signature)
+        .body(form)
+        .send()
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use serde_json::json;
 
-use crate::fixture::{Fixture, customer_phone, http_client, inbound_form};
+use crate::fixture::{Fixture, customer_phone, http_client, inbound_form, post_inbound};
 use crate::stats::{Latencies, Report};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -116,7 +116,7 @@ async fn worker_loop(
         let company = &fixture.companies[c];
         let sid = format!("{}{worker:04}x{seq:010}", args.run_id);
         seq += 1;
-        let (form, signature) = inbound_form(
+        let signed = inbound_form(
             fixture,
             company,
             &customer_phone(c, k),
@@ -124,13 +124,7 @@ async fn worker_loop(
             "Olá, meu pedido ainda não chegou. Podem verificar?",
         );
         let sent = Instant::now();
-        let result = http
-            .post(&url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("X-Twilio-Signature", signature)
-            .body(form)
-            .send()
-            .await;
+        let result = post_inbound(http, &url, signed).await;
         let ok = match result {
             Ok(res) => {
                 let status = res.status().as_u16();

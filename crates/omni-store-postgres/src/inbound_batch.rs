@@ -13,19 +13,22 @@
 //! fail as a whole (a deadlock with another instance, a concurrent redelivery), every
 //! message is stored again on its own, exactly as without batching.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use omni_core::MessageId;
 use omni_messaging::{
-    DeliveryStatus, Inbound, InboundOutcome, MessagingError, events as message_events,
+    Inbound, InboundOutcome, MessagingError, TicketMessage, events as message_events,
 };
 use omni_ticketing::{CustomerMessageOutcome, Ticket};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use crate::messages::{MessageRow, NewInboundRow, undecodable};
+use crate::notifier::Announce;
 use crate::schema::ticket_messages;
 use crate::tickets::TicketRow;
 use crate::{Database, events};
@@ -116,25 +119,21 @@ async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
 
 /// Stores a batch: together when it can, else each alone.
 async fn store(db: &Database, batch: &[&Inbound]) -> Vec<Outcome> {
+    let all_unavailable = |why: String| -> Vec<Outcome> {
+        batch
+            .iter()
+            .map(|_| Err(MessagingError::Unavailable(why.clone())))
+            .collect()
+    };
     let together = match db.conn().await {
         Ok(mut conn) => {
             conn.transaction(async |conn| store_together(conn, batch).await)
                 .await
         }
-        Err(e) => {
-            let why = e.to_string();
-            return batch
-                .iter()
-                .map(|_| Err(MessagingError::Unavailable(why.clone())))
-                .collect();
-        }
+        Err(e) => return all_unavailable(e.to_string()),
     };
-    let mut enqueued_any = false;
-    let outcomes = match together {
-        Ok((outcomes, alone)) => {
-            enqueued_any = alone;
-            outcomes.into_iter().map(Ok).collect()
-        }
+    let (outcomes, enqueued) = match together {
+        Ok((outcomes, alone)) => (outcomes.into_iter().map(Ok).collect(), alone),
         // The database went away: one by one would only wait for it once per message.
         Err(
             e @ (diesel::result::Error::BrokenTransactionManager
@@ -142,28 +141,22 @@ async fn store(db: &Database, batch: &[&Inbound]) -> Vec<Outcome> {
                 diesel::result::DatabaseErrorKind::ClosedConnection,
                 _,
             )),
-        ) => {
-            let why = e.to_string();
-            return batch
-                .iter()
-                .map(|_| Err(MessagingError::Unavailable(why.clone())))
-                .collect();
-        }
+        ) => return all_unavailable(e.to_string()),
         Err(why) => {
             tracing::debug!(size = batch.len(), %why, "batch failed; storing its messages one by one");
             let mut outcomes = Vec::with_capacity(batch.len());
             for inbound in batch {
                 outcomes.push(crate::messages::record_alone(db, inbound).await);
             }
-            outcomes
+            // `record_alone` announced for itself.
+            (outcomes, false)
         }
     };
-    db.announce(crate::notifier::Announce::Events);
+    db.announce(Announce::Events);
     // Jobs (triage) come only from first messages and reopenings, which take the path
-    // alone (whose fallback announces for itself); workers are not woken for batches that
-    // only appended.
-    if enqueued_any {
-        db.announce(crate::notifier::Announce::Jobs);
+    // alone; workers are not woken for batches that only appended.
+    if enqueued {
+        db.announce(Announce::Jobs);
     }
     outcomes
 }
@@ -180,13 +173,21 @@ struct Seen {
 
 /// What to do with each message of the batch.
 enum Plan {
-    /// Already stored (an earlier delivery, or earlier in this batch: index).
+    /// Already stored by an earlier delivery: that message's id.
     Seen(i64),
+    /// A repeat of the message at this index of the batch.
     SameAs(usize),
     /// Appended to this open ticket, in the set-based statements.
     Append(i64),
     /// Through the one-by-one path.
     Alone,
+}
+
+/// A message's identity within a company, borrowed from the batch or the rows read.
+type Key<'a> = (i64, &'a str);
+
+fn sid_of(m: &Inbound) -> Key<'_> {
+    (m.company_id.get(), m.message_sid.as_str())
 }
 
 /// The outcomes, and whether any message took the path alone (which may enqueue triage).
@@ -198,21 +199,22 @@ async fn store_together(
     let sids: Vec<&str> = batch.iter().map(|m| m.message_sid.as_str()).collect();
     let phones: Vec<&str> = batch.iter().map(|m| m.customer.as_str()).collect();
 
-    let seen: HashMap<(i64, String), i64> = diesel::sql_query(
+    let seen_rows: Vec<Seen> = diesel::sql_query(
         "SELECT m.company_id, m.whatsapp_message_id AS sid, m.id FROM ticket_messages m \
          JOIN unnest($1::bigint[], $2::text[]) AS u(c, s) \
            ON m.company_id = u.c AND m.whatsapp_message_id = u.s",
     )
     .bind::<Array<BigInt>, _>(&companies)
     .bind::<Array<Text>, _>(&sids)
-    .load::<Seen>(conn)
-    .await?
-    .into_iter()
-    .map(|s| ((s.company_id, s.sid), s.id))
-    .collect();
+    .load(conn)
+    .await?;
+    let seen: HashMap<Key, i64> = seen_rows
+        .iter()
+        .map(|s| ((s.company_id, s.sid.as_str()), s.id))
+        .collect();
 
     // Locked in id order: concurrent batches take their common tickets in the same order.
-    let open: HashMap<(i64, String), Ticket> = diesel::sql_query(
+    let open_tickets: Vec<Ticket> = diesel::sql_query(
         "SELECT t.* FROM tickets t \
          JOIN (SELECT DISTINCT c, p FROM unnest($1::bigint[], $2::text[]) AS u(c, p)) u \
            ON t.company_id = u.c AND t.customer_phone = u.p \
@@ -223,123 +225,112 @@ async fn store_together(
     .load::<TicketRow>(conn)
     .await?
     .into_iter()
-    .map(|row| {
-        let t = row.into_ticket().map_err(crate::messages::undecodable)?;
-        Ok((
-            (t.company_id.get(), t.customer_phone.as_str().to_owned()),
-            t,
-        ))
-    })
+    .map(crate::messages::ticket)
     .collect::<QueryResult<_>>()?;
+    let open: HashMap<Key, &Ticket> = open_tickets
+        .iter()
+        .map(|t| ((t.company_id.get(), t.customer_phone.as_str()), t))
+        .collect();
 
     // A customer whose messages cannot all be appended is handled one by one throughout,
     // so that their messages keep their order.
-    let mut alone_customers: Vec<(i64, &str)> = Vec::new();
-    for m in batch {
-        let key = (m.company_id.get(), m.customer.as_str().to_owned());
-        let appendable = open
-            .get(&key)
-            .is_some_and(|t| t.status.on_customer_message() == CustomerMessageOutcome::Unchanged);
-        if !appendable {
-            alone_customers.push((key.0, m.customer.as_str()));
-        }
-    }
-    let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
+    let alone_customers: HashSet<Key> = batch
+        .iter()
+        .map(|m| (m.company_id.get(), m.customer.as_str()))
+        .filter(|customer| {
+            !open.get(customer).is_some_and(|t| {
+                t.status.on_customer_message() == CustomerMessageOutcome::Unchanged
+            })
+        })
+        .collect();
+    let mut first_of: HashMap<Key, usize> = HashMap::new();
     let plans: Vec<Plan> = batch
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let company = m.company_id.get();
-            if let Some(id) = seen.get(&(company, m.message_sid.clone())) {
+            let key = sid_of(m);
+            if let Some(id) = seen.get(&key) {
                 return Plan::Seen(*id);
             }
-            if let Some(first) = first_of.get(&(company, m.message_sid.as_str())) {
+            if let Some(first) = first_of.get(&key) {
                 return Plan::SameAs(*first);
             }
-            first_of.insert((company, m.message_sid.as_str()), i);
-            if alone_customers.contains(&(company, m.customer.as_str())) {
-                return Plan::Alone;
+            first_of.insert(key, i);
+            let customer = (m.company_id.get(), m.customer.as_str());
+            match open.get(&customer) {
+                Some(t) if !alone_customers.contains(&customer) => Plan::Append(t.id.get()),
+                _ => Plan::Alone,
             }
-            let key = (company, m.customer.as_str().to_owned());
-            open.get(&key)
-                .map_or(Plan::Alone, |t| Plan::Append(t.id.get()))
         })
         .collect();
 
     // Appended: one insert of every message…
-    let rows: Vec<_> = batch
+    let rows: Vec<NewInboundRow> = batch
         .iter()
         .zip(&plans)
         .filter_map(|(m, plan)| match plan {
-            Plan::Append(ticket) => Some((
-                ticket_messages::company_id.eq(m.company_id.get()),
-                ticket_messages::ticket_id.eq(*ticket),
-                ticket_messages::content.eq(m.body.as_str()),
-                ticket_messages::from_customer.eq(true),
-                ticket_messages::whatsapp_number.eq(m.customer.as_str()),
-                ticket_messages::whatsapp_message_id.eq(m.message_sid.as_str()),
-                ticket_messages::delivery_status.eq(DeliveryStatus::Received.as_str()),
-                ticket_messages::media.eq(crate::messages::media_json(&m.media)),
-            )),
+            Plan::Append(ticket) => Some(NewInboundRow::new(m, *ticket)),
             _ => None,
         })
         .collect();
-    let mut stored: HashMap<(i64, String), omni_messaging::TicketMessage> = HashMap::new();
-    if !rows.is_empty() {
-        let inserted: Vec<crate::messages::MessageRow> =
-            diesel::insert_into(ticket_messages::table)
-                .values(rows)
-                .on_conflict((
-                    ticket_messages::company_id,
-                    ticket_messages::whatsapp_message_id,
-                ))
-                .do_nothing()
-                .returning(crate::messages::MessageRow::as_returning())
-                .get_results(conn)
-                .await?;
-        for row in inserted {
-            let message = crate::messages::message(row)?;
-            let key = (
-                message.company_id.get(),
-                message.whatsapp_message_id.clone().unwrap_or_default(),
-            );
-            stored.insert(key, message);
-        }
-    }
+    let appended = rows.len();
+    let stored_messages: Vec<TicketMessage> = if rows.is_empty() {
+        Vec::new()
+    } else {
+        diesel::insert_into(ticket_messages::table)
+            .values(rows)
+            .on_conflict((
+                ticket_messages::company_id,
+                ticket_messages::whatsapp_message_id,
+            ))
+            .do_nothing()
+            .returning(MessageRow::as_returning())
+            .get_results(conn)
+            .await?
+            .into_iter()
+            .map(crate::messages::message)
+            .collect::<QueryResult<_>>()?
+    };
     // …a redelivery another transaction committed meanwhile is not ours to decide here.
-    let appended = plans
-        .iter()
-        .filter(|p| matches!(p, Plan::Append(_)))
-        .count();
-    if stored.len() != appended {
-        return Err(crate::messages::undecodable(
+    if stored_messages.len() != appended {
+        return Err(undecodable(
             "a concurrent delivery of a message in this batch".into(),
         ));
     }
-
-    // …one update of every ticket…
+    let stored: HashMap<Key, &TicketMessage> = stored_messages
+        .iter()
+        .map(|m| {
+            let sid = m.whatsapp_message_id.as_deref().unwrap_or_default();
+            ((m.company_id.get(), sid), m)
+        })
+        .collect();
     let stored_for = |m: &Inbound| {
         stored
-            .get(&(m.company_id.get(), m.message_sid.clone()))
-            .ok_or_else(|| crate::messages::undecodable("an appended message is missing".into()))
+            .get(&sid_of(m))
+            .copied()
+            .ok_or_else(|| undecodable("an appended message is missing".into()))
     };
-    let mut touched: HashMap<i64, (DateTime<Utc>, Option<String>)> = HashMap::new();
+
+    // …one update of every ticket…
+    let mut touched: HashMap<i64, (DateTime<Utc>, Option<&str>)> = HashMap::new();
     for (m, plan) in batch.iter().zip(&plans) {
         if let Plan::Append(ticket) = plan {
             let at = stored_for(m)?.created_at;
             let entry = touched.entry(*ticket).or_insert((at, None));
             entry.0 = entry.0.max(at);
-            if m.customer_name.is_some() {
-                entry.1.clone_from(&m.customer_name);
+            if let Some(name) = m.customer_name.as_deref() {
+                entry.1 = Some(name);
             }
         }
     }
     let mut after: HashMap<i64, Ticket> = HashMap::new();
     if !touched.is_empty() {
-        let ids: Vec<i64> = touched.keys().copied().collect();
-        // keys() and values() of one unchanged map come in the same order.
-        let (ats, names): (Vec<DateTime<Utc>>, Vec<Option<String>>) =
-            touched.values().cloned().unzip();
+        let (mut ids, mut ats, mut names) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, (at, name)) in touched {
+            ids.push(id);
+            ats.push(at);
+            names.push(name);
+        }
         let rows: Vec<TicketRow> = diesel::sql_query(
             "UPDATE tickets t SET last_message_at = u.at, last_activity_at = u.at, \
                  customer_name = coalesce(u.name, t.customer_name), version = t.version + 1 \
@@ -352,7 +343,7 @@ async fn store_together(
         .load(conn)
         .await?;
         for row in rows {
-            let t = row.into_ticket().map_err(crate::messages::undecodable)?;
+            let t = crate::messages::ticket(row)?;
             after.insert(t.id.get(), t);
         }
     }
@@ -372,24 +363,21 @@ async fn store_together(
     for (m, plan) in batch.iter().zip(&plans) {
         let outcome = match plan {
             Plan::Seen(id) => InboundOutcome::Duplicate {
-                message_id: omni_core::MessageId::new(*id),
+                message_id: MessageId::new(*id),
             },
             Plan::SameAs(first) => match outcomes.get(*first) {
                 Some(InboundOutcome::Stored { message, .. }) => InboundOutcome::Duplicate {
                     message_id: message.id,
                 },
                 Some(other) => other.clone(),
-                None => {
-                    return Err(crate::messages::undecodable(
-                        "a repeat before its first".into(),
-                    ));
-                }
+                None => return Err(undecodable("a repeat before its first".into())),
             },
             Plan::Append(ticket) => InboundOutcome::Stored {
                 message: stored_for(m)?.clone(),
-                ticket: after.get(ticket).cloned().ok_or_else(|| {
-                    crate::messages::undecodable("an appended ticket was not updated".into())
-                })?,
+                ticket: after
+                    .get(ticket)
+                    .cloned()
+                    .ok_or_else(|| undecodable("an appended ticket was not updated".into()))?,
                 new_ticket: false,
             },
             Plan::Alone => crate::messages::record_inbound_tx(conn, m).await?,

@@ -96,7 +96,7 @@ pub(crate) fn message(row: MessageRow) -> QueryResult<TicketMessage> {
     row.into_message().map_err(undecodable)
 }
 
-fn ticket(row: TicketRow) -> QueryResult<Ticket> {
+pub(crate) fn ticket(row: TicketRow) -> QueryResult<Ticket> {
     row.into_ticket().map_err(undecodable)
 }
 
@@ -115,7 +115,7 @@ fn unavailable(e: crate::StoreError) -> MessagingError {
 /// `MessageSid` won: everything this one did is rolled back.
 const DUPLICATE: &str = "omni: duplicate delivery";
 
-pub(crate) fn media_json(media: &[Media]) -> serde_json::Value {
+fn media_json(media: &[Media]) -> serde_json::Value {
     serde_json::to_value(media).unwrap_or_else(|_| serde_json::json!([]))
 }
 
@@ -162,6 +162,36 @@ async fn ticket_for(
     Ok((ticket(row)?, inserted.is_some()))
 }
 
+/// A customer's message as it is inserted, one by one or in a batch.
+#[derive(Insertable)]
+#[diesel(table_name = ticket_messages, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct NewInboundRow<'a> {
+    company_id: i64,
+    ticket_id: i64,
+    content: &'a str,
+    from_customer: bool,
+    whatsapp_number: &'a str,
+    whatsapp_message_id: &'a str,
+    delivery_status: &'static str,
+    media: serde_json::Value,
+}
+
+impl<'a> NewInboundRow<'a> {
+    /// `inbound`, on `ticket`.
+    pub(crate) fn new(inbound: &'a Inbound, ticket: i64) -> Self {
+        Self {
+            company_id: inbound.company_id.get(),
+            ticket_id: ticket,
+            content: &inbound.body,
+            from_customer: true,
+            whatsapp_number: inbound.customer.as_str(),
+            whatsapp_message_id: &inbound.message_sid,
+            delivery_status: DeliveryStatus::Received.as_str(),
+            media: media_json(&inbound.media),
+        }
+    }
+}
+
 pub(crate) async fn record_inbound_tx(
     conn: &mut AsyncPgConnection,
     inbound: &Inbound,
@@ -184,16 +214,7 @@ pub(crate) async fn record_inbound_tx(
         && current.status.on_customer_message() == omni_ticketing::CustomerMessageOutcome::Reopen;
 
     let row: Option<MessageRow> = diesel::insert_into(ticket_messages::table)
-        .values((
-            ticket_messages::company_id.eq(company),
-            ticket_messages::ticket_id.eq(current.id.get()),
-            ticket_messages::content.eq(&inbound.body),
-            ticket_messages::from_customer.eq(true),
-            ticket_messages::whatsapp_number.eq(inbound.customer.as_str()),
-            ticket_messages::whatsapp_message_id.eq(&inbound.message_sid),
-            ticket_messages::delivery_status.eq(DeliveryStatus::Received.as_str()),
-            ticket_messages::media.eq(media_json(&inbound.media)),
-        ))
+        .values(NewInboundRow::new(inbound, current.id.get()))
         .on_conflict((
             ticket_messages::company_id,
             ticket_messages::whatsapp_message_id,
