@@ -4,29 +4,30 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use omni_core::NewEvent;
 
-use crate::schema::events;
+use crate::batch_sql::InsertEvents;
 
 /// Appends `events` on `conn` (which the caller holds in a transaction with the change they
-/// describe): one multi-row insert, whatever their number — this runs on every webhook.
+/// describe): one insert, whatever their number, prepared once per connection — this runs
+/// on every webhook.
 /// The caller announces them once committed (`Database::announce`).
 pub(crate) async fn append(conn: &mut AsyncPgConnection, events: &[NewEvent]) -> QueryResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let rows: Vec<_> = events
+    let companies: Vec<i64> = events.iter().map(|e| e.company_id.get()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let tickets: Vec<Option<i64>> = events
         .iter()
-        .map(|e| {
-            (
-                events::company_id.eq(e.company_id.get()),
-                events::event_type.eq(e.event_type.as_str()),
-                events::ticket_id.eq(e.ticket_id.map(|t| t.get())),
-                events::payload.eq(&e.payload),
-            )
-        })
+        .map(|e| e.ticket_id.map(|t| t.get()))
         .collect();
-    diesel::insert_into(events::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
+    let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
+    InsertEvents {
+        companies: &companies,
+        types: &types,
+        tickets: &tickets,
+        payloads: &payloads,
+    }
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::MessageId;
 use omni_messaging::{
@@ -27,9 +27,9 @@ use omni_messaging::{
 use omni_ticketing::{CustomerMessageOutcome, Ticket};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::messages::{MessageRow, NewInboundRow, undecodable};
+use crate::batch_sql::{InsertInbound, LockOpenTickets, SeenSids, TouchTickets};
+use crate::messages::{MessageRow, undecodable};
 use crate::notifier::Announce;
-use crate::schema::ticket_messages;
 use crate::tickets::TicketRow;
 use crate::{Database, events};
 
@@ -171,6 +171,28 @@ struct Seen {
     id: i64,
 }
 
+/// The appended messages, column by column (the insert takes one array per column).
+#[derive(Default)]
+struct InboundColumns<'a> {
+    companies: Vec<i64>,
+    tickets: Vec<i64>,
+    contents: Vec<&'a str>,
+    phones: Vec<&'a str>,
+    sids: Vec<&'a str>,
+    media: Vec<serde_json::Value>,
+}
+
+impl<'a> InboundColumns<'a> {
+    fn push(&mut self, m: &'a Inbound, ticket: i64) {
+        self.companies.push(m.company_id.get());
+        self.tickets.push(ticket);
+        self.contents.push(&m.body);
+        self.phones.push(m.customer.as_str());
+        self.sids.push(&m.message_sid);
+        self.media.push(crate::messages::media_json(&m.media));
+    }
+}
+
 /// What to do with each message of the batch.
 enum Plan {
     /// Already stored by an earlier delivery: that message's id.
@@ -199,13 +221,10 @@ async fn store_together(
     let sids: Vec<&str> = batch.iter().map(|m| m.message_sid.as_str()).collect();
     let phones: Vec<&str> = batch.iter().map(|m| m.customer.as_str()).collect();
 
-    let seen_rows: Vec<Seen> = diesel::sql_query(
-        "SELECT m.company_id, m.whatsapp_message_id AS sid, m.id FROM ticket_messages m \
-         JOIN unnest($1::bigint[], $2::text[]) AS u(c, s) \
-           ON m.company_id = u.c AND m.whatsapp_message_id = u.s",
-    )
-    .bind::<Array<BigInt>, _>(&companies)
-    .bind::<Array<Text>, _>(&sids)
+    let seen_rows: Vec<Seen> = SeenSids {
+        companies: &companies,
+        sids: &sids,
+    }
     .load(conn)
     .await?;
     let seen: HashMap<Key, i64> = seen_rows
@@ -213,15 +232,10 @@ async fn store_together(
         .map(|s| ((s.company_id, s.sid.as_str()), s.id))
         .collect();
 
-    // Locked in id order: concurrent batches take their common tickets in the same order.
-    let open_tickets: Vec<Ticket> = diesel::sql_query(
-        "SELECT t.* FROM tickets t \
-         JOIN (SELECT DISTINCT c, p FROM unnest($1::bigint[], $2::text[]) AS u(c, p)) u \
-           ON t.company_id = u.c AND t.customer_phone = u.p \
-         WHERE t.status <> 'closed' ORDER BY t.id FOR UPDATE OF t",
-    )
-    .bind::<Array<BigInt>, _>(&companies)
-    .bind::<Array<Text>, _>(&phones)
+    let open_tickets: Vec<Ticket> = LockOpenTickets {
+        companies: &companies,
+        phones: &phones,
+    }
     .load::<TicketRow>(conn)
     .await?
     .into_iter()
@@ -265,31 +279,29 @@ async fn store_together(
         .collect();
 
     // Appended: one insert of every message…
-    let rows: Vec<NewInboundRow> = batch
-        .iter()
-        .zip(&plans)
-        .filter_map(|(m, plan)| match plan {
-            Plan::Append(ticket) => Some(NewInboundRow::new(m, *ticket)),
-            _ => None,
-        })
-        .collect();
-    let appended = rows.len();
-    let stored_messages: Vec<TicketMessage> = if rows.is_empty() {
+    let mut rows = InboundColumns::default();
+    for (m, plan) in batch.iter().zip(&plans) {
+        if let Plan::Append(ticket) = plan {
+            rows.push(m, *ticket);
+        }
+    }
+    let appended = rows.tickets.len();
+    let stored_messages: Vec<TicketMessage> = if appended == 0 {
         Vec::new()
     } else {
-        diesel::insert_into(ticket_messages::table)
-            .values(rows)
-            .on_conflict((
-                ticket_messages::company_id,
-                ticket_messages::whatsapp_message_id,
-            ))
-            .do_nothing()
-            .returning(MessageRow::as_returning())
-            .get_results(conn)
-            .await?
-            .into_iter()
-            .map(crate::messages::message)
-            .collect::<QueryResult<_>>()?
+        InsertInbound {
+            companies: &rows.companies,
+            tickets: &rows.tickets,
+            contents: &rows.contents,
+            phones: &rows.phones,
+            sids: &rows.sids,
+            media: &rows.media,
+        }
+        .load::<MessageRow>(conn)
+        .await?
+        .into_iter()
+        .map(crate::messages::message)
+        .collect::<QueryResult<_>>()?
     };
     // …a redelivery another transaction committed meanwhile is not ours to decide here.
     if stored_messages.len() != appended {
@@ -331,15 +343,11 @@ async fn store_together(
             ats.push(at);
             names.push(name);
         }
-        let rows: Vec<TicketRow> = diesel::sql_query(
-            "UPDATE tickets t SET last_message_at = u.at, last_activity_at = u.at, \
-                 customer_name = coalesce(u.name, t.customer_name), version = t.version + 1 \
-             FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS u(id, at, name) \
-             WHERE t.id = u.id RETURNING t.*",
-        )
-        .bind::<Array<BigInt>, _>(&ids)
-        .bind::<Array<Timestamptz>, _>(&ats)
-        .bind::<Array<Nullable<Text>>, _>(&names)
+        let rows: Vec<TicketRow> = TouchTickets {
+            ids: &ids,
+            ats: &ats,
+            names: &names,
+        }
         .load(conn)
         .await?;
         for row in rows {

@@ -6,6 +6,7 @@
 //! crates' ports.
 #![warn(missing_docs)]
 
+mod batch_sql;
 mod companies;
 mod config;
 mod connect;

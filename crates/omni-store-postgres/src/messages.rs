@@ -40,7 +40,7 @@ impl PgMessageStore {
     }
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = ticket_messages, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct MessageRow {
     id: i64,
@@ -115,7 +115,7 @@ fn unavailable(e: crate::StoreError) -> MessagingError {
 /// `MessageSid` won: everything this one did is rolled back.
 const DUPLICATE: &str = "omni: duplicate delivery";
 
-fn media_json(media: &[Media]) -> serde_json::Value {
+pub(crate) fn media_json(media: &[Media]) -> serde_json::Value {
     serde_json::to_value(media).unwrap_or_else(|_| serde_json::json!([]))
 }
 
