@@ -31,7 +31,7 @@ use crate::batch_sql::{InsertInbound, LockOpenTickets, SeenSids, TouchTickets};
 use crate::messages::{MessageRow, undecodable};
 use crate::notifier::Announce;
 use crate::tickets::TicketRow;
-use crate::{Database, events};
+use crate::{Database, PooledConnection, events};
 
 /// Most messages in one transaction.
 const MAX_BATCH: usize = 128;
@@ -93,11 +93,21 @@ fn start(db: Database) -> mpsc::Sender<Pending> {
 }
 
 async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+    // While work keeps coming the lane keeps its connection: taking one from the pool
+    // costs a round trip to verify it, once per batch. It goes back when the queue is empty.
+    let mut held: Option<PooledConnection> = None;
     loop {
         let batch = {
             let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
+            let first = match queue.try_recv() {
+                Ok(first) => first,
+                Err(_) => {
+                    held = None;
+                    let Some(first) = queue.recv().await else {
+                        return;
+                    };
+                    first
+                }
             };
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -109,7 +119,7 @@ async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
             batch
         };
         let inbound: Vec<&Inbound> = batch.iter().map(|p| &p.inbound).collect();
-        let outcomes = store(&db, &inbound).await;
+        let outcomes = store(&db, &mut held, &inbound).await;
         for (pending, outcome) in batch.into_iter().zip(outcomes) {
             // A caller that went away (client disconnected) just doesn't hear back.
             let _ = pending.reply.send(outcome);
@@ -117,23 +127,34 @@ async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     }
 }
 
-/// Stores a batch: together when it can, else each alone.
-async fn store(db: &Database, batch: &[&Inbound]) -> Vec<Outcome> {
+/// Stores a batch: together when it can, else each alone. `held` is the lane's connection,
+/// taken from the pool when there is none and dropped when it failed.
+async fn store(
+    db: &Database,
+    held: &mut Option<PooledConnection>,
+    batch: &[&Inbound],
+) -> Vec<Outcome> {
     let all_unavailable = |why: String| -> Vec<Outcome> {
         batch
             .iter()
             .map(|_| Err(MessagingError::Unavailable(why.clone())))
             .collect()
     };
-    let together = match db.conn().await {
-        Ok(mut conn) => {
-            conn.transaction(async |conn| store_together(conn, batch).await)
-                .await
-        }
-        Err(e) => return all_unavailable(e.to_string()),
+    let mut conn = match held.take() {
+        Some(conn) => conn,
+        None => match db.conn().await {
+            Ok(conn) => conn,
+            Err(e) => return all_unavailable(e.to_string()),
+        },
     };
+    let together = conn
+        .transaction(async |conn| store_together(conn, batch).await)
+        .await;
     let (outcomes, enqueued) = match together {
-        Ok((outcomes, alone)) => (outcomes.into_iter().map(Ok).collect(), alone),
+        Ok((outcomes, alone)) => {
+            *held = Some(conn);
+            (outcomes.into_iter().map(Ok).collect(), alone)
+        }
         // The database went away: one by one would only wait for it once per message.
         Err(
             e @ (diesel::result::Error::BrokenTransactionManager
