@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: Omni under the load of a real deployment, beside the database's own limit.
 #
-# Builds release; uses $DATABASE_URL's server or the one deploy/local-db.sh finds (boots its
-# own cluster when none answers); makes a fresh database `omni_bench`; starts Omni on it;
+# Builds release; uses $DATABASE_URL's server, or else boots a PostgreSQL cluster of its own
+# under target/bench-pg (durable, configured like a production server: see bench_pg_conf);
+# makes a fresh database `omni_bench`; starts Omni on it;
 # seeds it (BENCH_COMPANIES, BENCH_TICKETS, BENCH_MESSAGES: 100, 1,000,000, 5,000,000);
 # runs the scenarios; verifies every accepted webhook is stored exactly once; runs pgbench
 # with the webhook's own transaction; writes everything to target/bench/ and prints a
@@ -30,14 +31,43 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 say "building (release)"
 cargo build --release --bin omni-server --bin omni-loadgen
 
-admin_url=$(deploy/local-db.sh url postgres)
+# The cluster's settings: durable (fsync, synchronous_commit and full_page_writes stay on),
+# sized as a dedicated server would be — a quarter of the memory for shared buffers, room
+# for WAL between checkpoints.
+bench_pg_conf() {
+  local mem_mb shared
+  mem_mb=$(awk '/^MemTotal/ {print int($2 / 1024)}' /proc/meminfo 2>/dev/null || echo 4096)
+  shared=$(( mem_mb / 4 )); [ "$shared" -gt 8192 ] && shared=8192; [ "$shared" -lt 128 ] && shared=128
+  cat <<CONF
+shared_buffers = ${shared}MB
+effective_cache_size = $(( mem_mb / 2 ))MB
+max_wal_size = 16GB
+checkpoint_timeout = 15min
+checkpoint_completion_target = 0.9
+CONF
+}
+pg_env=()
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  wait 2>/dev/null || true
+  [ ${#pg_env[@]} -gt 0 ] && env "${pg_env[@]}" deploy/local-db.sh stop 2>/dev/null
+  true
+}
+trap cleanup EXIT
+if [ -z "${DATABASE_URL:-}" ]; then
+  pg_env=(OMNI_PG_DIR="$PWD/target/bench-pg" OMNI_PG_PORT="${BENCH_PG_PORT:-55433}" OMNI_PG_PROBE=
+          OMNI_PG_CONF="$PWD/$out/postgresql.conf")
+  env "${pg_env[@]}" deploy/local-db.sh stop 2>/dev/null || true
+  rm -rf target/bench-pg
+  bench_pg_conf >"$out/postgresql.conf"
+fi
+admin_url=$(env "${pg_env[@]}" deploy/local-db.sh url postgres)
+psql -X -tA "$admin_url" -c "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_buffers ' || current_setting('shared_buffers') || ', fsync ' || current_setting('fsync') || ', synchronous_commit ' || current_setting('synchronous_commit')" | tee "$out/postgres.txt"
 psql -X -q "$admin_url" -c "DROP DATABASE IF EXISTS omni_bench WITH (FORCE)" -c "CREATE DATABASE omni_bench"
 db_url=$(DATABASE_URL="$admin_url" deploy/local-db.sh url omni_bench)
 
 secret() { head -c 32 /dev/urandom | base64; }
-server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true; }
-trap cleanup EXIT
 
 say "starting Omni on 127.0.0.1:$port"
 env DATABASE_URL="$db_url" \

@@ -8,13 +8,17 @@
 # Which server: $DATABASE_URL when set (its database name is replaced by DBNAME); else the
 # server at $OMNI_PG_PROBE (default 127.0.0.1:5432) when it accepts user postgres without a
 # password; else a throwaway cluster made with initdb under target/pg and started with
-# pg_ctl on 127.0.0.1:$OMNI_PG_PORT (default 55432), reused by the next run.
+# pg_ctl on 127.0.0.1:$OMNI_PG_PORT (default 55432), reused by the next run. An empty
+# OMNI_PG_PROBE skips the probe (always the cluster under $OMNI_PG_DIR). The cluster is
+# made for speed over durability (fsync off) unless OMNI_PG_CONF names a file of settings
+# to use instead (`make bench` gives it a durable, production-like configuration).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cluster_dir=${OMNI_PG_DIR:-$root/target/pg}
 port=${OMNI_PG_PORT:-55432}
-probe=${OMNI_PG_PROBE:-127.0.0.1:5432}
+probe=${OMNI_PG_PROBE-127.0.0.1:5432}
+conf=${OMNI_PG_CONF:-}
 
 say() { printf 'local-db: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -73,16 +77,18 @@ start_cluster() {
     say "creating a throwaway cluster in $data"
     as_owner "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$cluster_dir/initdb.log" 2>&1 \
       || die "initdb failed; see $cluster_dir/initdb.log"
-    # Speed over durability: this cluster holds nothing that must survive a crash.
     cat >>"$data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = ''
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 max_connections = 300
 CONF
+    if [ -n "$conf" ]; then
+      cat "$conf" >>"$data/postgresql.conf"
+    else
+      # Speed over durability: this cluster holds nothing that must survive a crash.
+      printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$data/postgresql.conf"
+    fi
   fi
   if ! as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "starting the throwaway cluster on 127.0.0.1:$port"
@@ -96,7 +102,7 @@ choose_server() {
   if [ -f "$cluster_dir/data/PG_VERSION" ] && [ -n "$bindir" ] && as_owner "$bindir/pg_ctl" -D "$cluster_dir/data" status >/dev/null 2>&1; then
     echo "127.0.0.1:$port"; return
   fi
-  if server_answers "${probe%:*}" "${probe##*:}"; then
+  if [ -n "$probe" ] && server_answers "${probe%:*}" "${probe##*:}"; then
     echo "$probe"; return
   fi
   start_cluster

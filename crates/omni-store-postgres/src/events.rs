@@ -14,20 +14,38 @@ pub(crate) async fn append(conn: &mut AsyncPgConnection, events: &[NewEvent]) ->
     if events.is_empty() {
         return Ok(());
     }
-    let companies: Vec<i64> = events.iter().map(|e| e.company_id.get()).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let tickets: Vec<Option<i64>> = events
-        .iter()
-        .map(|e| e.ticket_id.map(|t| t.get()))
-        .collect();
-    let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
-    InsertEvents {
-        companies: &companies,
-        types: &types,
-        tickets: &tickets,
-        payloads: &payloads,
-    }
-    .execute(conn)
-    .await?;
+    EventColumns::new(events).insert().execute(conn).await?;
     Ok(())
+}
+
+/// Events laid out column by column, as the insert takes them.
+pub(crate) struct EventColumns<'a> {
+    companies: Vec<i64>,
+    types: Vec<&'a str>,
+    tickets: Vec<Option<i64>>,
+    payloads: Vec<&'a serde_json::Value>,
+}
+
+impl<'a> EventColumns<'a> {
+    pub(crate) fn new(events: &'a [NewEvent]) -> Self {
+        Self {
+            companies: events.iter().map(|e| e.company_id.get()).collect(),
+            types: events.iter().map(|e| e.event_type.as_str()).collect(),
+            tickets: events
+                .iter()
+                .map(|e| e.ticket_id.map(|t| t.get()))
+                .collect(),
+            payloads: events.iter().map(|e| &e.payload).collect(),
+        }
+    }
+
+    /// The insert of these events (to run on any connection, pipelined or not).
+    pub(crate) fn insert(&self) -> InsertEvents<'_> {
+        InsertEvents {
+            companies: &self.companies,
+            types: &self.types,
+            tickets: &self.tickets,
+            payloads: &self.payloads,
+        }
+    }
 }

@@ -28,10 +28,11 @@ use omni_ticketing::{CustomerMessageOutcome, Ticket};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::batch_sql::{InsertInbound, LockOpenTickets, SeenSids, TouchTickets};
+use crate::events::EventColumns;
 use crate::messages::{MessageRow, undecodable};
 use crate::notifier::Announce;
 use crate::tickets::TicketRow;
-use crate::{Database, PooledConnection, events};
+use crate::{Database, PooledConnection};
 
 /// Most messages in one transaction.
 const MAX_BATCH: usize = 128;
@@ -244,26 +245,28 @@ async fn store_together(
     let sids: Vec<&str> = batch.iter().map(|m| m.message_sid.as_str()).collect();
     let phones: Vec<&str> = batch.iter().map(|m| m.customer.as_str()).collect();
 
-    let seen_rows: Vec<Seen> = SeenSids {
-        companies: &companies,
-        sids: &sids,
-    }
-    .load(conn)
-    .await?;
+    // Pipelined: both statements go out before either answer comes back.
+    let pipe: &AsyncPgConnection = conn;
+    let (seen_rows, locked) = futures_util::try_join!(
+        SeenSids {
+            companies: &companies,
+            sids: &sids,
+        }
+        .load::<Seen>(&mut &*pipe),
+        LockOpenTickets {
+            companies: &companies,
+            phones: &phones,
+        }
+        .load::<TicketRow>(&mut &*pipe),
+    )?;
     let seen: HashMap<Key, i64> = seen_rows
         .iter()
         .map(|s| ((s.company_id, s.sid.as_str()), s.id))
         .collect();
-
-    let open_tickets: Vec<Ticket> = LockOpenTickets {
-        companies: &companies,
-        phones: &phones,
-    }
-    .load::<TicketRow>(conn)
-    .await?
-    .into_iter()
-    .map(crate::messages::ticket)
-    .collect::<QueryResult<_>>()?;
+    let open_tickets: Vec<Ticket> = locked
+        .into_iter()
+        .map(crate::messages::ticket)
+        .collect::<QueryResult<_>>()?;
     let open: HashMap<Key, &Ticket> = open_tickets
         .iter()
         .map(|t| ((t.company_id.get(), t.customer_phone.as_str()), t))
@@ -346,7 +349,7 @@ async fn store_together(
             .ok_or_else(|| undecodable("an appended message is missing".into()))
     };
 
-    // …one update of every ticket…
+    // …each ticket's newest message…
     let mut touched: HashMap<i64, (DateTime<Utc>, Option<&str>)> = HashMap::new();
     for (m, plan) in batch.iter().zip(&plans) {
         if let Plan::Append(ticket) = plan {
@@ -358,35 +361,37 @@ async fn store_together(
             }
         }
     }
-    let mut after: HashMap<i64, Ticket> = HashMap::new();
-    if !touched.is_empty() {
-        let (mut ids, mut ats, mut names) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, (at, name)) in touched {
-            ids.push(id);
-            ats.push(at);
-            names.push(name);
-        }
-        let rows: Vec<TicketRow> = TouchTickets {
-            ids: &ids,
-            ats: &ats,
-            names: &names,
-        }
-        .load(conn)
-        .await?;
-        for row in rows {
-            let t = crate::messages::ticket(row)?;
-            after.insert(t.id.get(), t);
-        }
+    // …one update of every ticket and one insert of every event, pipelined.
+    let (mut ids, mut ats, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, (at, name)) in touched {
+        ids.push(id);
+        ats.push(at);
+        names.push(name);
     }
-
-    // …one insert of every event.
     let new_events = batch
         .iter()
         .zip(&plans)
         .filter(|(_, p)| matches!(p, Plan::Append(_)))
         .map(|(m, _)| stored_for(m).map(message_events::created))
         .collect::<QueryResult<Vec<_>>>()?;
-    events::append(conn, &new_events).await?;
+    let mut after: HashMap<i64, Ticket> = HashMap::new();
+    if !ids.is_empty() {
+        let columns = EventColumns::new(&new_events);
+        let pipe: &AsyncPgConnection = conn;
+        let (rows, _) = futures_util::try_join!(
+            TouchTickets {
+                ids: &ids,
+                ats: &ats,
+                names: &names,
+            }
+            .load::<TicketRow>(&mut &*pipe),
+            columns.insert().execute(&mut &*pipe),
+        )?;
+        for row in rows {
+            let t = crate::messages::ticket(row)?;
+            after.insert(t.id.get(), t);
+        }
+    }
 
     // The rest, one by one, in this same transaction; repeats within the batch answer like
     // redeliveries of the first.
