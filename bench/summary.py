@@ -85,6 +85,9 @@ machine = {
     "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
     "kernel": platform.release(),
     "postgres": subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip(),
+    # The server the run used, as it reported itself (version and durability settings).
+    "server": (open(os.path.join(out, "postgres.txt")).read().strip()
+               if os.path.exists(os.path.join(out, "postgres.txt")) else "?"),
 }
 summary = {"machine": machine, "targets": rows, "pgbench_tps": {"16": pg16, "64": pg64},
            "ratio": ratio, "rss_mb": {"idle_fresh": mb(read_int("rss_idle_fresh.txt")),
@@ -98,7 +101,7 @@ lines = ["| scenario | target | measured | met |", "|---|---|---|---|"]
 lines += [f"| {r['scenario']} | {r['target']} | {r['measured']} | {'yes' if r['met'] else 'no'} |" for r in rows]
 md = "\n".join(lines)
 md += (f"\n\nMachine: {machine['cpus']} cores ({machine['cpu']}), {machine['memory_gb']} GiB, "
-       f"Linux {machine['kernel']}, {machine['postgres']}; Omni, PostgreSQL and the load generator "
+       f"Linux {machine['kernel']}, server {machine['server']}; Omni, PostgreSQL and the load generator "
        f"on the same machine.\n")
 open(os.path.join(out, "summary.md"), "w").write(md)
 print(md)
