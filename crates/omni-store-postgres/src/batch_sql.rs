@@ -163,3 +163,131 @@ statement! {
         out.push_sql("::jsonb[])");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::pg::PgQueryBuilder;
+    use diesel::query_builder::QueryBuilder as _;
+
+    use super::*;
+
+    fn text(q: &impl QueryFragment<Pg>) -> String {
+        let mut builder = PgQueryBuilder::default();
+        q.to_sql(&mut builder, &Pg).expect("the statement renders");
+        builder.finish()
+    }
+
+    fn cacheable(q: &impl QueryFragment<Pg>) -> bool {
+        q.is_safe_to_cache_prepared(&Pg)
+            .expect("the statement answers")
+    }
+
+    // The point of this module: a statement whose text changed with the batch, or that
+    // diesel refused to cache, would be parsed and planned again on every batch.
+    #[test]
+    fn each_statement_has_one_text_whatever_the_batch_and_may_be_cached() {
+        let media = [serde_json::json!([]), serde_json::json!([])];
+        let payload = serde_json::json!({});
+        let now = Utc::now();
+        let one = (
+            text(&SeenSids {
+                companies: &[1],
+                sids: &["SM1"],
+            }),
+            text(&LockOpenTickets {
+                companies: &[1],
+                phones: &["+5511"],
+            }),
+            text(&InsertInbound {
+                companies: &[1],
+                tickets: &[2],
+                contents: &["a"],
+                phones: &["+5511"],
+                sids: &["SM1"],
+                media: &media[..1],
+            }),
+            text(&TouchTickets {
+                ids: &[2],
+                ats: &[now],
+                names: &[None],
+            }),
+            text(&InsertEvents {
+                companies: &[1],
+                types: &["message.created"],
+                tickets: &[Some(2)],
+                payloads: &[&payload],
+            }),
+        );
+        let two = (
+            text(&SeenSids {
+                companies: &[1, 3],
+                sids: &["SM1", "SM2"],
+            }),
+            text(&LockOpenTickets {
+                companies: &[1, 3],
+                phones: &["+5511", "+5512"],
+            }),
+            text(&InsertInbound {
+                companies: &[1, 3],
+                tickets: &[2, 4],
+                contents: &["a", "b"],
+                phones: &["+5511", "+5512"],
+                sids: &["SM1", "SM2"],
+                media: &media,
+            }),
+            text(&TouchTickets {
+                ids: &[2, 4],
+                ats: &[now, now],
+                names: &[None, Some("Ana")],
+            }),
+            text(&InsertEvents {
+                companies: &[1, 3],
+                types: &["message.created", "ticket.updated"],
+                tickets: &[Some(2), None],
+                payloads: &[&payload, &payload],
+            }),
+        );
+        assert_eq!(one, two);
+        assert!(
+            one.2.starts_with("INSERT INTO ticket_messages"),
+            "{}",
+            one.2
+        );
+
+        assert!(cacheable(&SeenSids {
+            companies: &[1],
+            sids: &["SM1"]
+        }));
+        assert!(cacheable(&LockOpenTickets {
+            companies: &[1],
+            phones: &["+5511"]
+        }));
+        assert!(cacheable(&TouchTickets {
+            ids: &[2],
+            ats: &[now],
+            names: &[None]
+        }));
+        assert!(cacheable(&InsertEvents {
+            companies: &[1],
+            types: &["message.created"],
+            tickets: &[None],
+            payloads: &[&payload],
+        }));
+        assert!(cacheable(&InsertInbound {
+            companies: &[1],
+            tickets: &[2],
+            contents: &["a"],
+            phones: &["+5511"],
+            sids: &["SM1"],
+            media: &media[..1],
+        }));
+        // Found in the cache by type: no text is built to look them up.
+        const {
+            assert!(SeenSids::HAS_STATIC_QUERY_ID);
+            assert!(LockOpenTickets::HAS_STATIC_QUERY_ID);
+            assert!(InsertInbound::HAS_STATIC_QUERY_ID);
+            assert!(TouchTickets::HAS_STATIC_QUERY_ID);
+            assert!(InsertEvents::HAS_STATIC_QUERY_ID);
+        }
+    }
+}
