@@ -53,6 +53,6 @@ db-url:
 db-stop:
 	@$(DB) stop
 
-## Stop and delete the throwaway cluster.
+## Stop and delete the throwaway cluster (and the data `make bench` left in target/bench-pg).
 clean-db: db-stop
-	rm -rf target/pg
+	rm -rf target/pg target/bench-pg

@@ -33,15 +33,19 @@ cargo build --release --bin omni-server --bin omni-loadgen
 
 # The cluster's settings: durable (fsync, synchronous_commit and full_page_writes stay on),
 # sized as a dedicated server would be — a quarter of the memory for shared buffers, room
-# for WAL between checkpoints.
+# for a scenario's WAL between checkpoints. The cluster is made afresh on every run (its
+# settings are written when it is created).
 bench_pg_conf() {
-  local mem_mb shared
+  local mem_mb shared limit
   mem_mb=$(awk '/^MemTotal/ {print int($2 / 1024)}' /proc/meminfo 2>/dev/null || echo 4096)
+  # In a container the cgroup's limit, when lower, is the memory there is.
+  limit=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || echo max)
+  if [ "$limit" != max ] && [ $(( limit / 1048576 )) -lt "$mem_mb" ]; then mem_mb=$(( limit / 1048576 )); fi
   shared=$(( mem_mb / 4 )); [ "$shared" -gt 8192 ] && shared=8192; [ "$shared" -lt 128 ] && shared=128
   cat <<CONF
 shared_buffers = ${shared}MB
 effective_cache_size = $(( mem_mb / 2 ))MB
-max_wal_size = 16GB
+max_wal_size = 4GB
 checkpoint_timeout = 15min
 checkpoint_completion_target = 0.9
 CONF
@@ -49,10 +53,9 @@ CONF
 pg_env=()
 server_pid=""
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
   wait 2>/dev/null || true
-  [ ${#pg_env[@]} -gt 0 ] && env "${pg_env[@]}" deploy/local-db.sh stop 2>/dev/null
-  true
+  if [ ${#pg_env[@]} -gt 0 ]; then env "${pg_env[@]}" deploy/local-db.sh stop 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -62,7 +65,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   rm -rf target/bench-pg
   bench_pg_conf >"$out/postgresql.conf"
 fi
-admin_url=$(env "${pg_env[@]}" deploy/local-db.sh url postgres)
+admin_url=$(env ${pg_env[@]+"${pg_env[@]}"} deploy/local-db.sh url postgres)
 psql -X -tA "$admin_url" -c "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_buffers ' || current_setting('shared_buffers') || ', fsync ' || current_setting('fsync') || ', synchronous_commit ' || current_setting('synchronous_commit')" | tee "$out/postgres.txt"
 psql -X -q "$admin_url" -c "DROP DATABASE IF EXISTS omni_bench WITH (FORCE)" -c "CREATE DATABASE omni_bench"
 db_url=$(DATABASE_URL="$admin_url" deploy/local-db.sh url omni_bench)

@@ -11,7 +11,8 @@
 # pg_ctl on 127.0.0.1:$OMNI_PG_PORT (default 55432), reused by the next run. An empty
 # OMNI_PG_PROBE skips the probe (always the cluster under $OMNI_PG_DIR). The cluster is
 # made for speed over durability (fsync off) unless OMNI_PG_CONF names a file of settings
-# to use instead (`make bench` gives it a durable, production-like configuration).
+# to use instead (`make bench` gives it a durable, production-like configuration); either is
+# written when the cluster is created, so a changed OMNI_PG_CONF needs a new cluster.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -63,6 +63,7 @@ async fn connect_all(urls: Vec<String>) -> anyhow::Result<Vec<Socket>> {
     for chunk in urls.chunks(100) {
         let opened = futures_util::future::join_all(chunk.iter().map(|url| async move {
             let (mut ws, _) =
+                // Nagle off (`true`): an agent's few writes (pongs) go out at once.
                 tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config()), true)
                     .await?;
             loop {

@@ -14,6 +14,18 @@ use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Untyp
 
 use chrono::{DateTime, Utc};
 
+/// The ticket columns the batch reads back (those of `TicketRow`), named rather than `t.*`:
+/// a prepared statement keeps its result type, so a column added by a later migration
+/// while this process runs would make every execution of a `t.*` statement fail.
+macro_rules! ticket_columns {
+    () => {
+        "t.id, t.company_id, t.integration_id, t.customer_phone, t.customer_name, t.channel, \
+         t.status, t.priority, t.category, t.sentiment, t.sentiment_score, \
+         t.suggested_categories, t.assigned_to, t.last_message_at, t.last_activity_at, \
+         t.first_response_at, t.resolved_at, t.created_at, t.updated_at, t.version"
+    };
+}
+
 /// Declares a statement: its fields are its bind parameters, `walk` writes its text.
 macro_rules! statement {
     ($(#[$doc:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? }
@@ -34,8 +46,7 @@ macro_rules! statement {
             type SqlType = Untyped;
         }
 
-        // Static: the cache finds the prepared statement by type, without building the
-        // text again.
+        // Static: the cache keys the prepared statement by type.
         impl QueryId for $name<'_> {
             type QueryId = $name<'static>;
             const HAS_STATIC_QUERY_ID: bool = true;
@@ -65,10 +76,11 @@ statement! {
     /// take their common tickets in the same order and cannot deadlock.
     LockOpenTickets { companies: &'a [i64], phones: &'a [&'a str] }
     |self, out| {
-        out.push_sql(
-            "SELECT t.* FROM tickets t \
-             JOIN (SELECT DISTINCT c, p FROM unnest(",
-        );
+        out.push_sql(concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets t JOIN (SELECT DISTINCT c, p FROM unnest("
+        ));
         out.push_bind_param::<Array<BigInt>, _>(self.companies)?;
         out.push_sql("::bigint[], ");
         out.push_bind_param::<Array<Text>, _>(self.phones)?;
@@ -136,7 +148,10 @@ statement! {
         out.push_bind_param::<Array<Timestamptz>, _>(self.ats)?;
         out.push_sql("::timestamptz[], ");
         out.push_bind_param::<Array<Nullable<Text>>, _>(self.names)?;
-        out.push_sql("::text[]) AS u(id, at, name) WHERE t.id = u.id RETURNING t.*");
+        out.push_sql(concat!(
+            "::text[]) AS u(id, at, name) WHERE t.id = u.id RETURNING ",
+            ticket_columns!()
+        ));
     }
 }
 
@@ -281,7 +296,7 @@ mod tests {
             sids: &["SM1"],
             media: &media[..1],
         }));
-        // Found in the cache by type: no text is built to look them up.
+        // Cached by type.
         const {
             assert!(SeenSids::HAS_STATIC_QUERY_ID);
             assert!(LockOpenTickets::HAS_STATIC_QUERY_ID);

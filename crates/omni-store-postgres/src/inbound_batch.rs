@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::MessageId;
 use omni_messaging::{
@@ -97,11 +98,18 @@ fn start(db: Database) -> mpsc::Sender<Pending> {
 
 async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     // While work keeps coming the lane keeps its connection: taking one from the pool
-    // costs a round trip to verify it, once per batch. It goes back when the queue is empty.
+    // costs a round trip to verify it, once per batch. It goes back to the pool whenever the
+    // lane would wait — for the queue (another lane is taking a batch) or for work.
     let mut held: Option<PooledConnection> = None;
     loop {
         let batch = {
-            let mut queue = queue.lock().await;
+            let mut queue = match queue.try_lock() {
+                Ok(queue) => queue,
+                Err(_) => {
+                    held = None;
+                    queue.lock().await
+                }
+            };
             let first = match queue.try_recv() {
                 Ok(first) => first,
                 Err(_) => {
@@ -130,8 +138,8 @@ async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     }
 }
 
-/// Stores a batch: together when it can, else each alone. `held` is the lane's connection,
-/// taken from the pool when there is none and dropped when it failed.
+/// Stores a batch: together when it can, else each alone. `held` is the lane's connection:
+/// taken from the pool when there is none, kept only after a batch that committed.
 async fn store(
     db: &Database,
     held: &mut Option<PooledConnection>,
@@ -143,7 +151,11 @@ async fn store(
             .map(|_| Err(MessagingError::Unavailable(why.clone())))
             .collect()
     };
-    let mut conn = match held.take() {
+    // A connection the server closed since the last batch is not reused.
+    let reusable = held
+        .take()
+        .and_then(|mut conn| (!PoolableConnection::is_broken(&mut *conn)).then_some(conn));
+    let mut conn = match reusable {
         Some(conn) => conn,
         None => match db.conn().await {
             Ok(conn) => conn,
@@ -167,6 +179,8 @@ async fn store(
             )),
         ) => return all_unavailable(e.to_string()),
         Err(why) => {
+            // Back to the pool first: the one-by-one path takes connections of its own.
+            drop(conn);
             tracing::debug!(size = batch.len(), %why, "batch failed; storing its messages one by one");
             let mut outcomes = Vec::with_capacity(batch.len());
             for inbound in batch {
@@ -245,7 +259,8 @@ async fn store_together(
     let sids: Vec<&str> = batch.iter().map(|m| m.message_sid.as_str()).collect();
     let phones: Vec<&str> = batch.iter().map(|m| m.customer.as_str()).collect();
 
-    // Pipelined: both statements go out before either answer comes back.
+    // Pipelined: once both are prepared on this connection (after its first batch), both go
+    // out before either answer comes back.
     let pipe: &AsyncPgConnection = conn;
     let (seen_rows, locked) = futures_util::try_join!(
         SeenSids {
