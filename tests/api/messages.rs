@@ -101,13 +101,23 @@ async fn post_webhook(
     form: &[(String, String)],
     signature: Option<&str>,
 ) -> reqwest::Response {
+    post_webhook_at(s, &s.app.address, form, signature).await
+}
+
+/// `post_webhook` to the instance at `address` (all share the public URL Twilio signs).
+async fn post_webhook_at(
+    s: &Setup,
+    address: &str,
+    form: &[(String, String)],
+    signature: Option<&str>,
+) -> reqwest::Response {
     let url = "https://omni.test/ticket-messages/webhook";
     let computed =
         SignatureValidator::new(&s.token).compute(url, form, SignatureAlgorithm::HmacSha1);
     let mut req = s
         .app
         .client
-        .post(format!("{}/ticket-messages/webhook", s.app.address))
+        .post(format!("{address}/ticket-messages/webhook"))
         .form(form);
     if let Some(sig) = signature
         .or(Some(computed.as_str()))
@@ -376,29 +386,13 @@ async fn the_same_burst_at_two_instances_is_stored_once() {
     let forms: Vec<_> = (1..=25)
         .map(|i| inbound(&who, &format!("mensagem {i}"), &format!("SMT{i}")))
         .collect();
-    let url = "https://omni.test/ticket-messages/webhook";
-    let post = |address: String, form: Vec<(String, String)>| {
-        let signature =
-            SignatureValidator::new(&s.token).compute(url, &form, SignatureAlgorithm::HmacSha1);
-        let client = s.app.client.clone();
-        async move {
-            client
-                .post(format!("{address}/ticket-messages/webhook"))
-                .form(&form)
-                .header("X-Twilio-Signature", signature)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
     let mut requests = Vec::new();
     for form in &forms {
-        requests.push(post(s.app.address.clone(), form.clone()));
-        requests.push(post(other.address.clone(), form.clone()));
+        requests.push(post_webhook_at(&s, &s.app.address, form, None));
+        requests.push(post_webhook_at(&s, &other.address, form, None));
     }
-    for status in futures_util::future::join_all(requests).await {
-        assert_eq!(status, 200);
+    for answer in futures_util::future::join_all(requests).await {
+        assert_eq!(answer.status(), 200);
     }
     assert_eq!(count(&s, "SELECT count(*) FROM ticket_messages").await, 26);
     assert_eq!(

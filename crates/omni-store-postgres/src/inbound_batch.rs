@@ -3,10 +3,11 @@
 //! Webhooks arrive concurrently; committing each in its own transaction costs a WAL flush
 //! and about eight round trips apiece. Here concurrent deliveries are gathered — whatever
 //! has queued while the previous batch ran, never waiting for more — and stored in one
-//! transaction with set-based statements: one to find redeliveries, one to lock the
-//! customers' tickets, one insert of all the messages, one update of all the tickets, one
-//! insert of all the events, one commit. Each webhook is still answered only once its own
-//! rows are committed.
+//! transaction with set-based statements, each prepared once per connection
+//! (`batch_sql`): one to find redeliveries and one to lock the customers' tickets
+//! (pipelined), one insert of all the messages, one update of all the tickets and one
+//! insert of all the events (pipelined), one commit. Each webhook is still answered only
+//! once its own rows are committed.
 //!
 //! Messages that need more than "append to an open conversation" (a first message, one that
 //! reopens a ticket) take the one-by-one path inside the same transaction. Should the batch
