@@ -330,10 +330,7 @@ async fn brute_forcing_a_login_gets_429s() {
         .await
         .unwrap();
     let url = db.url().to_owned();
-    let app = spawn_app_on(db, &url, |f| {
-        f.merge(("limits.login_per_minute_per_email", 3))
-    })
-    .await;
+    let app = spawn_app_on(db, &url, |f| f.merge(("limits.login_free_failures", 3))).await;
     let admin = app.register().await;
     for _ in 0..3 {
         assert_eq!(app.login(&admin.email, "guess").await.status(), 401);
@@ -347,7 +344,7 @@ async fn brute_forcing_a_login_gets_429s() {
         .unwrap();
     assert!((1..=60).contains(&wait));
     assert_eq!(res.headers()["content-type"], "application/problem+json");
-    // Even the right password waits: the limit is on attempts, not on failures.
+    // Even the right password waits out the back-off.
     assert_eq!(app.login(&admin.email, &admin.password).await.status(), 429);
 }
 

@@ -50,7 +50,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_against_the_document()
     let app = spawn_app_on(db, &url, move |f| {
         f.merge(("twilio.api_base_url", base))
             .merge(("limits.login_per_minute_per_ip", 0))
-            .merge(("limits.login_per_minute_per_email", 0))
+            .merge(("limits.login_free_failures", 0))
             .merge(("limits.register_per_hour_per_ip", 0))
             .merge(("limits.api_per_minute_per_user", 0))
             .merge(("limits.webhooks_per_minute_per_integration", 0))

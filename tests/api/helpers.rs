@@ -230,7 +230,9 @@ pub async fn spawn_app_on(
             .merge(("http.bind", "127.0.0.1:0"))
             .merge(("http.workers", 2))
             .merge(("http.shutdown_timeout_secs", 1))
-            .merge(("http.public_base_url", "https://omni.test")),
+            .merge(("http.public_base_url", "https://omni.test"))
+            // The fakes of Vera listen on loopback, which the outbound guard refuses.
+            .merge(("outbound.allowed_hosts", ["127.0.0.1"])),
     );
     let config =
         Config::from_figment(Profile::Testing, &figment).expect("a valid test configuration");
@@ -269,6 +271,7 @@ pub async fn spawn_app_beside(
     }
     let figment = customize(
         figment
+            .merge(("outbound.allowed_hosts", ["127.0.0.1"]))
             .merge(("http.workers", 2))
             .merge(("http.shutdown_timeout_secs", 1)),
     );

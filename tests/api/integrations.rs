@@ -93,7 +93,7 @@ async fn an_admin_manages_integrations_and_never_sees_a_secret() {
         .await;
     assert_eq!(
         ok,
-        json!({"ok": true, "detail": "account “Acme” is active"})
+        json!({"ok": true, "outcome": "ok", "detail": "account “Acme” is active"})
     );
 
     // Changing the number keeps the token; disabling keeps everything else.
@@ -134,7 +134,7 @@ async fn an_admin_manages_integrations_and_never_sees_a_secret() {
     assert_eq!(status, 200);
     assert_eq!(
         refused,
-        json!({"ok": false, "detail": "Twilio error 20003: Authenticate"})
+        json!({"ok": false, "outcome": "refused", "detail": "Twilio error 20003: Authenticate"})
     );
 
     assert_eq!(

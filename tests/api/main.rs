@@ -13,6 +13,7 @@ mod helpers;
 mod integrations;
 mod isolation;
 mod messages;
+mod security;
 mod tickets;
 mod users;
 mod ws;

@@ -70,16 +70,27 @@ struct Raw {
     worker: RawWorker,
     ws: RawWs,
     limits: RawLimits,
+    outbound: RawOutbound,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    allowed_hosts: Vec<String>,
+    timeout_secs: u64,
+    max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     login_per_minute_per_ip: u32,
-    login_per_minute_per_email: u32,
+    login_free_failures: u32,
+    login_max_backoff_secs: u64,
     register_per_hour_per_ip: u32,
     api_per_minute_per_user: u32,
     webhooks_per_minute_per_integration: u32,
+    invalid_webhooks_per_minute_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +128,7 @@ struct RawHttp {
     public_base_url: Option<String>,
     workers: Option<usize>,
     shutdown_timeout_secs: u64,
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +180,7 @@ impl Default for Raw {
                 public_base_url: None,
                 workers: None,
                 shutdown_timeout_secs: 30,
+                trusted_proxies: Vec::new(),
             },
             auth: RawAuth {
                 jwt_secret: None,
@@ -196,10 +209,17 @@ impl Default for Raw {
             },
             limits: RawLimits {
                 login_per_minute_per_ip: 30,
-                login_per_minute_per_email: 5,
+                login_free_failures: 5,
+                login_max_backoff_secs: 900,
                 register_per_hour_per_ip: 20,
                 api_per_minute_per_user: 1_200,
                 webhooks_per_minute_per_integration: 60_000,
+                invalid_webhooks_per_minute_per_ip: 60,
+            },
+            outbound: RawOutbound {
+                allowed_hosts: Vec::new(),
+                timeout_secs: 20,
+                max_body_bytes: 1024 * 1024,
             },
             ws: RawWs {
                 queue_size: 256,
@@ -255,6 +275,8 @@ pub struct Config {
     pub ws: WsConfig,
     /// Brute-force limits on the auth routes.
     pub limits: LimitsConfig,
+    /// The guard on requests to tenant-chosen hosts.
+    pub outbound: omni_outbound::OutboundConfig,
     /// Things start-up should tell the operator once logging is up.
     pub notices: Vec<String>,
 }
@@ -270,6 +292,8 @@ pub struct HttpConfig {
     pub workers: Option<usize>,
     /// How long in-flight requests may finish after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
 }
 
 /// Token settings.
@@ -301,14 +325,19 @@ pub struct WorkerConfig {
 pub struct LimitsConfig {
     /// Login attempts per minute from one IP address.
     pub login_per_minute_per_ip: u32,
-    /// Login attempts per minute for one e-mail address, from anywhere.
-    pub login_per_minute_per_email: u32,
+    /// Failed logins of one (e-mail, client) pair before each further one doubles the
+    /// wait (0: no back-off).
+    pub login_free_failures: u32,
+    /// The longest back-off after failed logins.
+    pub login_max_backoff: Duration,
     /// Registrations per hour from one IP address.
     pub register_per_hour_per_ip: u32,
     /// Authenticated API requests per minute per user.
     pub api_per_minute_per_user: u32,
-    /// Webhooks per minute per integration (generous: Twilio bursts).
+    /// Correctly signed webhooks per minute per integration (generous: Twilio bursts).
     pub webhooks_per_minute_per_integration: u32,
+    /// Webhooks with a bad signature or an unknown number per minute per client address.
+    pub invalid_webhooks_per_minute_per_ip: u32,
 }
 
 /// WebSocket settings.
@@ -344,6 +373,7 @@ pub struct ConfigError(String);
 /// unknown key is still an error.
 const SECTIONS: &[&str] = &[
     "database", "http", "auth", "crypto", "twilio", "cors", "log", "worker", "ws", "limits",
+    "outbound",
 ];
 
 impl Config {
@@ -425,6 +455,21 @@ impl Config {
             Some(url) => http_url("http.public_base_url", &url)?,
             None => format!("http://{bind}"),
         };
+        let trusted_proxies = raw
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                let p = p.trim();
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError(format!(
+                            "http.trusted_proxies: `{p}` is not an address or CIDR range"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if raw.http.workers == Some(0) {
             return Err(ConfigError("http.workers must be at least 1".into()));
         }
@@ -498,14 +543,19 @@ impl Config {
             http_url("cors.allowed_origins", origin)?;
         }
 
+        let lease = Duration::from_secs(raw.worker.lease_secs.max(5));
+        let outbound = outbound(profile, &raw.outbound, lease)?;
+
         Ok(Config {
             profile,
+            outbound,
             database,
             http: HttpConfig {
                 bind,
                 public_base_url,
                 workers: raw.http.workers,
                 shutdown_timeout: Duration::from_secs(raw.http.shutdown_timeout_secs),
+                trusted_proxies: crate::client_addr::TrustedProxies::new(trusted_proxies),
             },
             auth: AuthConfig {
                 jwt_secret: Secret(jwt_secret),
@@ -527,14 +577,16 @@ impl Config {
                 enabled: raw.worker.enabled,
                 concurrency: raw.worker.concurrency.max(1),
                 poll_interval: positive_ms("worker.poll_interval_ms", raw.worker.poll_interval_ms)?,
-                lease: Duration::from_secs(raw.worker.lease_secs.max(5)),
+                lease,
             },
             limits: LimitsConfig {
                 login_per_minute_per_ip: raw.limits.login_per_minute_per_ip,
-                login_per_minute_per_email: raw.limits.login_per_minute_per_email,
+                login_free_failures: raw.limits.login_free_failures,
+                login_max_backoff: Duration::from_secs(raw.limits.login_max_backoff_secs.max(1)),
                 register_per_hour_per_ip: raw.limits.register_per_hour_per_ip,
                 api_per_minute_per_user: raw.limits.api_per_minute_per_user,
                 webhooks_per_minute_per_integration: raw.limits.webhooks_per_minute_per_integration,
+                invalid_webhooks_per_minute_per_ip: raw.limits.invalid_webhooks_per_minute_per_ip,
             },
             ws: WsConfig {
                 queue_size: raw.ws.queue_size.max(1),
@@ -545,6 +597,43 @@ impl Config {
             notices,
         })
     }
+}
+
+/// The outbound guard: https only in production, whatever else is configured; requests
+/// end before a job's lease would (a job never outlives its lease waiting on a host).
+fn outbound(
+    profile: Profile,
+    raw: &RawOutbound,
+    lease: Duration,
+) -> Result<omni_outbound::OutboundConfig, ConfigError> {
+    let allowed = raw
+        .allowed_hosts
+        .iter()
+        .map(|h| {
+            omni_outbound::AllowRule::parse(h)
+                .map_err(|e| ConfigError(format!("outbound.allowed_hosts: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let timeout = Duration::from_secs(raw.timeout_secs);
+    if raw.timeout_secs == 0 || timeout >= lease {
+        return Err(ConfigError(format!(
+            "outbound.timeout_secs must be from 1 to less than worker.lease_secs ({})",
+            lease.as_secs()
+        )));
+    }
+    if raw.max_body_bytes < 1024 {
+        return Err(ConfigError(
+            "outbound.max_body_bytes must be at least 1024".into(),
+        ));
+    }
+    Ok(omni_outbound::OutboundConfig {
+        policy: omni_outbound::OutboundPolicy {
+            require_https: profile == Profile::Production,
+            allowed,
+        },
+        timeout,
+        max_body_bytes: raw.max_body_bytes,
+    })
 }
 
 fn aes_key(base64: &str) -> Option<[u8; 32]> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use omni_core::SystemClock;
 use omni_identity::IdentityService;
 use omni_messaging::{MessagingService, TriageJob};
+use omni_outbound::GuardedClient;
 use omni_store_postgres::{
     Database, PgCompanyRepository, PgIntegrationRepository, PgJobQueue, PgMessageStore,
     PgTicketRepository, PgUserRepository,
@@ -80,13 +81,13 @@ impl AppState {
             .map(|k| *k.expose())
             .collect();
         let cipher = Arc::new(AesGcmCipher::new(config.crypto_key.expose(), &previous));
-        let vera_client = VeraClient::new()
-            .map_err(|e| anyhow::anyhow!("cannot build the Vera AI client: {e}"))?;
+        let guarded = GuardedClient::new(config.outbound.clone())
+            .map_err(|e| anyhow::anyhow!("cannot build the outbound client: {e}"))?;
+        let vera_client = VeraClient::new(guarded);
         let twilio = TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?;
         let verifier = Arc::new(ProviderVerifier {
             twilio: twilio.clone(),
-            vera: VeraClient::new()
-                .map_err(|e| anyhow::anyhow!("cannot build the Vera AI client: {e}"))?,
+            vera: vera_client.clone(),
         });
         let integrations = IntegrationService::new(
             Arc::new(PgIntegrationRepository::new(db.clone())),

@@ -22,10 +22,7 @@ impl CredentialVerifier for ProviderVerifier {
         config: &IntegrationConfig,
         secrets: &BTreeMap<String, SecretString>,
     ) -> Verification {
-        let missing = |name: &str| Verification {
-            ok: false,
-            detail: format!("the {name} secret is not set"),
-        };
+        let missing = |name: &str| Verification::refused(format!("the {name} secret is not set"));
         match config {
             IntegrationConfig::Twilio(c) => match secrets.get("auth_token") {
                 Some(token) => self.twilio.verify_credentials(c, token).await,

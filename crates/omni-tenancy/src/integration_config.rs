@@ -77,6 +77,27 @@ impl IntegrationConfig {
         }
     }
 
+    /// The secrets that must be given again when the configuration changes from `self` to
+    /// `next`: a change of where a secret is sent (Vera's `base_url`, the Twilio account a
+    /// token is presented to) must not carry the stored secret there unasked — otherwise
+    /// whoever may edit an integration could point it at their own host and read the
+    /// secret from the first request.
+    pub fn secrets_bound_to_changes(&self, next: &IntegrationConfig) -> &'static [&'static str] {
+        match (self, next) {
+            (IntegrationConfig::Vera(a), IntegrationConfig::Vera(b))
+                if a.base_url != b.base_url =>
+            {
+                &["api_key"]
+            }
+            (IntegrationConfig::Twilio(a), IntegrationConfig::Twilio(b))
+                if a.account_sid != b.account_sid =>
+            {
+                &["auth_token"]
+            }
+            _ => &[],
+        }
+    }
+
     /// The non-secret fields as JSON, as stored and as shown.
     pub fn to_json(&self) -> Value {
         match self {

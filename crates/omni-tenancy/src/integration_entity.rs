@@ -59,11 +59,62 @@ pub struct IntegrationChanges {
     pub enabled: bool,
 }
 
+/// What a credentials check found, in the three answers a tenant may learn: nothing about
+/// a remote host's status or software passes through (that would make `verify` a probe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationOutcome {
+    /// The provider accepted the credentials.
+    Ok,
+    /// The provider answered and refused them (or the configuration they go with).
+    Refused,
+    /// No usable answer: unreachable, timed out, refused by the outbound guard, or an
+    /// answer that is not the provider's.
+    Unreachable,
+}
+
+impl VerificationOutcome {
+    /// `ok`, `refused` or `unreachable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationOutcome::Ok => "ok",
+            VerificationOutcome::Refused => "refused",
+            VerificationOutcome::Unreachable => "unreachable",
+        }
+    }
+}
+
 /// The answer of a credentials check against the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     /// Whether the provider accepted the credentials.
     pub ok: bool,
-    /// What the provider said (its reason when it refused).
+    /// Which of the three answers it is.
+    pub outcome: VerificationOutcome,
+    /// A sentence for the admin; never a remote host's status or body.
     pub detail: String,
+}
+
+impl Verification {
+    /// The provider accepted the credentials.
+    pub fn accepted(detail: impl Into<String>) -> Self {
+        Self::of(VerificationOutcome::Ok, detail)
+    }
+
+    /// The provider refused them.
+    pub fn refused(detail: impl Into<String>) -> Self {
+        Self::of(VerificationOutcome::Refused, detail)
+    }
+
+    /// The provider could not be asked.
+    pub fn unreachable(detail: impl Into<String>) -> Self {
+        Self::of(VerificationOutcome::Unreachable, detail)
+    }
+
+    fn of(outcome: VerificationOutcome, detail: impl Into<String>) -> Self {
+        Self {
+            ok: outcome == VerificationOutcome::Ok,
+            outcome,
+            detail: detail.into(),
+        }
+    }
 }

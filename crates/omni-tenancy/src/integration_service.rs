@@ -164,6 +164,21 @@ impl IntegrationService {
             Some(patch) => {
                 let parsed = IntegrationConfig::parse(current.kind, patch, Some(&current.config))
                     .map_err(TenancyError::Validation)?;
+                let unconfirmed: Vec<FieldError> = current
+                    .config
+                    .secrets_bound_to_changes(&parsed.config)
+                    .iter()
+                    .filter(|name| !parsed.secrets.contains_key(*name))
+                    .map(|name| {
+                        FieldError::new(
+                            format!("config.{name}"),
+                            "is required again when the address it is sent to changes",
+                        )
+                    })
+                    .collect();
+                if !unconfirmed.is_empty() {
+                    return Err(TenancyError::Validation(unconfirmed));
+                }
                 secrets.extend(self.seal_all(current.company_id, &parsed.secrets)?);
                 parsed.config
             }

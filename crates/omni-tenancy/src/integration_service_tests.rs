@@ -236,10 +236,7 @@ async fn verify_opens_the_secrets_and_asks_the_provider() {
     verifier
         .expect_verify()
         .withf(|_, secrets| secrets["auth_token"].expose() == "old-token")
-        .returning(|_, _| Verification {
-            ok: false,
-            detail: "Authenticate".into(),
-        });
+        .returning(|_, _| Verification::refused("Authenticate"));
     let s = service(repo, verifier);
     let answer = s
         .verify(&who(Role::Admin, Some(A)), IntegrationId::new(5))
@@ -271,4 +268,70 @@ async fn an_integration_keeps_its_type() {
         Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, "type"),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn moving_where_a_secret_goes_takes_the_secret_again() {
+    let mut repo = MockIntegrationRepository::new();
+    repo.expect_find()
+        .returning(|_, id| Ok(Some(stored(id.get(), A))));
+    repo.expect_update()
+        .withf(|_, _, c| c.secrets["auth_token"].ciphertext == b"nekot-rehto")
+        .times(1)
+        .returning(|_, id, c| {
+            Ok(Some(Integration {
+                config: c.config,
+                secrets: c.secrets,
+                ..stored(id.get(), A)
+            }))
+        });
+    let s = service(repo, MockCredentialVerifier::new());
+    let admin = who(Role::Admin, Some(A));
+    let other_sid = "ACffffffffffffffffffffffffffffffff";
+    let refused = s
+        .update(
+            &admin,
+            IntegrationId::new(5),
+            IntegrationUpdateInput {
+                config: Some(json!({"account_sid": other_sid})),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    match refused {
+        TenancyError::Validation(errors) => {
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].field, "config.auth_token");
+        }
+        other => panic!("{other:?}"),
+    }
+    let moved = s
+        .update(
+            &admin,
+            IntegrationId::new(5),
+            IntegrationUpdateInput {
+                config: Some(json!({"account_sid": other_sid, "auth_token": "other-token"})),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.config.to_json()["account_sid"], other_sid);
+
+    let vera = |url: &str| {
+        IntegrationConfig::parse(
+            IntegrationType::VeraAi,
+            &json!({"base_url": url, "model": "m"}),
+            None,
+        )
+        .unwrap()
+        .config
+    };
+    let here = vera("https://vera.example.com/v1");
+    assert_eq!(
+        here.secrets_bound_to_changes(&vera("https://attacker.example/v1")),
+        ["api_key"]
+    );
+    assert!(here.secrets_bound_to_changes(&here.clone()).is_empty());
 }

@@ -22,7 +22,9 @@ pub use company::{Company, CompanyUpdate};
 pub use error::TenancyError;
 pub use integration::{IntegrationType, UnknownIntegrationType};
 pub use integration_config::{IntegrationConfig, ParsedConfig, TwilioConfig, VeraConfig};
-pub use integration_entity::{Integration, IntegrationChanges, NewIntegration, Verification};
+pub use integration_entity::{
+    Integration, IntegrationChanges, NewIntegration, Verification, VerificationOutcome,
+};
 pub use integration_service::{IntegrationInput, IntegrationService, IntegrationUpdateInput};
 pub use ports::{CompanyRepository, CredentialVerifier, IntegrationRepository, SecretCipher};
 #[cfg(any(test, feature = "mock"))]

@@ -132,25 +132,19 @@ impl TwilioClient {
         auth_token: &SecretString,
     ) -> Verification {
         match self.fetch_account(&config.account_sid, auth_token).await {
-            Ok(account) if account.status == "active" => Verification {
-                ok: true,
-                detail: format!("account “{}” is active", account.friendly_name),
-            },
-            Ok(account) => Verification {
-                ok: false,
-                detail: format!("account “{}” is {}", account.friendly_name, account.status),
-            },
-            Err(TwilioError::Api { code, message, .. }) => Verification {
-                ok: false,
-                detail: match code {
-                    Some(code) => format!("Twilio error {code}: {message}"),
-                    None => format!("Twilio: {message}"),
-                },
-            },
-            Err(other) => Verification {
-                ok: false,
-                detail: other.to_string(),
-            },
+            Ok(account) if account.status == "active" => {
+                Verification::accepted(format!("account “{}” is active", account.friendly_name))
+            }
+            Ok(account) => Verification::refused(format!(
+                "account “{}” is {}",
+                account.friendly_name, account.status
+            )),
+            // Twilio's host is the operator's, not a tenant's: its words may be shown.
+            Err(TwilioError::Api { code, message, .. }) => Verification::refused(match code {
+                Some(code) => format!("Twilio error {code}: {message}"),
+                None => format!("Twilio: {message}"),
+            }),
+            Err(other) => Verification::unreachable(other.to_string()),
         }
     }
 }

@@ -1,12 +1,14 @@
 use std::time::Duration;
 
+use omni_outbound::GuardedClient;
 use omni_tenancy::{SecretString, VeraConfig, Verification};
 use serde::Deserialize;
 
-/// A client of an OpenAI-compatible API (Vera AI).
+/// A client of an OpenAI-compatible API (Vera AI). Its host is a tenant's choice, so every
+/// request goes through the outbound guard.
 #[derive(Debug, Clone)]
 pub struct VeraClient {
-    http: reqwest::Client,
+    http: GuardedClient,
 }
 
 #[derive(Debug, Deserialize)]
@@ -20,69 +22,54 @@ struct Model {
 }
 
 impl VeraClient {
-    /// A client; each request's timeout comes from the integration's `timeout_ms`.
-    pub fn new() -> Result<Self, String> {
-        // reqwest is built without a default TLS provider; ring is ours (idempotent).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("omni/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { http })
+    /// A client over the guarded one; each request's timeout is the integration's
+    /// `timeout_ms`, within the guard's cap.
+    pub fn new(http: GuardedClient) -> Self {
+        Self { http }
     }
 
-    /// The underlying HTTP client (shared connection pool).
-    pub(crate) fn http(&self) -> &reqwest::Client {
+    /// The guarded HTTP client (shared connection pool).
+    pub(crate) fn http(&self) -> &GuardedClient {
         &self.http
     }
 
     /// `GET {base_url}/models` with the API key: the key works and the model is offered.
+    /// The answer is one of three and never repeats what the host said: a tenant chooses
+    /// `base_url`, and the answer must not tell them what listens there.
     pub async fn verify_credentials(
         &self,
         config: &VeraConfig,
         api_key: &SecretString,
     ) -> Verification {
-        let answer = self
+        let unreachable = || Verification::unreachable("Vera AI could not be reached");
+        let request = self
             .http
-            .get(format!("{}/models", config.base_url))
+            .get(&format!("{}/models", config.base_url))
             .bearer_auth(api_key.expose())
-            .timeout(Duration::from_millis(u64::from(config.timeout_ms)))
-            .send()
-            .await;
-        let response = match answer {
+            .timeout(Duration::from_millis(u64::from(config.timeout_ms)));
+        let response = match self.http.send(request).await {
             Ok(r) => r,
             Err(e) => {
-                let why = if e.is_timeout() {
-                    "timed out"
-                } else {
-                    "connection failed"
-                };
-                return Verification {
-                    ok: false,
-                    detail: format!("could not reach Vera AI: {why}"),
-                };
+                tracing::info!(error = %e, "Vera AI verification got no answer");
+                return unreachable();
             }
         };
         let status = response.status();
+        if status == 401 || status == 403 {
+            return Verification::refused("Vera AI refused the API key");
+        }
         if !status.is_success() {
-            return Verification {
-                ok: false,
-                detail: format!("Vera AI refused the key ({status})"),
-            };
+            return unreachable();
         }
         match response.json::<Models>().await {
-            Ok(models) if models.data.iter().any(|m| m.id == config.model) => Verification {
-                ok: true,
-                detail: format!("the key works and model `{}` is offered", config.model),
-            },
-            Ok(_) => Verification {
-                ok: false,
-                detail: format!("the key works but model `{}` is not offered", config.model),
-            },
-            Err(_) => Verification {
-                ok: false,
-                detail: "Vera AI answered something other than a model list".into(),
-            },
+            Ok(models) if models.data.iter().any(|m| m.id == config.model) => {
+                Verification::accepted(format!(
+                    "the key works and model `{}` is offered",
+                    config.model
+                ))
+            }
+            Ok(_) => Verification::refused(format!("model `{}` is not offered", config.model)),
+            Err(_) => unreachable(),
         }
     }
 }
@@ -117,7 +104,7 @@ mod tests {
             .respond_with(ResponseTemplate::new(401))
             .mount(&vera)
             .await;
-        let client = VeraClient::new().unwrap();
+        let client = VeraClient::new(crate::test_client());
         let cfg = config(format!("{}/v1", vera.uri()));
         assert!(
             client
@@ -128,8 +115,8 @@ mod tests {
         let bad = client
             .verify_credentials(&cfg, &SecretString::new("bad-key".into()))
             .await;
-        assert!(!bad.ok);
-        assert!(bad.detail.contains("401"));
+        assert_eq!(bad.outcome, omni_tenancy::VerificationOutcome::Refused);
+        assert!(!bad.detail.contains("401"), "{}", bad.detail);
         let mut other_model = cfg.clone();
         other_model.model = "vera-tiny".into();
         assert!(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use omni_outbound::OutboundError;
 use omni_tenancy::{Locale, SecretString, VeraConfig};
 use omni_ticketing::{
     Priority, Sentiment, SuggestedCategory, Triage, TriageError, TriageInput, TriageResult,
@@ -100,26 +101,24 @@ impl VeraTriage {
     }
 
     async fn ask(&self, body: &serde_json::Value) -> Result<String, TriageError> {
-        let response = self
-            .client
-            .http()
-            .post(format!("{}/chat/completions", self.config.base_url))
+        let http = self.client.http();
+        let request = http
+            .post(&format!("{}/chat/completions", self.config.base_url))
             .bearer_auth(self.api_key.expose())
             .timeout(Duration::from_millis(u64::from(self.config.timeout_ms)))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| {
-                TriageError(if e.is_timeout() {
-                    "Vera AI timed out".into()
-                } else {
-                    "Vera AI unreachable".into()
-                })
-            })?;
+            .json(body);
+        let response = http.send(request).await.map_err(|e| {
+            TriageError(match e {
+                OutboundError::Timeout => "Vera AI timed out".into(),
+                OutboundError::Blocked(why) => format!("Vera AI's URL is refused: {why}"),
+                _ => "Vera AI unreachable".into(),
+            })
+        })?;
         let status = response.status();
         if !status.is_success() {
             return Err(TriageError(format!("Vera AI answered {status}")));
         }
+        // Read up to the guard's cap: a hostile or broken host cannot make us buffer more.
         let completion: Completion = response
             .json()
             .await
@@ -275,7 +274,7 @@ mod tests {
 
     fn vera(server: &MockServer, timeout_ms: u32) -> Arc<dyn Triage> {
         Arc::new(VeraTriage::new(
-            VeraClient::new().unwrap(),
+            VeraClient::new(crate::test_client()),
             VeraConfig {
                 base_url: format!("{}/v1", server.uri()),
                 model: "vera-large".into(),

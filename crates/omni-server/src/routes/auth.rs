@@ -3,11 +3,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::DisplayName;
-use omni_identity::{AuthSession, Email, Password, Registration};
+use omni_identity::{AuthSession, Email, IdentityError, Password, Registration};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
+use crate::client_addr;
 use crate::error::ApiError;
 use crate::routes::users::UserResponse;
 use crate::state::AppState;
@@ -85,6 +86,11 @@ impl From<AuthSession> for AuthResponse {
     }
 }
 
+/// The client's address as the rate limits key it.
+fn client_key(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    client_addr::of_request(req).map(client_addr::limit_key)
+}
+
 /// Creates a company and its admin, and logs the admin in.
 #[utoipa::path(
     post,
@@ -103,7 +109,7 @@ pub async fn register(
     req: HttpRequest,
     body: ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.register(req.peer_addr().map(|a| a.ip()))?;
+    state.limits.register(client_key(&req))?;
     let body = body.0;
     let registration = Registration {
         company_name: domain("company_name", &body.company_name)?,
@@ -133,14 +139,21 @@ pub async fn login(
     body: ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     // Counted before the password is looked at: guesses cost the attacker, not our CPU.
-    state
-        .limits
-        .login(req.peer_addr().map(|a| a.ip()), &body.0.email)?;
-    let session = state
-        .identity
-        .login(&body.0.email, &body.0.password)
-        .await?;
-    Ok(HttpResponse::Ok().json(AuthResponse::from(session)))
+    let client = client_key(&req);
+    let email = &body.0.email;
+    state.limits.login(client, email)?;
+    match state.identity.login(email, &body.0.password).await {
+        Ok(session) => {
+            state.limits.login_succeeded(client, email);
+            Ok(HttpResponse::Ok().json(AuthResponse::from(session)))
+        }
+        Err(e) => {
+            if matches!(e, IdentityError::InvalidCredentials) {
+                state.limits.login_failed(client, email);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// The caller's own account.

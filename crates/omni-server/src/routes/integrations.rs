@@ -101,7 +101,11 @@ pub struct UpdateIntegrationRequest {
 pub struct VerifyResponse {
     /// Whether the provider accepted the credentials.
     pub ok: bool,
-    /// What the provider said.
+    /// `ok`, `refused` (the provider answered no) or `unreachable` (no usable answer);
+    /// a remote host's status or body is never shown.
+    #[schema(example = "ok")]
+    pub outcome: &'static str,
+    /// A sentence for the admin.
     pub detail: String,
 }
 
@@ -109,6 +113,7 @@ impl From<Verification> for VerifyResponse {
     fn from(v: Verification) -> Self {
         Self {
             ok: v.ok,
+            outcome: v.outcome.as_str(),
             detail: v.detail,
         }
     }
