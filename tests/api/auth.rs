@@ -192,7 +192,7 @@ async fn bad_tokens_are_401_with_a_bearer_challenge() {
     let user: omni_identity::User = {
         let state = omni_server::state::AppState::new(app.config.clone()).unwrap();
         let principal = state.identity.authenticate(&admin.token).await.unwrap();
-        state.identity.profile(&principal).await.unwrap()
+        state.identity.profile(&principal.principal).await.unwrap()
     };
     struct Past;
     impl Clock for Past {
@@ -302,10 +302,27 @@ async fn a_changed_role_applies_to_the_next_request() {
         .await;
     assert_eq!(status, 200);
     let again = json!({"email": format!("y-{}@example.com", unique()), "name": "Y", "password": "password 123"});
+    // The role change ended the old session; the new one carries the new role.
     assert_eq!(
-        app.call(Method::POST, "/users", Some(again), &other_admin.token)
-            .await
-            .0,
+        app.call(
+            Method::POST,
+            "/users",
+            Some(again.clone()),
+            &other_admin.token
+        )
+        .await
+        .0,
+        401
+    );
+    let login: Value = app
+        .login(&other_admin.email, &other_admin.password)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.call(Method::POST, "/users", Some(again), token).await.0,
         403
     );
 }

@@ -312,3 +312,361 @@ async fn an_outsider_cannot_lock_a_known_account_out() {
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "2");
 }
+
+async fn profile_status(app: &TestApp, token: &str) -> u16 {
+    app.call(Method::GET, "/auth/profile", None, token).await.0
+}
+
+#[tokio::test]
+async fn a_changed_password_email_or_role_ends_the_users_sessions() {
+    let app = spawn_app().await;
+    let admin = app.register().await;
+    let path = format!("/users/{}", admin.id());
+
+    // Changing one's own password takes the current one.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"password": "a new password 1"})),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "current_password");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"password": "a new password 1", "current_password": "not it at all"})),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        profile_status(&app, &admin.token).await,
+        200,
+        "a refused change ends nothing"
+    );
+    let second = login_token(&app, &admin.email, &admin.password).await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"password": "a new password 1", "current_password": admin.password})),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(profile_status(&app, &admin.token).await, 401);
+    assert_eq!(
+        profile_status(&app, &second).await,
+        401,
+        "every session ends"
+    );
+    let fresh = login_token(&app, &admin.email, "a new password 1").await;
+    assert_eq!(profile_status(&app, &fresh).await, 200);
+
+    // The e-mail too.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"email": format!("x{}", admin.email), "current_password": "a new password 1"})),
+            &fresh,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(profile_status(&app, &fresh).await, 401);
+    let admin_token = login_token(&app, &format!("x{}", admin.email), "a new password 1").await;
+
+    // An admin changing an agent's role or password ends the agent's sessions; a rename
+    // does not.
+    let agent = app
+        .add_user(&admin_with(&admin, &admin_token), "agent")
+        .await;
+    let agent_path = format!("/users/{}", agent.id());
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &agent_path,
+            Some(json!({"name": "Renamed"})),
+            &admin_token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(profile_status(&app, &agent.token).await, 200);
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &agent_path,
+            Some(json!({"role": "admin"})),
+            &admin_token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(profile_status(&app, &agent.token).await, 401);
+    let again = login_token(&app, &agent.email, &agent.password).await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &agent_path,
+            Some(json!({"password": "reset by admin"})),
+            &admin_token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(profile_status(&app, &again).await, 401);
+
+    // Deleted: gone at once.
+    let doomed = app
+        .add_user(&admin_with(&admin, &admin_token), "agent")
+        .await;
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/users/{}", doomed.id()),
+            None,
+            &admin_token,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(profile_status(&app, &doomed.token).await, 401);
+}
+
+fn admin_with(admin: &Account, token: &str) -> Account {
+    Account {
+        token: token.to_owned(),
+        ..admin.clone()
+    }
+}
+
+async fn login_token(app: &TestApp, email: &str, password: &str) -> String {
+    let res = app.login(email, password).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn logout_ends_this_token_and_logout_all_every_one() {
+    let app = spawn_app().await;
+    let admin = app.register().await;
+    let other = login_token(&app, &admin.email, &admin.password).await;
+    let third = login_token(&app, &admin.email, &admin.password).await;
+    let (status, _) = app
+        .call(Method::POST, "/auth/logout", None, &admin.token)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(profile_status(&app, &admin.token).await, 401);
+    assert_eq!(
+        profile_status(&app, &other).await,
+        200,
+        "other sessions go on"
+    );
+    let (status, _) = app
+        .call(Method::POST, "/auth/logout", None, &admin.token)
+        .await;
+    assert_eq!(status, 401, "a logged-out token cannot log out again");
+    let (status, _) = app
+        .call(Method::POST, "/auth/logout-all", None, &other)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(profile_status(&app, &other).await, 401);
+    assert_eq!(profile_status(&app, &third).await, 401);
+    let fresh = login_token(&app, &admin.email, &admin.password).await;
+    assert_eq!(profile_status(&app, &fresh).await, 200, "new logins work");
+}
+
+#[tokio::test]
+async fn a_company_keeps_at_least_one_admin() {
+    let app = spawn_app().await;
+    let admin = app.register().await;
+    let root = app.superadmin().await;
+    let path = format!("/users/{}", admin.id());
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"role": "agent"})),
+            &root.token,
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = app.call(Method::DELETE, &path, None, &root.token).await;
+    assert_eq!(status, 409);
+    // With a second admin, either may go — but not both, even at the same time.
+    let second = app.add_user(&admin, "admin").await;
+    let second_path = format!("/users/{}", second.id());
+    let demote_second = app.call(
+        Method::PUT,
+        &second_path,
+        Some(json!({"role": "agent"})),
+        &root.token,
+    );
+    let delete_first = app.call(Method::DELETE, &path, None, &root.token);
+    let ((a, _), (b, _)) = tokio::join!(demote_second, delete_first);
+    assert!(
+        (a == 200 && b == 409) || (a == 409 && b == 204),
+        "one change goes through, the other is refused: {a} {b}"
+    );
+    let sql = app.sql().await;
+    let company = admin.company_id();
+    let admins: i64 = sql
+        .query_one(
+            "SELECT count(*) FROM users WHERE company_id = $1 AND role = 'admin'",
+            &[&company],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(admins, 1);
+}
+
+mod ws_sessions {
+    use std::time::Duration;
+
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::connect_async;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    use super::*;
+
+    fn ws_url(app: &TestApp, query: &str) -> String {
+        format!("{}/ws?{query}", app.address.replace("http://", "ws://"))
+    }
+
+    async fn ticket(app: &TestApp, token: &str) -> String {
+        let (status, body) = app.call(Method::POST, "/ws/ticket", None, token).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["expires_in"], 30);
+        body["ticket"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_ticket_opens_one_socket_once() {
+        let app = spawn_app().await;
+        let admin = app.register().await;
+        let t = ticket(&app, &admin.token).await;
+        let (mut ws, _) = connect_async(ws_url(&app, &format!("ticket={t}")))
+            .await
+            .expect("the ticket opens a socket");
+        let hello = ws.next().await.unwrap().unwrap();
+        assert!(hello.to_text().unwrap().contains("hello"));
+        let again = connect_async(ws_url(&app, &format!("ticket={t}"))).await;
+        match again {
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+                assert_eq!(res.status(), 401)
+            }
+            other => panic!("a used ticket must be refused: {:?}", other.map(|_| ())),
+        }
+        for bad in ["ticket=", "ticket=nonsense", "since=1"] {
+            match connect_async(ws_url(&app, bad)).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+                    assert_eq!(res.status(), 401, "{bad}")
+                }
+                other => panic!("{bad}: {:?}", other.map(|_| ())),
+            }
+        }
+        // A ticket outlives nothing: logging out makes an unused one worthless.
+        let t = ticket(&app, &admin.token).await;
+        let (status, _) = app
+            .call(Method::POST, "/auth/logout", None, &admin.token)
+            .await;
+        assert_eq!(status, 204);
+        assert!(
+            connect_async(ws_url(&app, &format!("ticket={t}")))
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_open_socket_is_closed_with_4001_when_its_session_ends() {
+        let db = TestDatabase::new().await.unwrap();
+        let url = db.url().to_owned();
+        let app = spawn_app_on(db, &url, |f| f.merge(("ws.ping_interval_secs", 1))).await;
+        let admin = app.register().await;
+        let t = ticket(&app, &admin.token).await;
+        let (mut by_ticket, _) = connect_async(ws_url(&app, &format!("ticket={t}")))
+            .await
+            .unwrap();
+        let (mut by_token, _) = connect_async(ws_url(&app, &format!("token={}", admin.token)))
+            .await
+            .unwrap();
+        let (status, _) = app
+            .call(Method::POST, "/auth/logout-all", None, &admin.token)
+            .await;
+        assert_eq!(status, 204);
+        for ws in [&mut by_ticket, &mut by_token] {
+            let code = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Close(Some(frame)))) => return Some(frame.code),
+                        Some(Ok(_)) => continue,
+                        _ => return None,
+                    }
+                }
+            })
+            .await
+            .expect("the server closes the socket within a heartbeat or two");
+            assert_eq!(code, Some(CloseCode::from(4001)));
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_in_the_url_never_reach_the_logs() {
+        let logs = LogBuffer::default();
+        let sink = logs.clone();
+        omni_server::telemetry::init(
+            &omni_server::config::LogConfig {
+                format: omni_server::config::LogFormat::Json,
+                // The test's own WebSocket client logs its handshake; the server is judged.
+                level: "trace,tungstenite=off,tokio_tungstenite=off".into(),
+            },
+            move || sink.clone(),
+        );
+        let app = spawn_app().await;
+        let admin = app.register().await;
+        let t = ticket(&app, &admin.token).await;
+        let (ws, _) = connect_async(ws_url(&app, &format!("ticket={t}&since=0")))
+            .await
+            .unwrap();
+        drop(ws);
+        let (ws, _) = connect_async(ws_url(&app, &format!("token={}", admin.token)))
+            .await
+            .unwrap();
+        drop(ws);
+        // A wrong one is logged too (with its 401): redacted all the same.
+        let _ = connect_async(ws_url(&app, "ticket=not-a-real-ticket-value")).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logs.contains("/ws?ticket=[redacted]&since=0"),
+            "the request is logged"
+        );
+        for secret in [t.as_str(), admin.token.as_str(), "not-a-real-ticket-value"] {
+            let line = logs
+                .lines()
+                .find(|l| l.contains(secret))
+                .unwrap_or_default();
+            assert!(!logs.contains(secret), "a log line holds {secret}: {line}");
+        }
+    }
+
+    /// A log sink the test can read.
+    #[derive(Clone, Default)]
+    struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogBuffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}

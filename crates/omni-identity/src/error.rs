@@ -21,6 +21,9 @@ pub enum IdentityError {
     /// The change would break a rule (e.g. an admin removing their own admin role).
     #[error("{0}")]
     Conflict(&'static str),
+    /// The change would leave a company without an admin.
+    #[error("a company must keep at least one admin")]
+    LastAdmin,
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),

@@ -14,6 +14,7 @@ mod ports;
 mod principal;
 mod role;
 mod service;
+mod session;
 mod user;
 
 pub use email::{Email, EmailError};
@@ -25,4 +26,5 @@ pub use ports::{MockPasswordHasher, MockTokenIssuer, MockUserRepository};
 pub use principal::Principal;
 pub use role::{Role, UnknownRole};
 pub use service::{AuthSession, IdentityService, NewUserInput, Registration, UserChanges};
+pub use session::{Session, TicketGrant, WS_TICKET_TTL_SECS, WsTicket};
 pub use user::{NewUser, User, UserUpdate};

@@ -2,7 +2,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use omni_core::{CompanyId, DisplayName, Page, PageRequest, Scope, UserId};
 
-use crate::{Email, IdentityError, NewUser, Password, PasswordHash, Role, User, UserUpdate};
+use crate::{
+    Email, IdentityError, NewUser, Password, PasswordHash, Role, Session, TicketGrant, User,
+    UserUpdate,
+};
 
 /// Where users live. Every read and write takes the caller's [`Scope`]: a user outside it
 /// is not found.
@@ -48,8 +51,46 @@ pub trait UserRepository: Send + Sync {
         changes: UserUpdate,
     ) -> Result<Option<User>, IdentityError>;
 
-    /// Deletes the user; false if they are not in the scope.
-    async fn delete(&self, scope: Scope, id: UserId) -> Result<bool, IdentityError>;
+    /// Deletes the user; false if they are not in the scope. With `removes_an_admin`, refuses
+    /// atomically with [`IdentityError::LastAdmin`] when no other admin of the company
+    /// would remain.
+    async fn delete(
+        &self,
+        scope: Scope,
+        id: UserId,
+        removes_an_admin: bool,
+    ) -> Result<bool, IdentityError>;
+
+    /// The user (with their current session epoch) and whether `token_id` was revoked.
+    async fn find_session(
+        &self,
+        id: UserId,
+        token_id: &str,
+    ) -> Result<Option<(User, bool)>, IdentityError>;
+
+    /// Revokes one token until it would have expired anyway.
+    async fn revoke_token(
+        &self,
+        user: UserId,
+        token_id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), IdentityError>;
+
+    /// Ends every session of the user (raises the session epoch).
+    async fn end_sessions(&self, user: UserId) -> Result<(), IdentityError>;
+
+    /// Keeps a one-time WebSocket ticket for `session`, valid `ttl_secs` by the store's
+    /// clock (one clock for every instance).
+    async fn store_ticket(
+        &self,
+        ticket: &str,
+        session: &Session,
+        ttl_secs: u32,
+    ) -> Result<(), IdentityError>;
+
+    /// Takes a ticket: the session it was issued for if it exists and has not expired;
+    /// it is gone afterwards either way.
+    async fn take_ticket(&self, ticket: &str) -> Result<Option<TicketGrant>, IdentityError>;
 }
 
 /// Turns passwords into slow, salted hashes and checks them.
@@ -91,6 +132,10 @@ pub struct Claims {
     pub issued_at: DateTime<Utc>,
     /// When it stops being valid.
     pub expires_at: DateTime<Utc>,
+    /// The user's session epoch when it was issued.
+    pub session_epoch: i64,
+    /// The token's own id, by which it alone can be revoked.
+    pub token_id: String,
 }
 
 /// Issues access tokens and verifies them.
@@ -102,4 +147,7 @@ pub trait TokenIssuer: Send + Sync {
     /// The claims of a token this issuer made and that has not expired;
     /// [`IdentityError::Unauthenticated`] for anything else.
     fn verify(&self, token: &str) -> Result<Claims, IdentityError>;
+
+    /// A new unguessable one-time ticket (at least 128 random bits, URL-safe).
+    fn new_ticket(&self) -> String;
 }

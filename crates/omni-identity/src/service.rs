@@ -2,9 +2,11 @@ use std::sync::Arc;
 
 use omni_core::{CompanyId, DisplayName, FieldError, Page, PageRequest, Scope, UserId};
 
+use chrono::{DateTime, Utc};
+
 use crate::{
-    AccessToken, Email, IdentityError, NewUser, Password, PasswordHasher, Principal, Role,
-    TokenIssuer, User, UserRepository, UserUpdate,
+    AccessToken, Email, IdentityError, NewUser, Password, PasswordHasher, Principal, Role, Session,
+    TokenIssuer, User, UserRepository, UserUpdate, WS_TICKET_TTL_SECS, WsTicket,
 };
 
 /// A new company and its first admin, as `POST /auth/register` asks.
@@ -46,6 +48,9 @@ pub struct UserChanges {
     pub password: Option<Password>,
     /// A new role (admin or agent).
     pub role: Option<Role>,
+    /// The caller's current password: required to change one's own e-mail or password,
+    /// so that a stolen token cannot take the account over for good.
+    pub current_password: Option<String>,
 }
 
 /// A logged-in session: the access token and who it belongs to.
@@ -117,14 +122,104 @@ impl IdentityService {
         }
     }
 
-    /// The caller behind a bearer token, as the database knows them now: a token of a
-    /// deleted user stops working at once, and a changed role applies at once.
-    pub async fn authenticate(&self, token: &str) -> Result<Principal, IdentityError> {
+    /// The session behind a bearer token, with the caller as the database knows them now:
+    /// a token stops working when its user is deleted, when it is logged out, and when the
+    /// user's password, e-mail or role changes (the session epoch moved on); a changed
+    /// role applies at once.
+    pub async fn authenticate(&self, token: &str) -> Result<Session, IdentityError> {
         let claims = self.tokens.verify(token)?;
-        let user = self.users.find(Scope::All, claims.user_id).await?.ok_or(
+        self.current(
+            claims.user_id,
+            &claims.token_id,
+            claims.session_epoch,
+            claims.expires_at,
+        )
+        .await
+    }
+
+    /// Whether `session` still holds at `now` (checked again on long-lived connections).
+    pub async fn check_session(
+        &self,
+        session: &Session,
+        now: DateTime<Utc>,
+    ) -> Result<Session, IdentityError> {
+        if now >= session.expires_at {
+            return Err(IdentityError::Unauthenticated("the token has expired"));
+        }
+        self.current(
+            session.principal.user_id,
+            &session.token_id,
+            session.session_epoch,
+            session.expires_at,
+        )
+        .await
+    }
+
+    async fn current(
+        &self,
+        user_id: omni_core::UserId,
+        token_id: &str,
+        session_epoch: i64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Session, IdentityError> {
+        let (user, revoked) = self.users.find_session(user_id, token_id).await?.ok_or(
             IdentityError::Unauthenticated("the account no longer exists"),
         )?;
-        Ok(Principal::of(&user))
+        if revoked || user.session_epoch != session_epoch {
+            return Err(IdentityError::Unauthenticated("the session has ended"));
+        }
+        Ok(Session {
+            principal: Principal::of(&user),
+            token_id: token_id.to_owned(),
+            session_epoch,
+            expires_at,
+        })
+    }
+
+    /// Ends this session: its token stops working (`POST /auth/logout`).
+    pub async fn logout(&self, session: &Session) -> Result<(), IdentityError> {
+        self.users
+            .revoke_token(
+                session.principal.user_id,
+                &session.token_id,
+                session.expires_at,
+            )
+            .await
+    }
+
+    /// Ends every session of the caller (`POST /auth/logout-all`).
+    pub async fn logout_all(&self, session: &Session) -> Result<(), IdentityError> {
+        self.users.end_sessions(session.principal.user_id).await
+    }
+
+    /// A one-time ticket that opens one WebSocket for this session within
+    /// [`WS_TICKET_TTL_SECS`], so that no long-lived token has to travel in a URL.
+    pub async fn ws_ticket(&self, session: &Session) -> Result<WsTicket, IdentityError> {
+        let ticket = self.tokens.new_ticket();
+        self.users
+            .store_ticket(&ticket, session, WS_TICKET_TTL_SECS)
+            .await?;
+        Ok(WsTicket {
+            ticket,
+            expires_in: WS_TICKET_TTL_SECS,
+        })
+    }
+
+    /// The session a ticket was issued for, if the ticket is fresh, unused, and that
+    /// session still holds. A ticket works once.
+    pub async fn redeem_ticket(&self, ticket: &str) -> Result<Session, IdentityError> {
+        let invalid = IdentityError::Unauthenticated("the ticket is invalid, used or expired");
+        if ticket.is_empty() || ticket.len() > 128 {
+            return Err(invalid);
+        }
+        let grant = self.users.take_ticket(ticket).await?.ok_or(invalid)?;
+        self.current(
+            grant.user_id,
+            &grant.token_id,
+            grant.session_epoch,
+            grant.token_expires_at,
+        )
+        .await
     }
 
     /// The caller's own account.
@@ -249,6 +344,12 @@ impl IdentityService {
                 ));
             }
         }
+        let email_changes = changes.email.as_ref().is_some_and(|e| *e != target.email);
+        if is_self && (email_changes || changes.password.is_some()) {
+            self.confirm_password(&target, changes.current_password.as_deref())
+                .await?;
+        }
+        let role_changes = changes.role.is_some_and(|role| role != target.role);
         let password_hash = match &changes.password {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
@@ -257,6 +358,8 @@ impl IdentityService {
             email: changes.email,
             name: changes.name,
             role: changes.role,
+            end_sessions: email_changes || role_changes || password_hash.is_some(),
+            removes_an_admin: role_changes && target.role == Role::Admin,
             password_hash,
         };
         if update.is_empty() {
@@ -266,6 +369,31 @@ impl IdentityService {
             .update(scope, id, update)
             .await?
             .ok_or(IdentityError::NotFound)
+    }
+
+    /// Checks the caller's own password before a change that would take the account over.
+    async fn confirm_password(
+        &self,
+        user: &User,
+        given: Option<&str>,
+    ) -> Result<(), IdentityError> {
+        let Some(given) = given.filter(|p| !p.is_empty()) else {
+            return Err(invalid(
+                "current_password",
+                "is required to change your own e-mail or password",
+            ));
+        };
+        let stored = self
+            .users
+            .find_credentials(&user.email)
+            .await?
+            .filter(|(found, _)| found.id == user.id)
+            .map(|(_, hash)| hash);
+        if self.hasher.verify(given, stored).await? {
+            Ok(())
+        } else {
+            Err(invalid("current_password", "is not your current password"))
+        }
     }
 
     /// Deletes a user; never the caller themselves.
@@ -284,7 +412,8 @@ impl IdentityService {
         if !may_administer(caller, &target) {
             return Err(IdentityError::Forbidden("only admins manage users"));
         }
-        if self.users.delete(scope, id).await? {
+        let removes_an_admin = target.role == Role::Admin;
+        if self.users.delete(scope, id, removes_an_admin).await? {
             Ok(())
         } else {
             Err(IdentityError::NotFound)

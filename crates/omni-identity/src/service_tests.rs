@@ -21,6 +21,7 @@ fn user(id: i64, company: Option<CompanyId>, role: Role) -> User {
         role,
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        session_epoch: 0,
     }
 }
 
@@ -147,23 +148,27 @@ async fn login_answers_alike_for_unknown_email_and_wrong_password_after_the_same
     assert_eq!(ok.user.id, UserId::new(7));
 }
 
+fn claims(epoch: i64) -> Claims {
+    Claims {
+        user_id: UserId::new(7),
+        company_id: Some(A),
+        role: Role::Admin,
+        issued_at: Utc::now(),
+        expires_at: Utc::now() + chrono::Duration::hours(1),
+        session_epoch: epoch,
+        token_id: "tok-1".into(),
+    }
+}
+
 #[tokio::test]
 async fn a_token_of_a_deleted_user_is_refused() {
     let mut users = MockUserRepository::new();
     users
-        .expect_find()
-        .with(eq(Scope::All), eq(UserId::new(7)))
+        .expect_find_session()
+        .withf(|id, token| *id == UserId::new(7) && token == "tok-1")
         .returning(|_, _| Ok(None));
     let mut t = MockTokenIssuer::new();
-    t.expect_verify().returning(|_| {
-        Ok(Claims {
-            user_id: UserId::new(7),
-            company_id: Some(A),
-            role: Role::Admin,
-            issued_at: Utc::now(),
-            expires_at: Utc::now(),
-        })
-    });
+    t.expect_verify().returning(|_| Ok(claims(0)));
     let s = IdentityService::new(Arc::new(users), Arc::new(hasher()), Arc::new(t), true);
     assert!(matches!(
         s.authenticate("t").await,
@@ -176,20 +181,94 @@ async fn authentication_uses_the_role_the_database_holds_now() {
     let mut users = MockUserRepository::new();
     // The token says admin; the user has since been made an agent.
     users
-        .expect_find()
-        .returning(|_, _| Ok(Some(user(7, Some(A), Role::Agent))));
+        .expect_find_session()
+        .returning(|_, _| Ok(Some((user(7, Some(A), Role::Agent), false))));
     let mut t = MockTokenIssuer::new();
-    t.expect_verify().returning(|_| {
-        Ok(Claims {
-            user_id: UserId::new(7),
-            company_id: Some(A),
-            role: Role::Admin,
-            issued_at: Utc::now(),
-            expires_at: Utc::now(),
-        })
-    });
+    t.expect_verify().returning(|_| Ok(claims(0)));
     let s = IdentityService::new(Arc::new(users), Arc::new(hasher()), Arc::new(t), true);
-    assert_eq!(s.authenticate("t").await.unwrap().role, Role::Agent);
+    assert_eq!(
+        s.authenticate("t").await.unwrap().principal.role,
+        Role::Agent
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_or_an_older_session_epoch_ends_the_session() {
+    for (epoch_now, revoked, ok) in [(0, false, true), (0, true, false), (1, false, false)] {
+        let mut users = MockUserRepository::new();
+        users.expect_find_session().returning(move |_, _| {
+            Ok(Some((
+                User {
+                    session_epoch: epoch_now,
+                    ..user(7, Some(A), Role::Admin)
+                },
+                revoked,
+            )))
+        });
+        let mut t = MockTokenIssuer::new();
+        t.expect_verify().returning(|_| Ok(claims(0)));
+        let s = IdentityService::new(Arc::new(users), Arc::new(hasher()), Arc::new(t), true);
+        match s.authenticate("t").await {
+            Ok(session) => {
+                assert!(ok, "{epoch_now} {revoked}");
+                assert_eq!(session.token_id, "tok-1");
+                // An expired session fails the heartbeat check without asking the store.
+                let later = session.expires_at + chrono::Duration::seconds(1);
+                assert!(matches!(
+                    s.check_session(&session, later).await,
+                    Err(IdentityError::Unauthenticated("the token has expired"))
+                ));
+            }
+            Err(IdentityError::Unauthenticated(why)) => {
+                assert!(!ok, "{epoch_now} {revoked}");
+                assert_eq!(why, "the session has ended");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_works_once_and_only_while_its_session_holds() {
+    let mut users = MockUserRepository::new();
+    users
+        .expect_find_session()
+        .returning(|_, _| Ok(Some((user(7, Some(A), Role::Agent), false))));
+    users
+        .expect_store_ticket()
+        .withf(|ticket, session, ttl| {
+            ticket == "T" && session.token_id == "tok-1" && *ttl == WS_TICKET_TTL_SECS
+        })
+        .returning(|_, _, _| Ok(()));
+    let mut taken = false;
+    users.expect_take_ticket().returning(move |ticket| {
+        let first = ticket == "T" && !taken;
+        taken = true;
+        Ok(first.then(|| crate::TicketGrant {
+            user_id: UserId::new(7),
+            token_id: "tok-1".into(),
+            session_epoch: 0,
+            token_expires_at: Utc::now() + chrono::Duration::hours(1),
+        }))
+    });
+    let mut t = MockTokenIssuer::new();
+    t.expect_verify().returning(|_| Ok(claims(0)));
+    t.expect_new_ticket().returning(|| "T".into());
+    let s = IdentityService::new(Arc::new(users), Arc::new(hasher()), Arc::new(t), true);
+    let session = s.authenticate("t").await.unwrap();
+    let ticket = s.ws_ticket(&session).await.unwrap();
+    assert_eq!(ticket.expires_in, 30);
+    let opened = s.redeem_ticket(&ticket.ticket).await.unwrap();
+    assert_eq!(opened.token_id, session.token_id);
+    assert_eq!(opened.principal.user_id, UserId::new(7));
+    assert!(matches!(
+        s.redeem_ticket(&ticket.ticket).await,
+        Err(IdentityError::Unauthenticated(_))
+    ));
+    assert!(matches!(
+        s.redeem_ticket("").await,
+        Err(IdentityError::Unauthenticated(_))
+    ));
 }
 
 #[tokio::test]
@@ -403,8 +482,8 @@ async fn an_admin_changes_roles_and_passwords_of_their_users() {
         .returning(|_, id, _| Ok(Some(user(id.get(), Some(A), Role::Admin))));
     users
         .expect_delete()
-        .with(eq(Scope::Company(A)), eq(UserId::new(3)))
-        .returning(|_, _| Ok(true));
+        .with(eq(Scope::Company(A)), eq(UserId::new(3)), eq(false))
+        .returning(|_, _, _| Ok(true));
     let s = service(users);
     let admin = caller(1, Some(A), Role::Admin);
     let changes = UserChanges {
@@ -472,4 +551,119 @@ async fn profile_of_a_vanished_user_is_unauthenticated() {
         s.profile(&caller(1, Some(A), Role::Agent)).await,
         Err(IdentityError::Unauthenticated(_))
     ));
+}
+
+#[tokio::test]
+async fn changing_password_email_or_role_ends_sessions_and_own_changes_take_the_password() {
+    let mut users = MockUserRepository::new();
+    users
+        .expect_find()
+        .returning(|_, id| Ok(Some(user(id.get(), Some(A), Role::Admin))));
+    users.expect_find_credentials().returning(|e| {
+        Ok(Some((
+            user(1, Some(A), Role::Admin),
+            PasswordHash::new(format!("hashed:right one {}", e.as_str())),
+        )))
+    });
+    users.expect_update().returning(|_, id, c| {
+        assert!(c.end_sessions, "{c:?}");
+        Ok(Some(user(id.get(), Some(A), c.role.unwrap_or(Role::Admin))))
+    });
+    let mut hasher = MockPasswordHasher::new();
+    hasher
+        .expect_hash()
+        .returning(|p| Ok(PasswordHash::new(format!("hashed:{}", p.expose()))));
+    hasher.expect_verify().returning(|candidate, hash| {
+        Ok(hash.is_some_and(|h| h.as_str().starts_with(&format!("hashed:{candidate} "))))
+    });
+    let s = IdentityService::new(
+        Arc::new(users),
+        Arc::new(hasher),
+        Arc::new(MockTokenIssuer::new()),
+        true,
+    );
+    let me = caller(1, Some(A), Role::Admin);
+    let new_password = |current: Option<&str>| UserChanges {
+        password: Some(Password::parse("brand new pw").unwrap()),
+        current_password: current.map(str::to_owned),
+        ..UserChanges::default()
+    };
+    for current in [None, Some("wrong one")] {
+        match s
+            .update_user(&me, UserId::new(1), new_password(current))
+            .await
+        {
+            Err(IdentityError::Validation(e)) => assert_eq!(e[0].field, "current_password"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        s.update_user(&me, UserId::new(1), new_password(Some("right one")))
+            .await
+            .is_ok()
+    );
+    let new_email = UserChanges {
+        email: Some(Email::parse("new@example.com").unwrap()),
+        ..UserChanges::default()
+    };
+    assert!(matches!(
+        s.update_user(&me, UserId::new(1), new_email).await,
+        Err(IdentityError::Validation(_))
+    ));
+    // An admin resets someone else's password without theirs; their sessions end.
+    assert!(
+        s.update_user(&me, UserId::new(2), new_password(None))
+            .await
+            .is_ok()
+    );
+    let demote = UserChanges {
+        role: Some(Role::Agent),
+        ..UserChanges::default()
+    };
+    assert!(s.update_user(&me, UserId::new(2), demote).await.is_ok());
+}
+
+#[tokio::test]
+async fn removing_an_admin_asks_the_store_to_keep_one() {
+    let mut users = MockUserRepository::new();
+    users.expect_find().returning(|_, id| {
+        Ok(Some(user(
+            id.get(),
+            Some(A),
+            if id.get() == 2 {
+                Role::Admin
+            } else {
+                Role::Agent
+            },
+        )))
+    });
+    users
+        .expect_update()
+        .withf(|_, _, c| c.removes_an_admin && c.role == Some(Role::Agent))
+        .returning(|_, _, _| Err(IdentityError::LastAdmin));
+    users
+        .expect_delete()
+        .withf(|_, id, removes| *removes == (id.get() == 2))
+        .returning(|_, id, _| {
+            if id.get() == 2 {
+                Err(IdentityError::LastAdmin)
+            } else {
+                Ok(true)
+            }
+        });
+    let s = service(users);
+    let root = caller(9, None, Role::Superadmin);
+    let demote = UserChanges {
+        role: Some(Role::Agent),
+        ..UserChanges::default()
+    };
+    assert!(matches!(
+        s.update_user(&root, UserId::new(2), demote).await,
+        Err(IdentityError::LastAdmin)
+    ));
+    assert!(matches!(
+        s.delete_user(&root, UserId::new(2)).await,
+        Err(IdentityError::LastAdmin)
+    ));
+    assert!(s.delete_user(&root, UserId::new(3)).await.is_ok());
 }

@@ -21,6 +21,10 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// When the account last changed.
     pub updated_at: DateTime<Utc>,
+    /// The generation of the user's sessions: tokens carry it, and raising it ends every
+    /// token issued before. Never shown.
+    #[serde(skip)]
+    pub session_epoch: i64,
 }
 
 /// A user about to be stored.
@@ -49,6 +53,11 @@ pub struct UserUpdate {
     pub role: Option<Role>,
     /// The hash of a new password.
     pub password_hash: Option<PasswordHash>,
+    /// End every session of the user (raise the session epoch) in the same write.
+    pub end_sessions: bool,
+    /// The change takes the admin role away: the store must refuse it, atomically, with
+    /// [`crate::IdentityError::LastAdmin`] if no other admin of the company would remain.
+    pub removes_an_admin: bool,
 }
 
 impl UserUpdate {
@@ -58,5 +67,6 @@ impl UserUpdate {
             && self.name.is_none()
             && self.role.is_none()
             && self.password_hash.is_none()
+            && !self.end_sessions
     }
 }

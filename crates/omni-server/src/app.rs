@@ -10,7 +10,7 @@ use actix_web::{App, HttpMessage as _, HttpServer, web};
 use std::sync::Arc;
 
 use actix_cors::Cors;
-use omni_store_postgres::PgEventLog;
+use omni_store_postgres::{PgEventLog, PgUserRepository};
 use tokio::sync::watch;
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -67,6 +67,7 @@ impl Application {
         if state.config.worker.enabled {
             tokio::spawn(prune_events(
                 PgEventLog::new(state.db.clone()),
+                PgUserRepository::new(state.db.clone()),
                 state.config.ws.retention,
                 hub_stopped,
             ));
@@ -177,9 +178,11 @@ async fn shutdown_signal() {
     }
 }
 
-/// Prunes events older than the retention, hourly (the first run a minute after start).
+/// Prunes events older than the retention, and expired token revocations and WebSocket
+/// tickets, hourly (the first run a minute after start).
 async fn prune_events(
     log: PgEventLog,
+    users: PgUserRepository,
     retention: std::time::Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -189,11 +192,16 @@ async fn prune_events(
     );
     loop {
         tokio::select! {
-            _ = every.tick() => match log.prune(retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "pruned old events"),
-                Err(e) => tracing::warn!(error = %e, "could not prune events"),
-            },
+            _ = every.tick() => {
+                match log.prune(retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "pruned old events"),
+                    Err(e) => tracing::warn!(error = %e, "could not prune events"),
+                }
+                if let Err(e) = users.prune_expired_sessions().await {
+                    tracing::warn!(error = %e, "could not prune expired sessions");
+                }
+            }
             _ = stopped.changed() => return,
         }
     }

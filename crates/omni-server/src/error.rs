@@ -186,7 +186,9 @@ impl From<IdentityError> for ApiError {
             IdentityError::Forbidden(why) => ApiError::Forbidden(why.into()),
             IdentityError::RegistrationClosed => ApiError::Forbidden(e.to_string()),
             IdentityError::NotFound => ApiError::NotFound,
-            IdentityError::EmailTaken => ApiError::Conflict(e.to_string()),
+            IdentityError::EmailTaken | IdentityError::LastAdmin => {
+                ApiError::Conflict(e.to_string())
+            }
             IdentityError::Conflict(why) => ApiError::Conflict(why.into()),
             IdentityError::Validation(errors) => ApiError::Validation(errors),
             IdentityError::Unavailable(cause) => ApiError::Unavailable(cause),

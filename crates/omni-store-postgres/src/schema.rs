@@ -23,6 +23,26 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        session_epoch -> Int8,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (token_id) {
+        token_id -> Text,
+        user_id -> Int8,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ws_tickets (ticket_hash) {
+        ticket_hash -> Bytea,
+        user_id -> Int8,
+        token_id -> Text,
+        session_epoch -> Int8,
+        token_expires_at -> Timestamptz,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -139,4 +159,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     jobs,
     event_log_state,
+    revoked_tokens,
+    ws_tickets,
 );

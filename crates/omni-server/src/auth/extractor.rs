@@ -2,15 +2,16 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use omni_identity::Principal;
+use omni_identity::{Principal, Session};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The authenticated caller of a route. Any route that takes it refuses a missing,
-/// malformed, forged or expired token, or one whose user no longer exists, with 401.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthUser(pub Principal);
+/// The authenticated caller of a route and their session. Any route that takes it refuses
+/// a missing, malformed, forged, expired or revoked token, or one whose user no longer
+/// exists, with 401.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Principal, pub Session);
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
@@ -23,20 +24,21 @@ impl FromRequest for AuthUser {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state is missing".into()))?;
             let token = token?;
-            let principal = state.identity.authenticate(&token).await?;
+            let session = state.identity.authenticate(&token).await?;
+            let principal = session.principal;
             state.limits.api(principal.user_id.get())?;
             let span = tracing::Span::current();
             span.record("user_id", principal.user_id.get());
             if let Some(company) = principal.company_id {
                 span.record("company_id", company.get());
             }
-            Ok(AuthUser(principal))
+            Ok(AuthUser(principal, session))
         })
     }
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
         ApiError::Unauthorized("an Authorization: Bearer token is required".into())
     })?;

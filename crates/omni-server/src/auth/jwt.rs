@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
@@ -20,6 +22,10 @@ struct JwtClaims {
     role: String,
     iat: i64,
     exp: i64,
+    /// The user's session epoch at issue.
+    sep: i64,
+    /// The token's own id.
+    jti: String,
 }
 
 /// Issues and verifies HS256 tokens with claims `sub`, `company_id`, `role`, `iat`, `exp`.
@@ -60,6 +66,8 @@ impl TokenIssuer for JwtIssuer {
             role: user.role.as_str().to_owned(),
             iat: now,
             exp: now.saturating_add(ttl),
+            sep: user.session_epoch,
+            jti: random_id(),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| IdentityError::Unknown(format!("cannot sign a token: {e}")))?;
@@ -87,14 +95,29 @@ impl TokenIssuer for JwtIssuer {
             role: claims.role.parse::<Role>().map_err(|_| invalid())?,
             issued_at: DateTime::from_timestamp(claims.iat, 0).ok_or_else(invalid)?,
             expires_at: DateTime::from_timestamp(claims.exp, 0).ok_or_else(invalid)?,
+            session_epoch: claims.sep,
+            token_id: Some(claims.jti)
+                .filter(|j| !j.is_empty() && j.len() <= 64)
+                .ok_or_else(invalid)?,
         })
     }
+
+    fn new_ticket(&self) -> String {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
+/// 128 random bits, URL-safe: a token's id.
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use chrono::Utc;
     use omni_core::{DisplayName, SystemClock};
     use omni_identity::Email;
@@ -118,6 +141,7 @@ mod tests {
             role: Role::Admin,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            session_epoch: 3,
         }
     }
 
@@ -136,6 +160,14 @@ mod tests {
         assert_eq!(claims.company_id, Some(CompanyId::new(7)));
         assert_eq!(claims.role, Role::Admin);
         assert_eq!((claims.expires_at - claims.issued_at).num_seconds(), 3600);
+        assert_eq!(claims.session_epoch, 3);
+        let again = issuer()
+            .verify(&issuer().issue(&user()).unwrap().token)
+            .unwrap();
+        assert_ne!(
+            claims.token_id, again.token_id,
+            "every token has its own id"
+        );
         let payload = token.token.split('.').nth(1).unwrap();
         let json: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();

@@ -15,7 +15,7 @@ use crate::state::AppState;
 use crate::validate::{ValidJson, domain, parses};
 
 /// `POST /auth/register`: a new company and its first admin.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[derive(Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The company's name.
@@ -40,8 +40,19 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
+impl std::fmt::Debug for RegisterRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterRequest")
+            .field("company_name", &self.company_name)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
 /// `POST /auth/login`.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[derive(Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The login.
@@ -61,8 +72,17 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
 /// The answer to a successful register or login.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct AuthResponse {
     /// The bearer token for `Authorization: Bearer …`.
     pub access_token: String,
@@ -73,6 +93,16 @@ pub struct AuthResponse {
     pub expires_in: u64,
     /// Who the token belongs to.
     pub user: UserResponse,
+}
+
+impl std::fmt::Debug for AuthResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthResponse")
+            .field("access_token", &"***")
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 impl From<AuthSession> for AuthResponse {
@@ -170,4 +200,37 @@ pub async fn profile(
 ) -> Result<HttpResponse, ApiError> {
     let user = state.identity.profile(&caller.0).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+/// Ends the caller's session: this token stops working at once (on every instance).
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "The token no longer works"))
+)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    state.identity.logout(&caller.1).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of the caller: every token issued to them so far stops working, and
+/// their open WebSockets are closed with code 4001 at the next heartbeat.
+#[utoipa::path(
+    post,
+    path = "/auth/logout-all",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "No token of the caller works any more"))
+)]
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    state.identity.logout_all(&caller.1).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -49,7 +49,7 @@ impl From<User> for UserResponse {
 }
 
 /// `POST /users`.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[derive(Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// The login.
@@ -76,8 +76,20 @@ pub struct CreateUserRequest {
     pub company_id: Option<i64>,
 }
 
+impl std::fmt::Debug for CreateUserRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUserRequest")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password", &"***")
+            .field("role", &self.role)
+            .field("company_id", &self.company_id)
+            .finish()
+    }
+}
+
 /// `PUT /users/:id`: only the fields given change.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[derive(Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// A new login.
@@ -96,6 +108,26 @@ pub struct UpdateUserRequest {
     #[garde(inner(custom(parses::<Role>)))]
     #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
+    /// Your current password: required to change your own `email` or `password`. Changing
+    /// a password, e-mail or role ends every session of that user.
+    #[garde(inner(length(min = 1, max = 1024)))]
+    #[schema(min_length = 1, max_length = 1024)]
+    pub current_password: Option<String>,
+}
+
+impl std::fmt::Debug for UpdateUserRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateUserRequest")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("role", &self.role)
+            .field(
+                "current_password",
+                &self.current_password.as_ref().map(|_| "***"),
+            )
+            .finish()
+    }
 }
 
 /// `GET /users?company_id=&limit=&cursor=`.
@@ -177,6 +209,7 @@ pub async fn get(
     responses(
         (status = 200, description = "The user as changed", body = UserResponse),
         (status = 409, description = "The e-mail is taken, or the change would leave the company without an admin"),
+        (status = 422, description = "Invalid fields, or `current_password` missing or wrong for a change of your own e-mail or password"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -190,6 +223,7 @@ pub async fn update(
         name: optional("name", body.name.as_deref())?,
         password: optional("password", body.password.as_deref())?,
         role: optional("role", body.role.as_deref())?,
+        current_password: body.current_password,
     };
     let user = state
         .identity

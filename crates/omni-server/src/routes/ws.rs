@@ -8,9 +8,11 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use omni_core::CompanyId;
-use serde::Deserialize;
+use omni_identity::Session as AuthSession;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::hub::{Hub, Subscription};
 use crate::state::AppState;
@@ -21,26 +23,70 @@ const MAX_FRAME: usize = 16 * 1024;
 /// Events replayed per query.
 const REPLAY_PAGE: i64 = 500;
 
-/// `?token=&since=`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// Close code of a socket whose session ended (token expired, logged out, password or
+/// role changed, user deleted): get a new token or ticket, then reconnect with `since`.
+pub const SESSION_ENDED: u16 = 4001;
+
+/// `?ticket=&since=` (or the older `?token=`).
+#[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WsQuery {
-    /// The access token, for browsers (which cannot set headers on a WebSocket).
+    /// A one-time ticket from `POST /ws/ticket`, for browsers (which cannot set headers on
+    /// a WebSocket). Valid 30 s, once.
+    pub ticket: Option<String>,
+    /// The access token itself: still accepted, never logged; prefer `ticket`.
     pub token: Option<String>,
     /// Replay every event after this id first.
     pub since: Option<i64>,
 }
 
-/// Upgrades to a WebSocket after checking the token (401 before any upgrade).
+impl std::fmt::Debug for WsQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsQuery")
+            .field("ticket", &self.ticket.as_ref().map(|_| "***"))
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("since", &self.since)
+            .finish()
+    }
+}
+
+/// The answer of `POST /ws/ticket`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TicketResponse {
+    /// The one-time ticket for `GET /ws?ticket=`.
+    pub ticket: String,
+    /// Seconds it stays valid.
+    #[schema(example = 30)]
+    pub expires_in: u32,
+}
+
+/// A one-time ticket that opens one WebSocket for the caller's session, so that the
+/// long-lived access token never travels in a URL (where proxies and logs keep it).
+#[utoipa::path(post, path = "/ws/ticket", tag = "realtime", security(("bearer" = [])),
+    responses((status = 201, description = "A ticket valid 30 s, once", body = TicketResponse)))]
+pub async fn ticket(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = state.identity.ws_ticket(&caller.1).await?;
+    Ok(HttpResponse::Created().json(TicketResponse {
+        ticket: ticket.ticket,
+        expires_in: ticket.expires_in,
+    }))
+}
+
+/// Upgrades to a WebSocket after checking the credentials (401 before any upgrade): the
+/// `Authorization` header, a one-time `ticket`, or (older clients) `token`.
 ///
 /// Frames are JSON events `{id, type, company_id, data, created_at}` of the caller's
-/// company; with `since`, the ones after that id are replayed first.
+/// company; with `since`, the ones after that id are replayed first. The session is
+/// checked again at every heartbeat: when it ends the socket is closed with code 4001.
 #[utoipa::path(get, path = "/ws", tag = "realtime", security(("bearer" = []), ()),
     params(WsQuery),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket handshake"),
-        (status = 401, description = "No valid token in the header or `token`"),
+        (status = 401, description = "No valid token in the header, `ticket` or `token`"),
         (status = 403, description = "A superadmin has no company's events"),
         (status = 422, description = "A malformed query parameter"),
     ))]
@@ -57,15 +103,20 @@ pub async fn connect(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
-    let token = header
-        .or_else(|| query.token.clone())
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::Unauthorized("a token is required (Authorization: Bearer or ?token=)".into())
-        })?;
-    let principal = state.identity.authenticate(&token).await?;
-    let company = principal.company_id.ok_or_else(|| {
+        .map(|(_, t)| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let auth = if let Some(token) = header.or_else(|| query.token.clone().filter(|t| !t.is_empty()))
+    {
+        state.identity.authenticate(&token).await?
+    } else if let Some(ticket) = query.ticket.as_deref().filter(|t| !t.is_empty()) {
+        state.identity.redeem_ticket(ticket).await?
+    } else {
+        return Err(ApiError::Unauthorized(
+            "credentials are required (Authorization: Bearer, or ?ticket= from POST /ws/ticket)"
+                .into(),
+        ));
+    };
+    let company = auth.principal.company_id.ok_or_else(|| {
         ApiError::Forbidden("events belong to a company; a superadmin has none".into())
     })?;
     let (response, session, stream) =
@@ -78,10 +129,15 @@ pub async fn connect(
     let (subscription, cursor) = hub.subscribe(company);
     let settings = state.config.ws.clone();
     let since = query.since;
+    let state = state.into_inner();
     actix_web::rt::spawn(async move {
         let reason = serve(
             &hub,
-            company,
+            Connection {
+                state: &state,
+                auth,
+                company,
+            },
             subscription,
             cursor,
             since,
@@ -95,10 +151,17 @@ pub async fn connect(
     Ok(response)
 }
 
+/// Who a socket serves, for the session checks at each heartbeat.
+struct Connection<'a> {
+    state: &'a AppState,
+    auth: AuthSession,
+    company: CompanyId,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn serve(
     hub: &Arc<Hub>,
-    company: CompanyId,
+    conn: Connection<'_>,
     mut sub: Subscription,
     cursor: i64,
     since: Option<i64>,
@@ -107,6 +170,14 @@ async fn serve(
     settings: &crate::config::WsConfig,
 ) -> Option<CloseReason> {
     let id = sub.id;
+    let company = conn.company;
+    let mut auth = conn.auth;
+    let ended = || {
+        Some(CloseReason {
+            code: CloseCode::Other(SESSION_ENDED),
+            description: Some("the session has ended; reconnect with new credentials".into()),
+        })
+    };
     let reason = async {
         let hello = json!({"type": "hello", "last_event_id": cursor}).to_string();
         session.text(hello).await.ok()?;
@@ -161,6 +232,13 @@ async fn serve(
                 _ = ping.tick() => {
                     if last_heard.elapsed() > settings.idle_timeout {
                         return Some(CloseReason { code: CloseCode::Away, description: Some("no answer to pings".into()) });
+                    }
+                    match conn.state.identity.check_session(&auth, chrono::Utc::now()).await {
+                        Ok(current) if current.principal.company_id == Some(company) => auth = current,
+                        Ok(_) => return ended(),
+                        Err(omni_identity::IdentityError::Unauthenticated(_)) => return ended(),
+                        // The database is away: keep serving, check again next beat.
+                        Err(e) => tracing::debug!(error = %e, "could not check a socket's session"),
                     }
                     session.ping(b"").await.ok()?;
                 }

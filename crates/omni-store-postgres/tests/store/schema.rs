@@ -16,9 +16,11 @@ fn declared() -> BTreeMap<String, (String, bool)> {
     let mut table = None::<String>;
     let mut sql_name = None::<String>;
     for line in source.lines().map(str::trim) {
+        // `name (primary key) {` opens a table block.
         if let Some(rest) = line
-            .strip_suffix("(id) {")
-            .or_else(|| line.strip_suffix("(singleton) {"))
+            .strip_suffix(") {")
+            .and_then(|l| l.split_once(" ("))
+            .map(|(name, _)| name)
         {
             table = Some(rest.trim().to_owned());
         } else if line == "}" {
@@ -46,6 +48,7 @@ fn declared() -> BTreeMap<String, (String, bool)> {
                 "Timestamptz" => "timestamptz",
                 "Float8" => "float8",
                 "Array<Text>" => "_text",
+                "Bytea" => "bytea",
                 other => panic!("schema.rs uses {other}: teach this test its PostgreSQL name"),
             };
             let col = sql_name.take().unwrap_or_else(|| col.to_owned());
