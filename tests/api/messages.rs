@@ -14,14 +14,23 @@ use crate::helpers::{Account, TestApp, spawn_app_beside, spawn_app_on, unique};
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const OUR_NUMBER: &str = "+14155238886";
 
-struct Setup {
-    app: TestApp,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
     twilio: MockServer,
     admin: Account,
-    token: String,
+    pub(crate) token: String,
 }
 
 async fn setup_with(worker: bool) -> Setup {
+    setup_configured(worker, |f| f).await
+}
+
+/// A company with a Twilio WhatsApp integration on `OUR_NUMBER`, with configuration
+/// overrides.
+pub(crate) async fn setup_configured(
+    worker: bool,
+    customize: impl FnOnce(figment::Figment) -> figment::Figment,
+) -> Setup {
     let twilio = MockServer::start().await;
     let db = omni_store_postgres::test_db::TestDatabase::new()
         .await
@@ -29,8 +38,10 @@ async fn setup_with(worker: bool) -> Setup {
     let url = db.url().to_owned();
     let base = twilio.uri();
     let app = spawn_app_on(db, &url, move |f| {
-        f.merge(("twilio.api_base_url", base))
-            .merge(("worker.enabled", worker))
+        customize(
+            f.merge(("twilio.api_base_url", base))
+                .merge(("worker.enabled", worker)),
+        )
     })
     .await;
     let admin = app.register().await;
@@ -63,7 +74,7 @@ async fn setup() -> Setup {
     setup_with(true).await
 }
 
-fn inbound(customer: &str, body: &str, sid: &str) -> Vec<(String, String)> {
+pub(crate) fn inbound(customer: &str, body: &str, sid: &str) -> Vec<(String, String)> {
     [
         ("MessageSid", sid),
         ("SmsMessageSid", sid),
@@ -96,7 +107,7 @@ fn status_callback(message_sid: &str, status: &str) -> Vec<(String, String)> {
 }
 
 /// Posts a form to the webhook, signed as Twilio signs (or with `signature`).
-async fn post_webhook(
+pub(crate) async fn post_webhook(
     s: &Setup,
     form: &[(String, String)],
     signature: Option<&str>,
@@ -128,11 +139,11 @@ async fn post_webhook_at(
     req.send().await.unwrap()
 }
 
-async fn count(s: &Setup, sql: &str) -> i64 {
+pub(crate) async fn count(s: &Setup, sql: &str) -> i64 {
     s.app.sql().await.query_one(sql, &[]).await.unwrap().get(0)
 }
 
-fn customer() -> String {
+pub(crate) fn customer() -> String {
     let n = u64::from_str_radix(&unique()[..8], 16).unwrap() % 100_000_000;
     format!("+55119{n:08}")
 }
@@ -235,7 +246,7 @@ async fn bad_webhooks_are_refused_and_store_nothing() {
             *v = "whatsapp:+14155550000".into();
         }
     }
-    assert_eq!(post_webhook(&s, &unknown, None).await.status(), 404);
+    assert_eq!(post_webhook(&s, &unknown, None).await.status(), 403);
     let no_from: Vec<_> = form.iter().filter(|(k, _)| k != "From").cloned().collect();
     assert_eq!(post_webhook(&s, &no_from, None).await.status(), 400);
     let big = inbound(

@@ -670,3 +670,156 @@ mod ws_sessions {
         }
     }
 }
+
+mod webhooks {
+    use super::*;
+    use crate::messages::{count, customer, inbound, post_webhook, setup_configured};
+
+    fn sid(n: u32) -> String {
+        format!("SM{n:032x}")
+    }
+
+    #[tokio::test]
+    async fn forgeries_spend_no_quota_of_the_victims_integration() {
+        let s = setup_configured(false, |f| {
+            f.merge(("limits.webhooks_per_minute_per_integration", 3))
+                .merge(("limits.invalid_webhooks_per_minute_per_ip", 0))
+        })
+        .await;
+        let who = customer();
+        for n in 0..20 {
+            let forged = inbound(&who, "forged", &sid(n));
+            let res = post_webhook(&s, &forged, Some("bm90IGEgc2lnbmF0dXJl")).await;
+            assert_eq!(res.status(), 403);
+        }
+        for n in 100..103 {
+            let real = inbound(&who, "real", &sid(n));
+            assert_eq!(
+                post_webhook(&s, &real, None).await.status(),
+                200,
+                "Twilio's delivery {n}"
+            );
+        }
+        // The quota still holds for valid webhooks.
+        assert_eq!(
+            post_webhook(&s, &inbound(&who, "real", &sid(200)), None)
+                .await
+                .status(),
+            429
+        );
+        assert_eq!(
+            count(
+                &s,
+                "SELECT count(*) FROM ticket_messages WHERE content = 'forged'"
+            )
+            .await,
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_number_and_a_bad_signature_get_the_same_answer() {
+        let s = setup_configured(false, |f| f).await;
+        let who = customer();
+        let forged = inbound(&who, "oi", &sid(1));
+        let bad_signature = post_webhook(&s, &forged, Some("bm90IGEgc2lnbmF0dXJl")).await;
+        let mut unknown = inbound(&who, "oi", &sid(2));
+        for (k, v) in unknown.iter_mut() {
+            if k == "To" {
+                *v = "whatsapp:+14155550000".into();
+            }
+        }
+        let unknown_number = post_webhook(&s, &unknown, None).await;
+        let (a, b) = (bad_signature.status(), unknown_number.status());
+        assert_eq!((a.as_u16(), b.as_u16()), (403, 403));
+        let (a, b) = (
+            bad_signature.text().await.unwrap(),
+            unknown_number.text().await.unwrap(),
+        );
+        assert_eq!(a, b, "the bodies tell nothing apart");
+    }
+
+    #[tokio::test]
+    async fn invalid_webhooks_are_limited_per_client_address() {
+        let s = setup_configured(false, |f| {
+            f.merge(("limits.invalid_webhooks_per_minute_per_ip", 3))
+        })
+        .await;
+        let who = customer();
+        for n in 0..3 {
+            let forged = inbound(&who, "forged", &sid(n));
+            assert_eq!(
+                post_webhook(&s, &forged, Some("bm90IGEgc2lnbmF0dXJl"))
+                    .await
+                    .status(),
+                403
+            );
+        }
+        let res = post_webhook(
+            &s,
+            &inbound(&who, "forged", &sid(9)),
+            Some("bm90IGEgc2lnbmF0dXJl"),
+        )
+        .await;
+        assert_eq!(res.status(), 429);
+        assert!(res.headers().contains_key("retry-after"));
+        // Twilio's real deliveries are never refused for someone else's forgeries.
+        assert_eq!(
+            post_webhook(&s, &inbound(&who, "real", &sid(10)), None)
+                .await
+                .status(),
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn a_signed_body_that_is_not_utf8_is_a_bad_request_and_stores_nothing() {
+        let s = setup_configured(false, |f| f).await;
+        let who = customer();
+        let form = inbound(&who, "PLACEHOLDER", &sid(1));
+        let mut raw: Vec<(Vec<u8>, Vec<u8>)> = form
+            .iter()
+            .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
+            .collect();
+        for (k, v) in raw.iter_mut() {
+            if k == b"Body" {
+                *v = b"caf\xe9".to_vec(); // Latin-1, not UTF-8
+            }
+        }
+        let url = "https://omni.test/ticket-messages/webhook";
+        let signature = omni_twilio::SignatureValidator::new(&s.token).compute(
+            url,
+            &raw,
+            omni_twilio::SignatureAlgorithm::HmacSha1,
+        );
+        let body: String = form
+            .iter()
+            .map(|(k, v)| {
+                let v = if k == "Body" {
+                    "caf%E9".to_owned()
+                } else {
+                    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+                };
+                format!("{k}={v}")
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let res = s
+            .app
+            .client
+            .post(format!("{}/ticket-messages/webhook", s.app.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        let problem: Value = res.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains("UTF-8"),
+            "{problem}"
+        );
+        assert_eq!(count(&s, "SELECT count(*) FROM ticket_messages").await, 0);
+    }
+}

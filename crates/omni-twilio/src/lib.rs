@@ -17,5 +17,5 @@ pub use signature::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator,
 };
 pub use webhook::{
-    InboundMedia, InboundMessage, StatusCallback, Webhook, WebhookError, WebhookForm,
+    InboundMedia, InboundMessage, RawForm, StatusCallback, Webhook, WebhookError, WebhookForm,
 };

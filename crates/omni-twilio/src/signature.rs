@@ -58,42 +58,44 @@ impl<'a> SignatureValidator<'a> {
         }
     }
 
-    /// The signature Twilio would send for `url` and form `params`.
-    pub fn compute(
+    /// The signature Twilio would send for `url` and form `params` (decoded names and
+    /// values, as text or as the raw bytes of a body that may not be UTF-8).
+    pub fn compute<P: AsRef<[u8]>>(
         &self,
         url: &str,
-        params: &[(String, String)],
+        params: &[(P, P)],
         algorithm: SignatureAlgorithm,
     ) -> String {
-        let mut names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+        // Byte order is code-point order for UTF-8, so text sorts as Twilio sorts it.
+        let mut names: Vec<&[u8]> = params.iter().map(|(k, _)| k.as_ref()).collect();
         names.sort_unstable();
         names.dedup();
-        let mut signed = url.to_owned();
+        let mut signed = url.as_bytes().to_vec();
         for name in names {
-            let mut values: Vec<&str> = params
+            let mut values: Vec<&[u8]> = params
                 .iter()
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
+                .filter(|(k, _)| k.as_ref() == name)
+                .map(|(_, v)| v.as_ref())
                 .collect();
             values.sort_unstable();
             values.dedup();
             for value in values {
-                signed.push_str(name);
-                signed.push_str(value);
+                signed.extend_from_slice(name);
+                signed.extend_from_slice(value);
             }
         }
         let mac = match algorithm {
-            SignatureAlgorithm::HmacSha1 => hmac_sha1_base64(self.token, signed.as_bytes()),
-            SignatureAlgorithm::HmacSha256 => hmac_sha256_base64(self.token, signed.as_bytes()),
+            SignatureAlgorithm::HmacSha1 => hmac_sha1_base64(self.token, &signed),
+            SignatureAlgorithm::HmacSha256 => hmac_sha256_base64(self.token, &signed),
         };
         mac.unwrap_or_default()
     }
 
     /// Whether `signature` is Twilio's for a form-encoded request to `url`.
-    pub fn validate_form(
+    pub fn validate_form<P: AsRef<[u8]>>(
         &self,
         url: &str,
-        params: &[(String, String)],
+        params: &[(P, P)],
         signature: &str,
         algorithm: SignatureAlgorithm,
     ) -> bool {
@@ -115,7 +117,7 @@ impl<'a> SignatureValidator<'a> {
         let actual = hex(&Sha256::digest(body));
         let body_ok = expected.is_some_and(|e| constant_time_eq(&actual, &e));
         // Both checks run whatever the first says: no early exit to time.
-        let signature_ok = self.validate_form(url, &[], signature, algorithm);
+        let signature_ok = self.validate_form::<&str>(url, &[], signature, algorithm);
         body_ok & signature_ok
     }
 }
@@ -232,7 +234,7 @@ mod tests {
             hex(&Sha256::digest(body))
         );
         let v = SignatureValidator::new("token");
-        let signature = v.compute(&url, &[], SignatureAlgorithm::HmacSha1);
+        let signature = v.compute::<&str>(&url, &[], SignatureAlgorithm::HmacSha1);
         assert!(v.validate_json(&url, body, &signature, SignatureAlgorithm::HmacSha1));
         assert!(!v.validate_json(
             &url,

@@ -64,6 +64,97 @@ pub enum Webhook {
 #[error("{0}")]
 pub struct WebhookError(pub String);
 
+/// A form body decoded to bytes but not yet read as text: its signature is checked over
+/// exactly what was sent, so a correctly signed body that is not UTF-8 is told apart (400)
+/// from a forged one (403).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawForm(pub Vec<(Vec<u8>, Vec<u8>)>);
+
+impl RawForm {
+    /// Splits `a=1&b=x%20y+z` into decoded byte pairs (`+` is a space, `%XX` a byte; a
+    /// malformed escape stays as written, as browsers and Twilio's helpers do).
+    pub fn decode(body: &[u8]) -> Self {
+        let pairs = body
+            .split(|b| *b == b'&')
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                let (name, value) = match part.iter().position(|b| *b == b'=') {
+                    Some(i) => (&part[..i], &part[i + 1..]),
+                    None => (part, &[][..]),
+                };
+                (unescape(name), unescape(value))
+            })
+            .collect();
+        Self(pairs)
+    }
+
+    /// The first value of `name`, if it is text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name.as_bytes())
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// The form as text; an error names the first field that is not UTF-8.
+    pub fn into_text(self) -> Result<WebhookForm, WebhookError> {
+        self.0
+            .into_iter()
+            .map(|(k, v)| {
+                let name = String::from_utf8(k)
+                    .map_err(|_| WebhookError("a field name is not UTF-8".into()))?;
+                let value = String::from_utf8(v)
+                    .map_err(|_| WebhookError(format!("{name} is not UTF-8")))?;
+                Ok((name, value))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(WebhookForm)
+    }
+
+    /// Our number, as [`WebhookForm::our_number`] reads it.
+    pub fn our_number(&self) -> Result<PhoneNumber, WebhookError> {
+        let field = if self.get("MessageStatus").is_some() {
+            "From"
+        } else {
+            "To"
+        };
+        let value = self
+            .get(field)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| WebhookError(format!("{field} is missing")))?;
+        address(field, value).map(|(p, _)| p)
+    }
+}
+
+fn unescape(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                raw.get(i + 1).and_then(|b| hex(*b)),
+                raw.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
 impl WebhookForm {
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -192,6 +283,24 @@ fn address(field: &str, raw: &str) -> Result<(PhoneNumber, bool), WebhookError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_forms_decode_as_form_urlencoded_does_and_keep_bytes_that_are_not_text() {
+        let body = b"Body=Ol%C3%A1+mundo&To=whatsapp%3A%2B14155550100&Empty=&Flag&Bad=%zz%4";
+        let raw = RawForm::decode(body);
+        let text: Vec<(String, String)> = form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        assert_eq!(raw.clone().into_text().unwrap().0, text);
+        assert_eq!(raw.get("To"), Some("whatsapp:+14155550100"));
+        let latin1 = RawForm::decode(b"Body=caf%E9&To=x");
+        assert_eq!(latin1.0[0].1, b"caf\xe9");
+        assert_eq!(latin1.get("Body"), None);
+        assert_eq!(
+            latin1.into_text().unwrap_err(),
+            WebhookError("Body is not UTF-8".into())
+        );
+    }
 
     fn form(pairs: &[(&str, &str)]) -> WebhookForm {
         WebhookForm(

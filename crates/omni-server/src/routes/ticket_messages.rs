@@ -4,15 +4,16 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{MessageId, TicketId};
-use omni_messaging::{CustomerMessage, InboundOutcome, Media, TicketMessage};
+use omni_messaging::{CustomerMessage, InboundOutcome, Media, MessagingError, TicketMessage};
 use omni_twilio::{
-    SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator, Webhook,
-    WebhookForm,
+    RawForm, SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator,
+    Webhook,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
+use crate::client_addr;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
 use crate::state::AppState;
@@ -183,11 +184,10 @@ pub async fn resend(
     responses(
         (status = 200, description = "Stored (or a duplicate, ignored)", content_type = "text/xml", body = String,
             example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")),
-        (status = 400, description = "No signature, not a form, or a form Twilio would not send"),
-        (status = 403, description = "The signature does not match"),
-        (status = 404, description = "No enabled integration has this number"),
+        (status = 400, description = "No signature, not a form, or a form Twilio would not send (a correctly signed body that is not UTF-8 too)"),
+        (status = 403, description = "The signature does not match, or no enabled integration has the number: the same answer"),
         (status = 413, description = "The body is larger than 64 KiB"),
-        (status = 429, description = "Too many webhooks for this integration"),
+        (status = 429, description = "Too many valid webhooks for this integration, or too many invalid ones from this address"),
         (status = 503, description = "The database is unavailable; Twilio will retry"),
     ))]
 pub async fn webhook(
@@ -208,17 +208,28 @@ pub async fn webhook(
             "the body must be a form (application/x-www-form-urlencoded)".into(),
         ));
     }
-    let form = WebhookForm(
-        form_urlencoded::parse(&body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-    );
-    let number = form
+    let raw = RawForm::decode(&body);
+    let number = raw
         .our_number()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let integration = state.messaging.route(&number).await?;
-    state.limits.webhook(integration.id.get())?;
-    tracing::Span::current().record("company_id", integration.company_id.get());
+    let client = client_addr::of_request(&req).map(client_addr::limit_key);
+    // An unknown number and a bad signature get the same answer, so that outsiders cannot
+    // learn which numbers Omni hosts; both spend the sender's budget of invalid webhooks.
+    let refuse = |why: &'static str| -> ApiError {
+        metrics::counter!("omni_webhooks_total", "outcome" => why).increment(1);
+        match state.limits.invalid_webhook(client) {
+            Err(too_many) => too_many,
+            Ok(()) => ApiError::Forbidden("the webhook signature is not valid".into()),
+        }
+    };
+    let integration = match state.messaging.route(&number).await {
+        Ok(integration) => integration,
+        Err(MessagingError::NotFound) => {
+            tracing::info!(number = %number, "webhook refused: no enabled integration has the number");
+            return Err(refuse("unknown_number"));
+        }
+        Err(e) => return Err(e.into()),
+    };
 
     // The signature is over the URL Twilio called: our public base URL and this path.
     let url = format!(
@@ -238,16 +249,20 @@ pub async fn webhook(
         secrets.get("auth_token"),
     ) {
         (Some(algorithm), Some(token)) => SignatureValidator::new(token.expose())
-            .validate_form(&url, &form.0, &signature, algorithm),
+            .validate_form(&url, &raw.0, &signature, algorithm),
         _ => false,
     };
     if !valid {
-        metrics::counter!("omni_webhooks_total", "outcome" => "bad_signature").increment(1);
         tracing::warn!(integration = integration.id.get(), company = integration.company_id.get(), %url, "webhook refused: the signature does not match");
-        return Err(ApiError::Forbidden(
-            "the webhook signature is not valid".into(),
-        ));
+        return Err(refuse("bad_signature"));
     }
+    // Only webhooks Twilio really sent count against the integration's quota: forgeries
+    // naming a victim's number cannot make its real deliveries fail.
+    state.limits.webhook(integration.id.get())?;
+    tracing::Span::current().record("company_id", integration.company_id.get());
+    let form = raw
+        .into_text()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
 
     match form
         .parse()
