@@ -37,10 +37,18 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
 #[test]
 fn bad_configuration_ends_with_one_clear_line() {
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("OMNI_PROFILE", "production")], "OMNI_AUTH__JWT_SECRET"),
+        (&[("OMNI_PROFILE", "production")], "OMNI_HTTP__PUBLIC_BASE_URL"),
         (
             &[
                 ("OMNI_PROFILE", "production"),
+                ("OMNI_HTTP__PUBLIC_BASE_URL", "https://omni.example.com"),
+            ],
+            "OMNI_AUTH__JWT_SECRET",
+        ),
+        (
+            &[
+                ("OMNI_PROFILE", "production"),
+                ("OMNI_HTTP__PUBLIC_BASE_URL", "https://omni.example.com"),
                 ("OMNI_AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ],
             "OMNI_CRYPTO__SECRET_KEY",

@@ -823,3 +823,44 @@ mod webhooks {
         assert_eq!(count(&s, "SELECT count(*) FROM ticket_messages").await, 0);
     }
 }
+
+#[tokio::test]
+async fn password_hashing_is_bounded_and_the_overflow_waits_elsewhere() {
+    let db = TestDatabase::new().await.unwrap();
+    let url = db.url().to_owned();
+    let app = spawn_app_on(db, &url, |f| {
+        f.merge(("auth.max_concurrent_hashes", 1))
+            .merge(("auth.hash_wait_ms", 1))
+            .merge(("limits.login_per_minute_per_ip", 0))
+            .merge(("limits.login_free_failures", 0))
+    })
+    .await;
+    let logins = (0..12).map(|n| {
+        let app = &app;
+        async move {
+            let res = app
+                .login(&format!("nobody{n}@example.com"), "some password")
+                .await;
+            let retry = res.headers().get("retry-after").cloned();
+            (res.status().as_u16(), retry)
+        }
+    });
+    let answers = futures_util::future::join_all(logins).await;
+    assert!(
+        answers.iter().all(|(s, _)| *s == 401 || *s == 503),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|(s, _)| *s == 401),
+        "some get their turn: {answers:?}"
+    );
+    let refused: Vec<_> = answers.iter().filter(|(s, _)| *s == 503).collect();
+    assert!(
+        !refused.is_empty(),
+        "one hash at a time: the rest are refused, {answers:?}"
+    );
+    assert!(
+        refused.iter().all(|(_, retry)| retry.is_some()),
+        "{answers:?}"
+    );
+}

@@ -136,7 +136,9 @@ struct RawHttp {
 struct RawAuth {
     jwt_secret: Option<String>,
     token_ttl_secs: u64,
-    allow_registration: bool,
+    allow_registration: Option<bool>,
+    max_concurrent_hashes: Option<usize>,
+    hash_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,7 +187,9 @@ impl Default for Raw {
             auth: RawAuth {
                 jwt_secret: None,
                 token_ttl_secs: 3600,
-                allow_registration: true,
+                allow_registration: None,
+                max_concurrent_hashes: None,
+                hash_wait_ms: 2_000,
             },
             crypto: RawCrypto {
                 secret_key: None,
@@ -305,6 +309,10 @@ pub struct AuthConfig {
     pub token_ttl: Duration,
     /// Whether anyone may create a company with `POST /auth/register`.
     pub allow_registration: bool,
+    /// Password hashes run at once (default: one per core).
+    pub max_concurrent_hashes: usize,
+    /// How long a request waits for a hashing turn before a 503.
+    pub hash_wait: Duration,
 }
 
 /// The background job worker's settings.
@@ -451,8 +459,15 @@ impl Config {
                 raw.http.bind
             ))
         })?;
-        let public_base_url = match raw.http.public_base_url {
+        let public_base_url = match raw.http.public_base_url.filter(|u| !u.trim().is_empty()) {
             Some(url) => http_url("http.public_base_url", &url)?,
+            // Twilio signs the URL it calls: behind a proxy, guessing it from the bind
+            // address makes every webhook fail its signature check.
+            None if profile == Profile::Production => {
+                return Err(ConfigError(
+                    "http.public_base_url is required in production (set OMNI_HTTP__PUBLIC_BASE_URL to the URL Twilio calls)".into(),
+                ));
+            }
             None => format!("http://{bind}"),
         };
         let trusted_proxies = raw
@@ -560,7 +575,19 @@ impl Config {
             auth: AuthConfig {
                 jwt_secret: Secret(jwt_secret),
                 token_ttl: Duration::from_secs(raw.auth.token_ttl_secs),
-                allow_registration: raw.auth.allow_registration,
+                // Open sign-up is a choice an operator makes, not a default in production.
+                allow_registration: raw
+                    .auth
+                    .allow_registration
+                    .unwrap_or(profile != Profile::Production),
+                max_concurrent_hashes: raw
+                    .auth
+                    .max_concurrent_hashes
+                    .unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+                    })
+                    .max(1),
+                hash_wait: positive_ms("auth.hash_wait_ms", raw.auth.hash_wait_ms)?,
             },
             crypto_key: Secret(crypto_key),
             crypto_previous_keys,
@@ -695,6 +722,7 @@ mod tests {
             assert_eq!(c.http.public_base_url, "http://127.0.0.1:8080");
             assert_eq!(c.auth.token_ttl, Duration::from_secs(3600));
             assert!(c.auth.allow_registration);
+            assert!(!c.outbound.policy.require_https);
             assert_eq!(c.log.format, LogFormat::Pretty);
             assert_eq!(c.twilio_api_base_url, "https://api.twilio.com");
             assert_eq!(c.notices.len(), 2);
@@ -706,6 +734,7 @@ mod tests {
     fn production_names_the_missing_secret() {
         Jail::expect_with(|jail| {
             jail.set_env("OMNI_PROFILE", "production");
+            jail.set_env("OMNI_HTTP__PUBLIC_BASE_URL", "https://omni.example.com");
             let e = load_in(jail).unwrap_err().to_string();
             assert!(e.contains("OMNI_AUTH__JWT_SECRET"), "{e}");
             jail.set_env("OMNI_AUTH__JWT_SECRET", "x".repeat(40));
@@ -713,10 +742,21 @@ mod tests {
             assert!(e.contains("OMNI_CRYPTO__SECRET_KEY"), "{e}");
             jail.set_env("OMNI_CRYPTO__SECRET_KEY", BASE64.encode([7u8; 32]));
             let c = load_in(jail).unwrap();
+            assert!(
+                !c.auth.allow_registration,
+                "sign-up is off by default in production"
+            );
+            assert!(
+                c.outbound.policy.require_https,
+                "tenant URLs are https in production"
+            );
             assert_eq!(c.log.format, LogFormat::Json);
             assert_eq!(c.crypto_key.expose(), &[7u8; 32]);
             assert!(c.notices.is_empty());
             assert!(!format!("{c:?}").contains(&"x".repeat(40)));
+            jail.set_env("OMNI_HTTP__PUBLIC_BASE_URL", "");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("OMNI_HTTP__PUBLIC_BASE_URL"), "{e}");
             Ok(())
         });
     }
@@ -798,6 +838,21 @@ mod tests {
                     "cors.allowed_origins",
                 ),
                 ("OMNI_HTTP__BNID", "x", "bnid"),
+                (
+                    "OMNI_HTTP__TRUSTED_PROXIES",
+                    "[\"10.0.0.0/99\"]",
+                    "http.trusted_proxies",
+                ),
+                (
+                    "OMNI_OUTBOUND__ALLOWED_HOSTS",
+                    "[\"not a host!\"]",
+                    "outbound.allowed_hosts",
+                ),
+                (
+                    "OMNI_OUTBOUND__TIMEOUT_SECS",
+                    "600",
+                    "outbound.timeout_secs",
+                ),
                 ("OMNI_LOG__FORMAT", "xml", "format"),
                 ("OMNI_PROFILE", "staging", "OMNI_PROFILE"),
             ] {

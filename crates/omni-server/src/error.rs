@@ -174,6 +174,9 @@ impl ResponseError for ApiError {
         if let ApiError::TooManyRequests(secs) = self {
             response.insert_header((RETRY_AFTER, secs.to_string()));
         }
+        if matches!(self, ApiError::Unavailable(_)) {
+            response.insert_header((RETRY_AFTER, "1"));
+        }
         response.body(body)
     }
 }

@@ -59,7 +59,9 @@ impl AppState {
     /// Wires the real adapters: PostgreSQL repositories, argon2id, HS256 tokens.
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let db = Database::new(config.database.clone())?;
-        let hasher = Arc::new(Argon2Hasher::new()?);
+        let hasher = Arc::new(
+            Argon2Hasher::new()?.limited(config.auth.max_concurrent_hashes, config.auth.hash_wait),
+        );
         let tokens = Arc::new(JwtIssuer::new(
             config.auth.jwt_secret.expose(),
             config.auth.token_ttl,
