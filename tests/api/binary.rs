@@ -37,7 +37,10 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
 #[test]
 fn bad_configuration_ends_with_one_clear_line() {
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("OMNI_PROFILE", "production")], "OMNI_HTTP__PUBLIC_BASE_URL"),
+        (
+            &[("OMNI_PROFILE", "production")],
+            "OMNI_HTTP__PUBLIC_BASE_URL",
+        ),
         (
             &[
                 ("OMNI_PROFILE", "production"),

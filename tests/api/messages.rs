@@ -17,7 +17,7 @@ const OUR_NUMBER: &str = "+14155238886";
 pub(crate) struct Setup {
     pub(crate) app: TestApp,
     twilio: MockServer,
-    admin: Account,
+    pub(crate) admin: Account,
     pub(crate) token: String,
 }
 
@@ -163,7 +163,7 @@ where
     }
 }
 
-async fn ticket_of(s: &Setup, customer: &str) -> Value {
+pub(crate) async fn ticket_of(s: &Setup, customer: &str) -> Value {
     let q = format!("/tickets?customer_phone={}", customer.replace('+', "%2B"));
     let (_, list) = s.app.call(Method::GET, &q, None, &s.admin.token).await;
     list["data"][0].clone()

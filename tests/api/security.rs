@@ -673,7 +673,7 @@ mod ws_sessions {
 
 mod webhooks {
     use super::*;
-    use crate::messages::{count, customer, inbound, post_webhook, setup_configured};
+    use crate::messages::{count, customer, inbound, post_webhook, setup_configured, ticket_of};
 
     fn sid(n: u32) -> String {
         format!("SM{n:032x}")
@@ -821,6 +821,75 @@ mod webhooks {
             "{problem}"
         );
         assert_eq!(count(&s, "SELECT count(*) FROM ticket_messages").await, 0);
+    }
+
+    async fn reply_with_key(
+        s: &crate::messages::Setup,
+        token: &str,
+        ticket: &Value,
+        key: &str,
+    ) -> (u16, Value) {
+        let res = s
+            .app
+            .client
+            .post(format!("{}/ticket-messages", s.app.address))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"ticket_id": ticket["id"], "content": "resposta"}))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn idempotency_keys_belong_to_one_author_and_one_ticket() {
+        let s = setup_configured(false, |f| f).await;
+        let (one, two) = (customer(), customer());
+        post_webhook(&s, &inbound(&one, "oi", &sid(1)), None).await;
+        post_webhook(&s, &inbound(&two, "oi", &sid(2)), None).await;
+        let (a, b) = (ticket_of(&s, &one).await, ticket_of(&s, &two).await);
+        let admin = &s.admin.token;
+        let (status, first) = reply_with_key(&s, admin, &a, "k-1").await;
+        assert_eq!(status, 201, "{first}");
+        let (status, again) = reply_with_key(&s, admin, &a, "k-1").await;
+        assert_eq!(
+            (status, &again["id"]),
+            (201, &first["id"]),
+            "a retry replays"
+        );
+        let (status, other_ticket) = reply_with_key(&s, admin, &b, "k-1").await;
+        assert_eq!(
+            status, 409,
+            "never another ticket's message: {other_ticket}"
+        );
+        assert_ne!(other_ticket["id"], first["id"]);
+        // Another agent's key is another request, even spelled the same.
+        let agent = s.app.add_user(&s.admin, "agent").await;
+        let (status, theirs) = reply_with_key(&s, &agent.token, &a, "k-1").await;
+        assert_eq!(status, 201, "{theirs}");
+        assert_ne!(theirs["id"], first["id"]);
+        // A client cannot write Omni's own keys (the automatic reply's).
+        let auto = format!("auto-reply:{}", b["id"]);
+        let (status, _) = reply_with_key(&s, admin, &b, &auto).await;
+        assert_eq!(status, 201);
+        let (status, _) = reply_with_key(&s, admin, &b, &format!("sys:{auto}")).await;
+        assert_eq!(status, 201);
+        assert_eq!(
+            count(
+                &s,
+                "SELECT count(*) FROM ticket_messages WHERE idempotency_key LIKE 'sys:%'"
+            )
+            .await,
+            0
+        );
+        // Racing retries of one request store one message.
+        let (x, y) = tokio::join!(
+            reply_with_key(&s, admin, &b, "race"),
+            reply_with_key(&s, admin, &b, "race")
+        );
+        assert_eq!((x.0, y.0), (201, 201));
+        assert_eq!(x.1["id"], y.1["id"]);
     }
 }
 

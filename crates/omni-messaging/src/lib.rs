@@ -12,6 +12,7 @@ mod content;
 mod delivery_status;
 mod error;
 pub mod events;
+mod idempotency;
 mod message;
 mod ports;
 mod service;
@@ -20,6 +21,7 @@ mod triage_job;
 pub use content::{MAX_CHARS, MAX_WHATSAPP_CHARS, MessageContent};
 pub use delivery_status::{DeliveryStatus, UnknownDeliveryStatus};
 pub use error::MessagingError;
+pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 pub use message::{
     Delivery, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome, StatusReport,
     TicketMessage,

@@ -102,8 +102,8 @@ pub struct NewOutbound {
     pub author_id: Option<UserId>,
     /// The text.
     pub content: String,
-    /// The client's `Idempotency-Key`, if it sent one.
-    pub idempotency_key: Option<String>,
+    /// The request's idempotency key: a client's `Idempotency-Key`, or Omni's own.
+    pub idempotency_key: Option<crate::IdempotencyKey>,
 }
 
 /// What storing an agent's message did.
@@ -111,7 +111,8 @@ pub struct NewOutbound {
 pub enum OutboundOutcome {
     /// Stored and queued now.
     Created(TicketMessage),
-    /// The `Idempotency-Key` was used before: the message stored then.
+    /// The same author used the key before (on whatever ticket): the message stored
+    /// then.
     Replayed(TicketMessage),
 }
 

@@ -7,9 +7,9 @@ use omni_ticketing::Channel;
 
 use crate::content::sanitise_inbound;
 use crate::{
-    ChannelSender, DeliveryStatus, Inbound, InboundOutcome, Media, MessageContent, MessageStore,
-    MessagingError, NewOutbound, OutboundOutcome, OutboundRequest, SendError, StatusReport,
-    TicketMessage,
+    ChannelSender, DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, Media, MessageContent,
+    MessageStore, MessagingError, NewOutbound, OutboundOutcome, OutboundRequest, SendError,
+    StatusReport, TicketMessage,
 };
 
 /// A customer's message as the channel delivered it, before it is routed and cleaned.
@@ -134,7 +134,7 @@ impl MessagingService {
         caller: &Principal,
         ticket_id: TicketId,
         content: &str,
-        idempotency_key: Option<String>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<(TicketMessage, bool), MessagingError> {
         let content = MessageContent::parse(content)
             .map_err(|e| MessagingError::Validation(vec![FieldError::new("content", e)]))?;
@@ -153,7 +153,11 @@ impl MessagingService {
             .await?
         {
             OutboundOutcome::Created(m) => Ok((m, false)),
-            OutboundOutcome::Replayed(m) => Ok((m, true)),
+            OutboundOutcome::Replayed(m) if m.ticket_id == ticket_id => Ok((m, true)),
+            // Never another ticket's message: the client reused a key by mistake.
+            OutboundOutcome::Replayed(_) => Err(MessagingError::Conflict(
+                "this Idempotency-Key was already used for a message on another ticket",
+            )),
         }
     }
 
@@ -172,7 +176,7 @@ impl MessagingService {
             ticket_id,
             author_id: None,
             content: content.as_str().to_owned(),
-            idempotency_key: Some(format!("auto-reply:{ticket_id}")),
+            idempotency_key: Some(IdempotencyKey::auto_reply(ticket_id)),
         };
         match self
             .store

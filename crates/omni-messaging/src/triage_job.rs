@@ -222,7 +222,9 @@ mod tests {
         store
             .expect_record_outbound()
             .withf(|_, o| {
-                o.author_id.is_none() && o.idempotency_key.as_deref() == Some("auto-reply:7")
+                o.author_id.is_none()
+                    && o.idempotency_key
+                        == Some(crate::IdempotencyKey::auto_reply(TicketId::new(7)))
             })
             .times(replies)
             .returning(|_, o| {

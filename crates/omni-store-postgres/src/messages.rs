@@ -371,7 +371,11 @@ impl MessageStore for PgMessageStore {
                 if let Some(key) = &outbound.idempotency_key {
                     let earlier: Option<MessageRow> = ticket_messages::table
                         .filter(ticket_messages::company_id.eq(current.company_id.get()))
-                        .filter(ticket_messages::idempotency_key.eq(key))
+                        .filter(
+                            ticket_messages::author_id
+                                .is_not_distinct_from(outbound.author_id.map(UserId::get)),
+                        )
+                        .filter(ticket_messages::idempotency_key.eq(key.as_str()))
                         .select(MessageRow::as_select())
                         .first(conn)
                         .await
@@ -394,7 +398,8 @@ impl MessageStore for PgMessageStore {
                         ticket_messages::whatsapp_number.eq(current.customer_phone.as_str()),
                         ticket_messages::author_id.eq(outbound.author_id.map(UserId::get)),
                         ticket_messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
-                        ticket_messages::idempotency_key.eq(outbound.idempotency_key.as_deref()),
+                        ticket_messages::idempotency_key
+                            .eq(outbound.idempotency_key.as_ref().map(|k| k.as_str())),
                     ))
                     .returning(MessageRow::as_returning())
                     .get_result(conn)
@@ -435,9 +440,17 @@ impl MessageStore for PgMessageStore {
                 if constraint_violation(&e)
                     == Some(Violation::Unique("ticket_messages_idempotency_key")) =>
             {
-                let key = outbound.idempotency_key.as_deref().unwrap_or_default();
+                let key = outbound
+                    .idempotency_key
+                    .as_ref()
+                    .map(|k| k.as_str())
+                    .unwrap_or_default();
+                // The winner may be on another ticket; the domain tells the client so.
                 let row: MessageRow = ticket_messages::table
-                    .filter(ticket_messages::ticket_id.eq(outbound.ticket_id.get()))
+                    .filter(
+                        ticket_messages::author_id
+                            .is_not_distinct_from(outbound.author_id.map(UserId::get)),
+                    )
                     .filter(ticket_messages::idempotency_key.eq(key))
                     .select(MessageRow::as_select())
                     .first(&mut conn)

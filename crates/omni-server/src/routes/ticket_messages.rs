@@ -4,7 +4,9 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{MessageId, TicketId};
-use omni_messaging::{CustomerMessage, InboundOutcome, Media, MessagingError, TicketMessage};
+use omni_messaging::{
+    CustomerMessage, IdempotencyKey, InboundOutcome, Media, MessagingError, TicketMessage,
+};
 use omni_twilio::{
     RawForm, SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator,
     Webhook,
@@ -130,15 +132,13 @@ pub async fn reply(
 ) -> Result<HttpResponse, ApiError> {
     let key = match req.headers().get("Idempotency-Key") {
         None => None,
-        Some(value) => {
-            let key = value.to_str().map(str::trim).unwrap_or_default();
-            if key.is_empty() || key.len() > 255 {
-                return Err(ApiError::BadRequest(
-                    "Idempotency-Key must be 1 to 255 visible characters".into(),
-                ));
-            }
-            Some(key.to_owned())
-        }
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| omni_messaging::InvalidIdempotencyKey)
+                .and_then(IdempotencyKey::from_client)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        ),
     };
     let (message, replayed) = state
         .messaging
