@@ -97,7 +97,12 @@ async fn ready_answers_503_when_the_database_never_was_there() {
 #[tokio::test]
 async fn metrics_are_prometheus_text() {
     let app = spawn_app().await;
-    let res = app.get("/metrics").await;
+    let res = app
+        .client
+        .get(format!("{}/metrics", app.metrics_address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -114,7 +119,7 @@ async fn metrics_are_prometheus_text() {
     assert!(body.contains("omni_db_pool_connections{state=\"idle\"}"));
     // Requests are counted by route pattern, with a latency histogram.
     app.get("/health/live").await;
-    let body = app.get("/metrics").await.text().await.unwrap();
+    let body = app.scrape().await;
     assert!(
         body.contains(
             "omni_http_requests_total{method=\"GET\",route=\"/health/live\",status=\"200\"}"

@@ -28,6 +28,8 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 /// A running server and the database behind it; both go away when this is dropped.
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener.
+    pub metrics_address: String,
     /// The database, owned by the first app on it (dropped with it).
     #[allow(
         dead_code,
@@ -73,6 +75,18 @@ impl Drop for TestApp {
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.request(Method::GET, path, None, None).await
+    }
+
+    /// The metrics listener's `/metrics`, as text.
+    pub async fn scrape(&self) -> String {
+        let res = self
+            .client
+            .get(format!("{}/metrics", self.metrics_address))
+            .send()
+            .await
+            .expect("the metrics listener answers");
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
     }
 
     /// Any request, with an optional JSON body and bearer token.
@@ -232,15 +246,18 @@ pub async fn spawn_app_on(
             .merge(("http.shutdown_timeout_secs", 1))
             .merge(("http.public_base_url", "https://omni.test"))
             // The fakes of Vera listen on loopback, which the outbound guard refuses.
-            .merge(("outbound.allowed_hosts", ["127.0.0.1"])),
+            .merge(("outbound.allowed_hosts", ["127.0.0.1"]))
+            .merge(("metrics.bind", "127.0.0.1:0")),
     );
     let config =
         Config::from_figment(Profile::Testing, &figment).expect("a valid test configuration");
     let app = Application::build(config.clone()).expect("the server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port());
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         db: Some(db),
         db_url: url.to_owned(),
         config,
@@ -272,6 +289,7 @@ pub async fn spawn_app_beside(
     let figment = customize(
         figment
             .merge(("outbound.allowed_hosts", ["127.0.0.1"]))
+            .merge(("metrics.bind", "127.0.0.1:0"))
             .merge(("http.workers", 2))
             .merge(("http.shutdown_timeout_secs", 1)),
     );
@@ -282,9 +300,11 @@ pub async fn spawn_app_beside(
     config.crypto_key = first.config.crypto_key.clone();
     let app = Application::build(config.clone()).expect("the server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port());
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         db: None,
         db_url: first.db_url.clone(),
         client: reqwest::Client::builder()

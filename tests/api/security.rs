@@ -933,3 +933,83 @@ async fn password_hashing_is_bounded_and_the_overflow_waits_elsewhere() {
         "{answers:?}"
     );
 }
+
+#[tokio::test]
+async fn metrics_live_on_their_own_listener_or_behind_a_token() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get("/metrics").await.status(),
+        404,
+        "not on the public listener"
+    );
+    assert!(app.scrape().await.contains("omni_db_pool_connections"));
+    // Invented methods collapse into one label value.
+    for verb in ["FOO", "BAR", "BAZ"] {
+        let method = reqwest::Method::from_bytes(verb.as_bytes()).unwrap();
+        app.client
+            .request(method, format!("{}/health/live", app.address))
+            .send()
+            .await
+            .unwrap();
+    }
+    let body = app.scrape().await;
+    assert!(body.contains("method=\"OTHER\""), "{body}");
+    for verb in ["FOO", "BAR", "BAZ"] {
+        assert!(!body.contains(&format!("method=\"{verb}\"")), "{verb}");
+    }
+
+    let token = "a-metrics-token-of-at-least-32-chars!";
+    let db = TestDatabase::new().await.unwrap();
+    let url = db.url().to_owned();
+    let with_token = spawn_app_on(db, &url, |f| f.merge(("metrics.token", token))).await;
+    let scrape = |bearer: Option<&str>| {
+        let mut req = with_token
+            .client
+            .get(format!("{}/metrics", with_token.address));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        req.send()
+    };
+    assert_eq!(scrape(None).await.unwrap().status(), 401);
+    assert_eq!(scrape(Some("wrong")).await.unwrap().status(), 401);
+    let ok = scrape(Some(token)).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(
+        ok.text()
+            .await
+            .unwrap()
+            .contains("omni_db_pool_connections")
+    );
+}
+
+#[tokio::test]
+async fn finished_jobs_are_pruned_after_their_retention() {
+    let app = spawn_app().await;
+    let sql = app.sql().await;
+    sql.batch_execute(
+        "INSERT INTO jobs (kind, payload, status, updated_at) VALUES
+           ('triage', '{}', 'done', now()),
+           ('triage', '{}', 'queued', now());
+         ALTER TABLE jobs DISABLE TRIGGER jobs_touch_updated_at;
+         INSERT INTO jobs (kind, payload, status) VALUES ('triage', '{}', 'done'), ('message.send', '{}', 'dead');
+         UPDATE jobs SET updated_at = now() - interval '2 days' WHERE status IN ('done', 'dead') AND id > (SELECT min(id) + 1 FROM jobs);
+         ALTER TABLE jobs ENABLE TRIGGER jobs_touch_updated_at;",
+    )
+    .await
+    .unwrap();
+    let queue = omni_store_postgres::PgJobQueue::new(
+        omni_store_postgres::Database::new(app.config.database.clone()).unwrap(),
+    );
+    let pruned = queue
+        .prune_finished(std::time::Duration::from_secs(24 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    let left: i64 = sql
+        .query_one("SELECT count(*) FROM jobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 2, "the recent done job and the queued one stay");
+}

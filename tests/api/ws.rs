@@ -233,7 +233,7 @@ async fn a_client_that_never_reads_is_closed_and_memory_stays_bounded() {
         received < 400,
         "the slow client did not get everything: {received}"
     );
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.scrape().await;
     assert!(
         metrics.contains("omni_ws_slow_consumers_closed_total 1"),
         "{metrics}"

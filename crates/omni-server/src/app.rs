@@ -26,7 +26,9 @@ use crate::worker;
 /// A bound, not yet running, Omni HTTP server.
 pub struct Application {
     port: u16,
+    metrics_port: u16,
     server: Server,
+    metrics_server: Server,
     worker: Option<worker::WorkerHandle>,
     grace: std::time::Duration,
     stop_hub: watch::Sender<bool>,
@@ -41,6 +43,10 @@ impl Application {
         let listener = TcpListener::bind(config.http.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.bind))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = TcpListener::bind(config.metrics.bind).map_err(|e| {
+            anyhow::anyhow!("cannot listen for metrics on {}: {e}", config.metrics.bind)
+        })?;
+        let metrics_port = metrics_listener.local_addr()?.port();
         let workers = config.http.workers;
         let shutdown_timeout = config.http.shutdown_timeout.as_secs();
         let state = web::Data::new(AppState::new(config)?);
@@ -66,13 +72,35 @@ impl Application {
         );
         if state.config.worker.enabled {
             tokio::spawn(prune_events(
-                PgEventLog::new(state.db.clone()),
-                PgUserRepository::new(state.db.clone()),
-                state.config.ws.retention,
+                Upkeep {
+                    log: PgEventLog::new(state.db.clone()),
+                    users: PgUserRepository::new(state.db.clone()),
+                    jobs: state.jobs.clone(),
+                    retention: state.config.ws.retention,
+                    job_retention: state.config.worker.finished_job_retention,
+                },
                 hub_stopped,
             ));
         }
         let hub_data = web::Data::new(hub.clone());
+        // Prometheus scrapes its own listener, kept off the public network by default: the
+        // API listener serves /metrics only to the operator's token.
+        let metrics_server = {
+            let state = state.clone();
+            let hub_data = hub_data.clone();
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(hub_data.clone())
+                    .route("/metrics", web::get().to(routes::metrics::scrape))
+                    .default_service(web::to(extract::not_found))
+            })
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .listen(metrics_listener)?
+            .run()
+        };
         let origins = state.config.cors_allowed_origins.clone();
         let hsts = state.config.http.public_base_url.starts_with("https://");
         {
@@ -119,6 +147,8 @@ impl Application {
         }
         Ok(Self {
             port,
+            metrics_port,
+            metrics_server,
             server: server.run(),
             worker,
             grace,
@@ -132,9 +162,17 @@ impl Application {
         self.port
     }
 
+    /// The port the metrics listener listens on.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
     /// Serves until SIGTERM/SIGINT (or the server handle stops it).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let metrics_handle = self.metrics_server.handle();
+        let metrics_stop = metrics_handle.clone();
+        tokio::spawn(self.metrics_server);
         let hub = self.hub.clone();
         let stop_hub = self.stop_hub.clone();
         tokio::spawn(async move {
@@ -144,14 +182,38 @@ impl Application {
             let _ = stop_hub.send(true);
             hub.close_all();
             handle.stop(true).await;
+            metrics_handle.stop(false).await;
         });
         let served = self.server.await;
+        metrics_stop.stop(false).await;
         // HTTP has stopped taking requests; now the worker stops taking jobs.
         if let Some(worker) = self.worker {
             worker.shutdown(self.grace).await;
         }
         let _ = self.stop_hub.send(true);
         served
+    }
+}
+
+/// The method as a metric label: the standard ones by name, anything else as `OTHER`, so
+/// that a client inventing methods cannot grow the series without bound.
+fn method_label(method: &actix_web::http::Method) -> String {
+    use actix_web::http::Method;
+    let known = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if known.contains(method) {
+        method.as_str().to_owned()
+    } else {
+        "OTHER".to_owned()
     }
 }
 
@@ -178,14 +240,25 @@ async fn shutdown_signal() {
     }
 }
 
-/// Prunes events older than the retention, and expired token revocations and WebSocket
-/// tickets, hourly (the first run a minute after start).
-async fn prune_events(
+/// What the hourly upkeep prunes.
+struct Upkeep {
     log: PgEventLog,
     users: PgUserRepository,
+    jobs: omni_store_postgres::PgJobQueue,
     retention: std::time::Duration,
-    mut stopped: watch::Receiver<bool>,
-) {
+    job_retention: std::time::Duration,
+}
+
+/// Prunes events older than the retention, finished jobs, expired token revocations and
+/// WebSocket tickets, hourly (the first run a minute after start).
+async fn prune_events(upkeep: Upkeep, mut stopped: watch::Receiver<bool>) {
+    let Upkeep {
+        log,
+        users,
+        jobs,
+        retention,
+        job_retention,
+    } = upkeep;
     let mut every = tokio::time::interval_at(
         tokio::time::Instant::now() + std::time::Duration::from_secs(60),
         std::time::Duration::from_secs(3600),
@@ -200,6 +273,11 @@ async fn prune_events(
                 }
                 if let Err(e) = users.prune_expired_sessions().await {
                     tracing::warn!(error = %e, "could not prune expired sessions");
+                }
+                match jobs.prune_finished(job_retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "pruned finished jobs"),
+                    Err(e) => tracing::warn!(error = %e, "could not prune finished jobs"),
                 }
             }
             _ = stopped.changed() => return,
@@ -245,7 +323,7 @@ async fn response_headers(
     } else {
         "default-src 'none'; frame-ancestors 'none'"
     };
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let started = std::time::Instant::now();
     let mut res = next.call(req).await?;
     // By route pattern, not path: `/tickets/{id}` is one series, whatever the ids.

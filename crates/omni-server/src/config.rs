@@ -71,6 +71,14 @@ struct Raw {
     ws: RawWs,
     limits: RawLimits,
     outbound: RawOutbound,
+    metrics: RawMetrics,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    bind: String,
+    token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +117,7 @@ struct RawWorker {
     concurrency: usize,
     poll_interval_ms: u64,
     lease_secs: u64,
+    finished_job_retention_hours: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,6 +219,7 @@ impl Default for Raw {
                 concurrency: 8,
                 poll_interval_ms: 5_000,
                 lease_secs: 60,
+                finished_job_retention_hours: 24,
             },
             limits: RawLimits {
                 login_per_minute_per_ip: 30,
@@ -219,6 +229,10 @@ impl Default for Raw {
                 api_per_minute_per_user: 1_200,
                 webhooks_per_minute_per_integration: 60_000,
                 invalid_webhooks_per_minute_per_ip: 60,
+            },
+            metrics: RawMetrics {
+                bind: "127.0.0.1:9464".into(),
+                token: None,
             },
             outbound: RawOutbound {
                 allowed_hosts: Vec::new(),
@@ -281,6 +295,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The guard on requests to tenant-chosen hosts.
     pub outbound: omni_outbound::OutboundConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
     /// Things start-up should tell the operator once logging is up.
     pub notices: Vec<String>,
 }
@@ -326,6 +342,18 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long a job is held before another worker may take it over.
     pub lease: Duration,
+    /// How long finished (done or dead) jobs are kept before they are pruned.
+    pub finished_job_retention: Duration,
+}
+
+/// Where Prometheus scrapes.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// The metrics listener's own address (keep it off the public network); port 0 picks
+    /// a free one.
+    pub bind: SocketAddr,
+    /// When set, `/metrics` is also served on the API listener to this bearer token.
+    pub token: Option<Secret<String>>,
 }
 
 /// Rate limits of the auth routes (attempts; 0 switches a limit off).
@@ -381,7 +409,7 @@ pub struct ConfigError(String);
 /// unknown key is still an error.
 const SECTIONS: &[&str] = &[
     "database", "http", "auth", "crypto", "twilio", "cors", "log", "worker", "ws", "limits",
-    "outbound",
+    "outbound", "metrics",
 ];
 
 impl Config {
@@ -561,9 +589,27 @@ impl Config {
         let lease = Duration::from_secs(raw.worker.lease_secs.max(5));
         let outbound = outbound(profile, &raw.outbound, lease)?;
 
+        let metrics = MetricsConfig {
+            bind: raw.metrics.bind.parse().map_err(|_| {
+                ConfigError(format!(
+                    "metrics.bind `{}` is not an address like 127.0.0.1:9464",
+                    raw.metrics.bind
+                ))
+            })?,
+            token: match raw.metrics.token.filter(|t| !t.is_empty()) {
+                Some(t) if t.len() < 32 => {
+                    return Err(ConfigError(
+                        "metrics.token must be at least 32 characters (OMNI_METRICS__TOKEN)".into(),
+                    ));
+                }
+                t => t.map(Secret),
+            },
+        };
+
         Ok(Config {
             profile,
             outbound,
+            metrics,
             database,
             http: HttpConfig {
                 bind,
@@ -605,6 +651,9 @@ impl Config {
                 concurrency: raw.worker.concurrency.max(1),
                 poll_interval: positive_ms("worker.poll_interval_ms", raw.worker.poll_interval_ms)?,
                 lease,
+                finished_job_retention: Duration::from_secs(
+                    raw.worker.finished_job_retention_hours.max(1) * 3600,
+                ),
             },
             limits: LimitsConfig {
                 login_per_minute_per_ip: raw.limits.login_per_minute_per_ip,

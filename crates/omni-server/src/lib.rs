@@ -45,6 +45,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let app = Application::build(config.clone())?;
             tracing::info!(
                 port = app.port(),
+                metrics_port = app.metrics_port(),
                 bind = %config.http.bind,
                 public_base_url = %config.http.public_base_url,
                 profile = ?config.profile,

@@ -149,7 +149,21 @@ impl PgJobQueue {
         Ok(())
     }
 
-    /// Jobs by status, for metrics and tests.
+    /// Deletes jobs that finished (done or dead) longer than `retention` ago; returns how
+    /// many. The queue would otherwise grow by a row per message forever.
+    pub async fn prune_finished(&self, retention: Duration) -> Result<usize, StoreError> {
+        let mut conn = self.db.conn().await?;
+        let deleted = diesel::sql_query(
+            "DELETE FROM jobs WHERE status IN ('done', 'dead') AND updated_at < now() - $1",
+        )
+        .bind::<Interval, _>(pg_interval(retention))
+        .execute(&mut conn)
+        .await?;
+        Ok(deleted)
+    }
+
+    /// Jobs by status, for metrics and tests. Done jobs are not counted: they are history
+    /// (and pruned), and counting them would scan the table on every scrape.
     pub async fn counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         #[derive(QueryableByName)]
         struct Count {
@@ -162,7 +176,9 @@ impl PgJobQueue {
         }
         let mut conn = self.db.conn().await?;
         let rows: Vec<Count> =
-            diesel::sql_query("SELECT kind, status, count(*) AS n FROM jobs GROUP BY kind, status")
+            diesel::sql_query(
+                "SELECT kind, status, count(*) AS n FROM jobs WHERE status <> 'done' GROUP BY kind, status",
+            )
                 .load(&mut conn)
                 .await?;
         Ok(rows.into_iter().map(|c| (c.kind, c.status, c.n)).collect())

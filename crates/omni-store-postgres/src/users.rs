@@ -258,12 +258,16 @@ impl UserRepository for PgUserRepository {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         let row = conn
             .transaction(async |conn| {
+                // The company's admins are locked before the target, in id order, by
+                // every change that may remove one: two such changes queue, never
+                // deadlock.
+                if removes_an_admin {
+                    let company = company_of(conn, id).await?;
+                    keep_an_admin(conn, company).await?;
+                }
                 let Some(target) = lock_target(conn, scope, id).await? else {
                     return Ok(None);
                 };
-                if removes_an_admin {
-                    keep_an_admin(conn, target.company_id).await?;
-                }
                 let epoch = users::session_epoch + i64::from(end_sessions);
                 let row = diesel::update(users::table.filter(users::id.eq(target.id)))
                     .set((&changeset, users::session_epoch.eq(epoch)))
@@ -285,12 +289,13 @@ impl UserRepository for PgUserRepository {
     ) -> Result<bool, IdentityError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         conn.transaction(async |conn| {
+            if removes_an_admin {
+                let company = company_of(conn, id).await?;
+                keep_an_admin(conn, company).await?;
+            }
             let Some(target) = lock_target(conn, scope, id).await? else {
                 return Ok(false);
             };
-            if removes_an_admin {
-                keep_an_admin(conn, target.company_id).await?;
-            }
             let deleted = diesel::delete(users::table.filter(users::id.eq(target.id)))
                 .execute(conn)
                 .await?;
@@ -424,6 +429,20 @@ async fn lock_target(
         .await
         .optional()?;
     Ok(row.filter(|r| scope.includes(r.company_id.map(CompanyId::new))))
+}
+
+/// The user's company (which never changes), read without a lock.
+async fn company_of(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: UserId,
+) -> Result<Option<i64>, TxError> {
+    Ok(users::table
+        .filter(users::id.eq(id.get()))
+        .select(users::company_id)
+        .first::<Option<i64>>(conn)
+        .await
+        .optional()?
+        .flatten())
 }
 
 /// A failure inside a transaction: the database's, or a rule's.

@@ -5,5 +5,6 @@ mod jwt;
 mod password;
 
 pub use extractor::AuthUser;
+pub(crate) use extractor::bearer_token;
 pub use jwt::JwtIssuer;
 pub use password::Argon2Hasher;

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use subtle::ConstantTimeEq as _;
 
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -21,10 +22,32 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str
     }
 }
 
-/// The metrics, in Prometheus' text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
+/// The metrics, in Prometheus' text format, on the API listener: only when the operator
+/// set `OMNI_METRICS__TOKEN`, and only to that bearer token (404 otherwise). The metrics
+/// listener (`OMNI_METRICS__BIND`) serves them without a token.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
+        (status = 404, description = "Metrics are not served on this listener (no OMNI_METRICS__TOKEN)"),
+    ))]
 pub async fn metrics(
+    state: web::Data<AppState>,
+    hub: web::Data<Arc<Hub>>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let Some(expected) = &state.config.metrics.token else {
+        return Err(ApiError::NotFound);
+    };
+    let given = crate::auth::bearer_token(&req)?;
+    let matches: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
+    if !matches {
+        return Err(ApiError::Unauthorized("the metrics token is wrong".into()));
+    }
+    scrape(state, hub).await
+}
+
+/// `GET /metrics` on the metrics listener.
+pub async fn scrape(
     state: web::Data<AppState>,
     hub: web::Data<Arc<Hub>>,
 ) -> Result<HttpResponse, ApiError> {
