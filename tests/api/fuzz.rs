@@ -37,6 +37,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_against_the_document()
     );
     // Twilio refuses every call: verifying and sending fail the way they fail in real life.
     let twilio = MockServer::start().await;
+    crate::helpers::twilio_owns_numbers(&twilio).await;
     Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({
             "code": 20003, "message": "Authenticate", "status": 401

@@ -371,3 +371,35 @@ impl TcpProxy {
         self.serve(listener);
     }
 }
+
+/// A fake of Twilio's `IncomingPhoneNumbers?PhoneNumber=` that says the account owns every
+/// number asked about, except those with `99999` in them (another company's).
+pub struct OwnsEveryNumber;
+
+impl wiremock::Respond for OwnsEveryNumber {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let numbers: Vec<Value> = request
+            .url
+            .query_pairs()
+            .filter(|(k, _)| k == "PhoneNumber")
+            .map(|(_, v)| v.into_owned())
+            .filter(|n| !n.contains("99999"))
+            .map(|n| json!({"sid": "PN0123", "phone_number": n}))
+            .collect();
+        wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "incoming_phone_numbers": numbers, "page": 0, "page_size": 50
+        }))
+    }
+}
+
+/// Mounts [`OwnsEveryNumber`] on a fake Twilio (before any catch-all of the test's).
+pub async fn twilio_owns_numbers(twilio: &wiremock::MockServer) {
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path_regex(
+            r"^/2010-04-01/Accounts/AC[0-9a-f]{32}/IncomingPhoneNumbers\.json$",
+        ))
+        .respond_with(OwnsEveryNumber)
+        .with_priority(1)
+        .mount(twilio)
+        .await;
+}

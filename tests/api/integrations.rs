@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Account, TestApp, spawn_app, spawn_app_on, unique};
+use crate::helpers::{Account, TestApp, spawn_app_on, unique};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 
@@ -29,6 +29,7 @@ async fn create(app: &TestApp, admin: &Account, body: Value) -> (u16, Value) {
 /// A Twilio that knows one account and one auth token.
 async fn fake_twilio(token: &str) -> MockServer {
     let twilio = MockServer::start().await;
+    crate::helpers::twilio_owns_numbers(&twilio).await;
     let basic = format!("Basic {}", base64_encode(&format!("{SID}:{token}")));
     Mock::given(method("GET"))
         .and(path(format!("/2010-04-01/Accounts/{SID}.json")))
@@ -149,7 +150,8 @@ async fn an_admin_manages_integrations_and_never_sees_a_secret() {
 
 #[tokio::test]
 async fn bad_configurations_name_their_field() {
-    let app = spawn_app().await;
+    let fake = fake_twilio("t").await;
+    let app = app_with_twilio(&fake).await;
     let admin = app.register().await;
     let cases = [
         (
@@ -217,7 +219,8 @@ async fn bad_configurations_name_their_field() {
 
 #[tokio::test]
 async fn a_phone_number_belongs_to_one_integration_across_companies() {
-    let app = spawn_app().await;
+    let fake = fake_twilio("t").await;
+    let app = app_with_twilio(&fake).await;
     let a = app.register().await;
     let b = app.register().await;
     let number = phone();
@@ -233,7 +236,8 @@ async fn a_phone_number_belongs_to_one_integration_across_companies() {
 
 #[tokio::test]
 async fn agents_get_403_and_other_companies_404() {
-    let app = spawn_app().await;
+    let fake = fake_twilio("t").await;
+    let app = app_with_twilio(&fake).await;
     let a = app.register().await;
     let agent = app.add_user(&a, "agent").await;
     let b = app.register().await;
@@ -413,4 +417,57 @@ async fn plaintext_secrets_appear_in_no_response_log_or_database_dump() {
         );
         assert!(!logs.contains(secret.as_str()), "a log line shows {secret}");
     }
+}
+
+#[tokio::test]
+async fn a_company_cannot_claim_a_number_its_twilio_account_does_not_own() {
+    let token = format!("tok{}", unique());
+    let fake = fake_twilio(&token).await;
+    let app = app_with_twilio(&fake).await;
+    let admin = app.register().await;
+    // The fake owns every number but those with 99999 in them.
+    let squatted = "+15559999901";
+    let (status, body) = create(&app, &admin, twilio(&token, squatted)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "config.phone_number");
+    // Disabled, it routes nothing and is not asked; enabling it asks.
+    let mut disabled = twilio(&token, squatted);
+    disabled["enabled"] = json!(false);
+    let (status, created) = create(&app, &admin, disabled).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/integrations/{}", created["id"]),
+            Some(json!({"enabled": true})),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    // Moving an enabled integration to a number it does not own is refused too.
+    let (status, mine) = create(&app, &admin, twilio(&token, &phone())).await;
+    assert_eq!(status, 201, "{mine}");
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/integrations/{}", mine["id"]),
+            Some(json!({"config": {"phone_number": "+15559999902"}})),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(status, 422);
+    let asked: Vec<String> = fake
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/IncomingPhoneNumbers.json"))
+        .map(|r| r.url.query().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        asked
+            .iter()
+            .any(|q| q.contains("PhoneNumber=%2B15559999901")),
+        "{asked:?}"
+    );
 }

@@ -32,6 +32,7 @@ pub(crate) async fn setup_configured(
     customize: impl FnOnce(figment::Figment) -> figment::Figment,
 ) -> Setup {
     let twilio = MockServer::start().await;
+    crate::helpers::twilio_owns_numbers(&twilio).await;
     let db = omni_store_postgres::test_db::TestDatabase::new()
         .await
         .unwrap();

@@ -161,6 +161,7 @@ struct RawCrypto {
 #[serde(deny_unknown_fields)]
 struct RawTwilio {
     api_base_url: String,
+    messaging_base_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,6 +207,7 @@ impl Default for Raw {
             },
             twilio: RawTwilio {
                 api_base_url: "https://api.twilio.com".into(),
+                messaging_base_url: "https://messaging.twilio.com".into(),
             },
             cors: RawCors {
                 allowed_origins: Vec::new(),
@@ -283,6 +285,8 @@ pub struct Config {
     pub crypto_previous_keys: Vec<Secret<[u8; 32]>>,
     /// Twilio's REST base URL (tests point it at a fake).
     pub twilio_api_base_url: String,
+    /// Twilio's Messaging API base URL (Messaging Services' senders).
+    pub twilio_messaging_base_url: String,
     /// Origins of the agent UIs allowed to call the API from a browser.
     pub cors_allowed_origins: Vec<String>,
     /// Log format and default level.
@@ -577,6 +581,8 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
 
         let twilio_api_base_url = http_url("twilio.api_base_url", &raw.twilio.api_base_url)?;
+        let twilio_messaging_base_url =
+            http_url("twilio.messaging_base_url", &raw.twilio.messaging_base_url)?;
         for origin in &raw.cors.allowed_origins {
             if origin == "*" {
                 return Err(ConfigError(
@@ -638,6 +644,7 @@ impl Config {
             crypto_key: Secret(crypto_key),
             crypto_previous_keys,
             twilio_api_base_url,
+            twilio_messaging_base_url,
             cors_allowed_origins: raw.cors.allowed_origins,
             log: LogConfig {
                 format: raw.log.format.unwrap_or(match profile {

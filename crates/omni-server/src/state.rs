@@ -86,7 +86,8 @@ impl AppState {
         let guarded = GuardedClient::new(config.outbound.clone())
             .map_err(|e| anyhow::anyhow!("cannot build the outbound client: {e}"))?;
         let vera_client = VeraClient::new(guarded);
-        let twilio = TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?;
+        let twilio = TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?
+            .with_messaging_base(&config.twilio_messaging_base_url);
         let verifier = Arc::new(ProviderVerifier {
             twilio: twilio.clone(),
             vera: vera_client.clone(),

@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use omni_tenancy::{CredentialVerifier, IntegrationConfig, SecretString, Verification};
-use omni_twilio::TwilioClient;
+use omni_tenancy::{
+    CredentialVerifier, IntegrationConfig, NumberCheck, SecretString, Verification,
+};
+use omni_twilio::{NumberOwnership, TwilioClient};
 use omni_vera::VeraClient;
 
 /// Twilio integrations are checked against Twilio, Vera AI ones against Vera.
@@ -32,6 +34,25 @@ impl CredentialVerifier for ProviderVerifier {
                 Some(key) => self.vera.verify_credentials(c, key).await,
                 None => missing("api_key"),
             },
+        }
+    }
+
+    async fn owns_number(
+        &self,
+        config: &IntegrationConfig,
+        secrets: &BTreeMap<String, SecretString>,
+    ) -> NumberCheck {
+        match config {
+            IntegrationConfig::Twilio(c) => match secrets.get("auth_token") {
+                Some(token) => match self.twilio.owns_number(c, token).await {
+                    NumberOwnership::Owned => NumberCheck::Owned,
+                    NumberOwnership::NotOwned => NumberCheck::NotOwned,
+                    NumberOwnership::Refused(why) => NumberCheck::Refused(why),
+                    NumberOwnership::Unreachable(why) => NumberCheck::Unreachable(why),
+                },
+                None => NumberCheck::Refused("the auth_token secret is not set".into()),
+            },
+            IntegrationConfig::Vera(_) => NumberCheck::NotApplicable,
         }
     }
 }

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::{
     CredentialVerifier, Integration, IntegrationChanges, IntegrationConfig, IntegrationRepository,
-    IntegrationType, NewIntegration, SecretCipher, SecretString, TenancyError, Verification,
+    IntegrationType, NewIntegration, NumberCheck, SecretCipher, SecretString, TenancyError,
+    Verification,
 };
 
 /// A new integration as a request describes it.
@@ -124,13 +125,22 @@ impl IntegrationService {
         if !missing.is_empty() {
             return Err(TenancyError::Validation(missing));
         }
+        let enabled = input.enabled.unwrap_or(true);
+        if enabled {
+            let opened: BTreeMap<String, SecretString> = parsed
+                .secrets
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
+            self.confirm_number(&parsed.config, &opened).await?;
+        }
         let secrets = self.seal_all(company_id, &parsed.secrets)?;
         let new = NewIntegration {
             company_id,
             kind: input.kind,
             config: parsed.config,
             secrets,
-            enabled: input.enabled.unwrap_or(true),
+            enabled,
         };
         self.integrations.insert(new).await.map_err(|e| match e {
             TenancyError::NotFound => invalid("company_id", "no such company"),
@@ -160,6 +170,7 @@ impl IntegrationService {
             ));
         }
         let mut secrets = current.secrets.clone();
+        let mut given = BTreeMap::new();
         let config = match &input.config {
             Some(patch) => {
                 let parsed = IntegrationConfig::parse(current.kind, patch, Some(&current.config))
@@ -180,14 +191,23 @@ impl IntegrationService {
                     return Err(TenancyError::Validation(unconfirmed));
                 }
                 secrets.extend(self.seal_all(current.company_id, &parsed.secrets)?);
+                given = parsed.secrets;
                 parsed.config
             }
             None => current.config.clone(),
         };
+        let enabled = input.enabled.unwrap_or(current.enabled);
+        // Asked again whenever the integration starts routing, or routes on other terms.
+        let routing_changes = !current.enabled || config != current.config || !given.is_empty();
+        if enabled && routing_changes {
+            let mut opened = self.open_all(&current)?;
+            opened.extend(given.into_iter().map(|(k, v)| (k.to_owned(), v)));
+            self.confirm_number(&config, &opened).await?;
+        }
         let changes = IntegrationChanges {
             config,
             secrets,
-            enabled: input.enabled.unwrap_or(current.enabled),
+            enabled,
         };
         self.integrations
             .update(scope, id, changes)
@@ -214,6 +234,28 @@ impl IntegrationService {
         let integration = self.get(caller, id).await?;
         let secrets = self.open_all(&integration)?;
         Ok(self.verifier.verify(&integration.config, &secrets).await)
+    }
+
+    /// Refuses to route a number the provider account does not own.
+    async fn confirm_number(
+        &self,
+        config: &IntegrationConfig,
+        secrets: &BTreeMap<String, SecretString>,
+    ) -> Result<(), TenancyError> {
+        match self.verifier.owns_number(config, secrets).await {
+            NumberCheck::Owned | NumberCheck::NotApplicable => Ok(()),
+            NumberCheck::NotOwned => Err(invalid(
+                "config.phone_number",
+                "is not a number of this Twilio account (nor a sender of its Messaging Service)",
+            )),
+            NumberCheck::Refused(why) => Err(TenancyError::Validation(vec![FieldError::new(
+                "config.auth_token",
+                format!("was refused by the provider: {why}"),
+            )])),
+            NumberCheck::Unreachable(why) => Err(TenancyError::Unavailable(format!(
+                "could not confirm the number with the provider: {why}"
+            ))),
+        }
     }
 
     /// A company's integrations (system use: triage looks for the company's Vera AI).

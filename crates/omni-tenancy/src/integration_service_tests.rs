@@ -62,6 +62,13 @@ fn stored(id: i64, company: CompanyId) -> Integration {
     }
 }
 
+/// A provider that says every number is the account's.
+fn owning() -> MockCredentialVerifier {
+    let mut v = MockCredentialVerifier::new();
+    v.expect_owns_number().returning(|_, _| NumberCheck::Owned);
+    v
+}
+
 fn service(
     repo: MockIntegrationRepository,
     verifier: MockCredentialVerifier,
@@ -135,7 +142,7 @@ async fn secrets_are_sealed_before_they_are_stored() {
                 updated_at: Utc::now(),
             })
         });
-    let s = service(repo, MockCredentialVerifier::new());
+    let s = service(repo, owning());
     let created = s
         .create(&who(Role::Admin, Some(A)), twilio_input(None))
         .await
@@ -196,7 +203,7 @@ async fn an_update_keeps_omitted_secrets_and_reseals_given_ones() {
                 ..stored(id.get(), A)
             }))
         });
-    let s = service(repo, MockCredentialVerifier::new());
+    let s = service(repo, owning());
     let admin = who(Role::Admin, Some(A));
     let id = IntegrationId::new(5);
     let disabled = s
@@ -255,7 +262,7 @@ async fn an_integration_keeps_its_type() {
     let mut repo = MockIntegrationRepository::new();
     repo.expect_find()
         .returning(|_, id| Ok(Some(stored(id.get(), A))));
-    let s = service(repo, MockCredentialVerifier::new());
+    let s = service(repo, owning());
     let input = IntegrationUpdateInput {
         kind: Some(IntegrationType::VeraAi),
         config: None,
@@ -285,7 +292,7 @@ async fn moving_where_a_secret_goes_takes_the_secret_again() {
                 ..stored(id.get(), A)
             }))
         });
-    let s = service(repo, MockCredentialVerifier::new());
+    let s = service(repo, owning());
     let admin = who(Role::Admin, Some(A));
     let other_sid = "ACffffffffffffffffffffffffffffffff";
     let refused = s
@@ -334,4 +341,80 @@ async fn moving_where_a_secret_goes_takes_the_secret_again() {
         ["api_key"]
     );
     assert!(here.secrets_bound_to_changes(&here.clone()).is_empty());
+}
+
+#[tokio::test]
+async fn a_number_the_account_does_not_own_is_not_routed() {
+    for (answer, expect) in [
+        (NumberCheck::NotOwned, "config.phone_number"),
+        (
+            NumberCheck::Refused("Authenticate".into()),
+            "config.auth_token",
+        ),
+        (NumberCheck::Unreachable("timed out".into()), "unavailable"),
+    ] {
+        let mut repo = MockIntegrationRepository::new();
+        repo.expect_insert().never();
+        let mut verifier = MockCredentialVerifier::new();
+        let given = answer.clone();
+        verifier
+            .expect_owns_number()
+            .withf(|_, secrets| secrets["auth_token"].expose() == "secret-token")
+            .times(1)
+            .returning(move |_, _| given.clone());
+        let s = service(repo, verifier);
+        match s
+            .create(&who(Role::Admin, Some(A)), twilio_input(None))
+            .await
+        {
+            Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, expect),
+            Err(TenancyError::Unavailable(_)) => assert_eq!(expect, "unavailable"),
+            other => panic!("{answer:?}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn ownership_is_asked_when_an_integration_starts_routing_or_routes_otherwise() {
+    let mut repo = MockIntegrationRepository::new();
+    repo.expect_find().returning(|_, id| {
+        Ok(Some(Integration {
+            enabled: false,
+            ..stored(id.get(), A)
+        }))
+    });
+    repo.expect_update().returning(|_, id, c| {
+        Ok(Some(Integration {
+            config: c.config,
+            secrets: c.secrets,
+            enabled: c.enabled,
+            ..stored(id.get(), A)
+        }))
+    });
+    let mut verifier = MockCredentialVerifier::new();
+    // Only the enabling update asks (with the stored token, opened).
+    verifier
+        .expect_owns_number()
+        .withf(|_, secrets| secrets["auth_token"].expose() == "old-token")
+        .times(1)
+        .returning(|_, _| NumberCheck::NotOwned);
+    let s = service(repo, verifier);
+    let admin = who(Role::Admin, Some(A));
+    let rename_while_disabled = IntegrationUpdateInput {
+        config: Some(json!({"phone_number": "+14155550123"})),
+        ..Default::default()
+    };
+    assert!(
+        s.update(&admin, IntegrationId::new(5), rename_while_disabled)
+            .await
+            .is_ok()
+    );
+    let enable = IntegrationUpdateInput {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    match s.update(&admin, IntegrationId::new(5), enable).await {
+        Err(TenancyError::Validation(e)) => assert_eq!(e[0].field, "config.phone_number"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -26,7 +26,9 @@ pub use integration_entity::{
     Integration, IntegrationChanges, NewIntegration, Verification, VerificationOutcome,
 };
 pub use integration_service::{IntegrationInput, IntegrationService, IntegrationUpdateInput};
-pub use ports::{CompanyRepository, CredentialVerifier, IntegrationRepository, SecretCipher};
+pub use ports::{
+    CompanyRepository, CredentialVerifier, IntegrationRepository, NumberCheck, SecretCipher,
+};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{
     MockCompanyRepository, MockCredentialVerifier, MockIntegrationRepository, MockSecretCipher,

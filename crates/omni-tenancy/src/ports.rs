@@ -117,4 +117,28 @@ pub trait CredentialVerifier: Send + Sync {
         config: &IntegrationConfig,
         secrets: &BTreeMap<String, SecretString>,
     ) -> Verification;
+
+    /// Whether the provider account behind `config` owns the number it routes (asked
+    /// before a channel integration is enabled, so that no company can claim another's
+    /// number).
+    async fn owns_number(
+        &self,
+        config: &IntegrationConfig,
+        secrets: &BTreeMap<String, SecretString>,
+    ) -> NumberCheck;
+}
+
+/// The provider's answer to "does this account own this number?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberCheck {
+    /// It does.
+    Owned,
+    /// The provider answered: it does not.
+    NotOwned,
+    /// The provider refused the credentials (its words).
+    Refused(String),
+    /// The provider could not be asked (why).
+    Unreachable(String),
+    /// The integration routes no number.
+    NotApplicable,
 }

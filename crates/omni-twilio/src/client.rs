@@ -11,6 +11,45 @@ use crate::error::ErrorBody;
 pub struct TwilioClient {
     http: reqwest::Client,
     base_url: String,
+    messaging_base_url: String,
+}
+
+/// Whether a Twilio account may send from a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberOwnership {
+    /// The number is one of the account's incoming numbers (or its Messaging Service's
+    /// senders).
+    Owned,
+    /// Twilio answered, and the number is not the account's.
+    NotOwned,
+    /// Twilio refused the credentials.
+    Refused(String),
+    /// No answer from Twilio.
+    Unreachable(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct IncomingNumbers {
+    #[serde(default)]
+    incoming_phone_numbers: Vec<NumberItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServiceNumbers {
+    #[serde(default)]
+    phone_numbers: Vec<NumberItem>,
+    #[serde(default)]
+    meta: Option<PageMeta>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PageMeta {
+    next_page_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NumberItem {
+    phone_number: String,
 }
 
 /// A message to send through `POST /2010-04-01/Accounts/{sid}/Messages.json`.
@@ -69,7 +108,105 @@ impl TwilioClient {
         Ok(Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            messaging_base_url: "https://messaging.twilio.com".to_owned(),
         })
+    }
+
+    /// The Messaging API's base (`https://messaging.twilio.com`, or a fake in tests).
+    pub fn with_messaging_base(mut self, base_url: &str) -> Self {
+        self.messaging_base_url = base_url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Whether the account of `config` owns its number: one of the account's incoming
+    /// phone numbers (`IncomingPhoneNumbers?PhoneNumber=`), or, with a Messaging Service,
+    /// one of the service's senders. Enabling an integration asks this, so that one
+    /// company cannot route another's number to itself.
+    pub async fn owns_number(
+        &self,
+        config: &TwilioConfig,
+        auth_token: &SecretString,
+    ) -> NumberOwnership {
+        let number = config.phone_number.as_str();
+        let answer = match &config.messaging_service_sid {
+            Some(service) => {
+                self.service_has(&config.account_sid, auth_token, service, number)
+                    .await
+            }
+            None => {
+                let url = format!(
+                    "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json",
+                    self.base_url, config.account_sid
+                );
+                let response = self
+                    .http
+                    .get(url)
+                    .query(&[("PhoneNumber", number)])
+                    .basic_auth(&config.account_sid, Some(auth_token.expose()))
+                    .send()
+                    .await
+                    .map_err(|e| TwilioError::Network(without_url(&e)));
+                match response {
+                    Ok(r) => read_resource::<IncomingNumbers>(r).await.map(|found| {
+                        found
+                            .incoming_phone_numbers
+                            .iter()
+                            .any(|n| n.phone_number == number)
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match answer {
+            Ok(true) => NumberOwnership::Owned,
+            Ok(false) => NumberOwnership::NotOwned,
+            Err(TwilioError::Api {
+                status: 401 | 403,
+                code,
+                message,
+                ..
+            }) => NumberOwnership::Refused(match code {
+                Some(code) => format!("Twilio error {code}: {message}"),
+                None => format!("Twilio: {message}"),
+            }),
+            // The account or service does not exist for these credentials.
+            Err(TwilioError::Api { status: 404, .. }) => NumberOwnership::NotOwned,
+            Err(other) => NumberOwnership::Unreachable(other.to_string()),
+        }
+    }
+
+    /// Whether a Messaging Service sends from `number` (following its pages, at most 20).
+    async fn service_has(
+        &self,
+        account_sid: &str,
+        auth_token: &SecretString,
+        service: &str,
+        number: &str,
+    ) -> Result<bool, TwilioError> {
+        let mut url = Some(format!(
+            "{}/v1/Services/{service}/PhoneNumbers?PageSize=1000",
+            self.messaging_base_url
+        ));
+        for _ in 0..20 {
+            let Some(next) = url.take() else { break };
+            // A next page must stay on Twilio's host: never send the token elsewhere.
+            if !next.starts_with(&self.messaging_base_url) {
+                break;
+            }
+            let response = self
+                .http
+                .get(next)
+                .basic_auth(account_sid, Some(auth_token.expose()))
+                .send()
+                .await
+                .map_err(|e| TwilioError::Network(without_url(&e)))?;
+            let page: ServiceNumbers = read_resource(response).await?;
+            if page.phone_numbers.iter().any(|n| n.phone_number == number) {
+                return Ok(true);
+            }
+            url = page.meta.and_then(|m| m.next_page_url);
+        }
+        Ok(false)
     }
 
     /// `GET /2010-04-01/Accounts/{sid}.json`: the account, if the credentials are right.
@@ -204,6 +341,90 @@ mod tests {
             phone_number: "+14155550100".parse().unwrap(),
             messaging_service_sid: None,
         }
+    }
+
+    #[tokio::test]
+    async fn ownership_is_asked_of_the_accounts_numbers_or_the_services_senders() {
+        use wiremock::matchers::query_param;
+        let twilio = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/2010-04-01/Accounts/{SID}/IncomingPhoneNumbers.json"
+            )))
+            .and(query_param("PhoneNumber", "+14155550100"))
+            .and(header(
+                "authorization",
+                "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjpyaWdodA==",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "incoming_phone_numbers": [{"sid": "PN1", "phone_number": "+14155550100"}]
+            })))
+            .mount(&twilio)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/2010-04-01/Accounts/{SID}/IncomingPhoneNumbers.json"
+            )))
+            .and(header(
+                "authorization",
+                "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjpyaWdodA==",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "incoming_phone_numbers": []
+            })))
+            .mount(&twilio)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(
+                "/v1/Services/MG0123456789abcdef0123456789abcdef/PhoneNumbers",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "phone_numbers": [{"phone_number": "+14155550100"}],
+                "meta": {"next_page_url": null}
+            })))
+            .mount(&twilio)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+                "code": 20003, "message": "Authenticate", "status": 401
+            })))
+            .mount(&twilio)
+            .await;
+        let client = TwilioClient::new(&twilio.uri(), Duration::from_secs(5))
+            .unwrap()
+            .with_messaging_base(&twilio.uri());
+        let right = SecretString::new("right".into());
+        assert_eq!(
+            client.owns_number(&config(), &right).await,
+            NumberOwnership::Owned
+        );
+        let other = TwilioConfig {
+            phone_number: "+14155550199".parse().unwrap(),
+            ..config()
+        };
+        assert_eq!(
+            client.owns_number(&other, &right).await,
+            NumberOwnership::NotOwned
+        );
+        assert!(matches!(
+            client
+                .owns_number(&config(), &SecretString::new("wrong".into()))
+                .await,
+            NumberOwnership::Refused(_)
+        ));
+        let through_service = TwilioConfig {
+            messaging_service_sid: Some("MG0123456789abcdef0123456789abcdef".into()),
+            ..config()
+        };
+        assert_eq!(
+            client.owns_number(&through_service, &right).await,
+            NumberOwnership::Owned
+        );
+        let down = TwilioClient::new("http://127.0.0.1:1", Duration::from_secs(1)).unwrap();
+        assert!(matches!(
+            down.owns_number(&config(), &right).await,
+            NumberOwnership::Unreachable(_)
+        ));
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ mod sender;
 mod signature;
 mod webhook;
 
-pub use client::{Account, SendRequest, SentMessage, TwilioClient};
+pub use client::{Account, NumberOwnership, SendRequest, SentMessage, TwilioClient};
 pub use error::TwilioError;
 pub use signature::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator,
