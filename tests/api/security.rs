@@ -1013,3 +1013,61 @@ async fn finished_jobs_are_pruned_after_their_retention() {
         .get(0);
     assert_eq!(left, 2, "the recent done job and the queued one stay");
 }
+
+#[tokio::test]
+async fn one_company_cannot_hold_every_job_slot() {
+    let db = TestDatabase::new().await.unwrap();
+    let url = db.url().to_owned();
+    let app = spawn_app_on(db, &url, |f| f.merge(("worker.enabled", false))).await;
+    let (a, b) = (app.register().await, app.register().await);
+    let sql = app.sql().await;
+    for (company, n) in [(a.company_id(), 10), (b.company_id(), 2)] {
+        for k in 0..n {
+            sql.execute(
+                "INSERT INTO jobs (company_id, kind, payload, dedupe_key) VALUES ($1, 'triage', '{}', $2)",
+                &[&company, &format!("cap-{company}-{k}")],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let queue = omni_store_postgres::PgJobQueue::new(
+        omni_store_postgres::Database::new(app.config.database.clone()).unwrap(),
+    );
+    let lease = std::time::Duration::from_secs(60);
+    let first = queue.claim(&["triage"], 8, lease, 3).await.unwrap();
+    let running = |company: i64| {
+        let sql = &sql;
+        async move {
+            let n: i64 = sql
+                .query_one(
+                    "SELECT count(*) FROM jobs WHERE company_id = $1 AND status = 'running'",
+                    &[&company],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            n
+        }
+    };
+    assert_eq!(first.len(), 5, "three of A's, both of B's");
+    assert_eq!(
+        (running(a.company_id()).await, running(b.company_id()).await),
+        (3, 2)
+    );
+    let second = queue.claim(&["triage"], 8, lease, 3).await.unwrap();
+    assert!(second.is_empty(), "A is at its cap while its jobs run");
+    // A running job's lease is renewed; once one finishes, A gets a slot back.
+    let a_job: i64 = sql
+        .query_one(
+            "SELECT id FROM jobs WHERE company_id = $1 AND status = 'running' LIMIT 1",
+            &[&a.company_id()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(queue.extend(a_job, lease).await.unwrap());
+    queue.complete(a_job).await.unwrap();
+    let third = queue.claim(&["triage"], 8, lease, 3).await.unwrap();
+    assert_eq!(third.len(), 1);
+}

@@ -142,11 +142,13 @@ async fn company(http: &reqwest::Client, url: &str, run: u32, c: usize) -> anyho
             .bearer_auth(&token)
             // Created disabled: enabling asks Twilio whether the account owns the number,
             // and these numbers are made up (see `run`).
-            .json(&json!({"type": "twilio_whatsapp", "enabled": false, "config": {
-                "account_sid": "AC00000000000000000000000000000000",
-                "auth_token": auth_token,
-                "phone_number": phone,
-            }}))
+            .json(
+                &json!({"type": "twilio_whatsapp", "enabled": false, "config": {
+                    "account_sid": "AC00000000000000000000000000000000",
+                    "auth_token": auth_token,
+                    "phone_number": phone,
+                }}),
+            )
             .send()
             .await?,
         201,

@@ -118,6 +118,8 @@ struct RawWorker {
     poll_interval_ms: u64,
     lease_secs: u64,
     finished_job_retention_hours: u64,
+    triage_concurrency: usize,
+    per_company: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -222,6 +224,8 @@ impl Default for Raw {
                 poll_interval_ms: 5_000,
                 lease_secs: 60,
                 finished_job_retention_hours: 24,
+                triage_concurrency: 4,
+                per_company: 4,
             },
             limits: RawLimits {
                 login_per_minute_per_ip: 30,
@@ -340,8 +344,12 @@ pub struct AuthConfig {
 pub struct WorkerConfig {
     /// Whether this process runs jobs (an instance may serve HTTP only).
     pub enabled: bool,
-    /// Jobs run at once.
+    /// Send jobs run at once.
     pub concurrency: usize,
+    /// Triage jobs run at once, in a lane of their own (a slow Vera delays no reply).
+    pub triage_concurrency: usize,
+    /// Jobs of one company run at once in each lane.
+    pub per_company: usize,
     /// How often to look for jobs when no notification arrives (a safety net).
     pub poll_interval: Duration,
     /// How long a job is held before another worker may take it over.
@@ -656,6 +664,8 @@ impl Config {
             worker: WorkerConfig {
                 enabled: raw.worker.enabled,
                 concurrency: raw.worker.concurrency.max(1),
+                triage_concurrency: raw.worker.triage_concurrency.max(1),
+                per_company: raw.worker.per_company.max(1),
                 poll_interval: positive_ms("worker.poll_interval_ms", raw.worker.poll_interval_ms)?,
                 lease,
                 finished_job_retention: Duration::from_secs(

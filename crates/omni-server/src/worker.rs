@@ -16,7 +16,10 @@ use tokio::task::JoinSet;
 use crate::config::WorkerConfig;
 
 /// The kinds of job this worker runs; others wait in the queue for a worker that knows them.
-const KINDS: &[&str] = &["message.send", "triage"];
+/// Sends and triage run in lanes of their own: a Vera that hangs fills triage's slots,
+/// never the ones replies go out through.
+const SEND_KINDS: &[&str] = &["message.send"];
+const TRIAGE_KINDS: &[&str] = &["triage"];
 
 /// A running worker; [`WorkerHandle::shutdown`] stops it.
 pub struct WorkerHandle {
@@ -55,11 +58,55 @@ pub fn start(
         stopped.clone(),
     ));
     let handlers = Handlers { messaging, triage };
-    let task = tokio::spawn(run(config, queue, handlers, wake, stopped, grace));
+    let sends = Lane {
+        kinds: SEND_KINDS,
+        concurrency: config.concurrency,
+    };
+    let triage = Lane {
+        kinds: TRIAGE_KINDS,
+        concurrency: config.triage_concurrency,
+    };
+    // Each lane has its own wake-up: one notification wakes both, as either may have work.
+    let (send_wake, triage_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    {
+        let (send_wake, triage_wake, mut stopped) =
+            (send_wake.clone(), triage_wake.clone(), stopped.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = wake.notified() => {
+                        send_wake.notify_one();
+                        triage_wake.notify_one();
+                    }
+                    _ = stopped.changed() => return,
+                }
+            }
+        });
+    }
+    let task = tokio::spawn(async move {
+        let triage_lane = tokio::spawn(run(
+            config.clone(),
+            triage,
+            queue.clone(),
+            handlers.clone(),
+            triage_wake,
+            stopped.clone(),
+            grace,
+        ));
+        run(config, sends, queue, handlers, send_wake, stopped, grace).await;
+        let _ = triage_lane.await;
+    });
     WorkerHandle { stop, task }
 }
 
 /// What the worker runs jobs with.
+/// A lane: the kinds of job it takes and how many it runs at once.
+#[derive(Clone, Copy)]
+struct Lane {
+    kinds: &'static [&'static str],
+    concurrency: usize,
+}
+
 #[derive(Clone)]
 struct Handlers {
     messaging: MessagingService,
@@ -68,6 +115,7 @@ struct Handlers {
 
 async fn run(
     config: WorkerConfig,
+    lane: Lane,
     queue: PgJobQueue,
     handlers: Handlers,
     wake: Arc<Notify>,
@@ -86,17 +134,27 @@ async fn run(
                 held.remove(&id);
             }
         }
-        let free = config.concurrency.saturating_sub(running.len());
+        let free = lane.concurrency.saturating_sub(running.len());
         if free > 0 {
             match queue
-                .claim(KINDS, i64::try_from(free).unwrap_or(1), config.lease)
+                .claim(
+                    lane.kinds,
+                    i64::try_from(free).unwrap_or(1),
+                    config.lease,
+                    i64::try_from(config.per_company).unwrap_or(i64::MAX),
+                )
                 .await
             {
                 Ok(jobs) => {
                     let claimed_all = jobs.len() == free;
                     for job in jobs {
                         let id = job.id;
-                        let handle = running.spawn(run_job(job, queue.clone(), handlers.clone()));
+                        let handle = running.spawn(run_job(
+                            job,
+                            queue.clone(),
+                            handlers.clone(),
+                            config.lease,
+                        ));
                         held.insert(handle.id(), id);
                     }
                     if claimed_all {
@@ -154,9 +212,28 @@ fn backoff(attempt: i32) -> Duration {
     base.mul_f64(jitter)
 }
 
-async fn run_job(job: ClaimedJob, queue: PgJobQueue, handlers: Handlers) {
+async fn run_job(job: ClaimedJob, queue: PgJobQueue, handlers: Handlers, lease: Duration) {
+    let work = work(&job, &handlers);
+    tokio::pin!(work);
+    // A job still at work keeps its lease: renewed every third of it, so a slow provider
+    // does not make another worker run the same job a second time.
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            _ = renew.tick() => match queue.extend(job.id, lease).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(job = job.id, "a running job's lease was taken over"),
+                Err(e) => tracing::warn!(job = job.id, error = %e, "could not extend a job's lease"),
+            },
+        }
+    };
+    record(&job, &queue, outcome).await;
+}
+
+async fn work(job: &ClaimedJob, handlers: &Handlers) -> Result<(), String> {
     let id_of = |key: &str| job.payload.get(key).and_then(serde_json::Value::as_i64);
-    let outcome = match job.kind.as_str() {
+    match job.kind.as_str() {
         "message.send" => match id_of("message_id") {
             Some(id) => handlers
                 .messaging
@@ -174,7 +251,10 @@ async fn run_job(job: ClaimedJob, queue: PgJobQueue, handlers: Handlers) {
             None => Err("the job names no ticket_id".to_owned()),
         },
         other => Err(format!("no handler for job kind `{other}`")),
-    };
+    }
+}
+
+async fn record(job: &ClaimedJob, queue: &PgJobQueue, outcome: Result<(), String>) {
     let kind = job.kind.clone();
     let recorded = match outcome {
         Ok(()) => {

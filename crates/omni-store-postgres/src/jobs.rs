@@ -75,28 +75,61 @@ impl PgJobQueue {
     }
 
     /// Takes up to `limit` ready jobs of these kinds (or jobs whose holder's lease ran out)
-    /// and leases them for `lease`.
+    /// and leases them for `lease`, taking no company past `per_company` running jobs of
+    /// these kinds at once: one tenant's backlog cannot hold every slot. (Two instances
+    /// claiming at the same instant may each see the other's claims unmade, so the cap is
+    /// exact per instance and close across them.)
     pub async fn claim(
         &self,
         kinds: &[&str],
         limit: i64,
         lease: Duration,
+        per_company: i64,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let mut conn = self.db.conn().await?;
         let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
         let jobs = diesel::sql_query(
-            "UPDATE jobs SET status = 'running', locked_until = now() + $3, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM jobs WHERE kind = ANY($1) \
-                 AND ((status = 'queued' AND run_at <= now()) OR (status = 'running' AND locked_until < now())) \
-                 ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+            "WITH ready AS ( \
+                 SELECT id, company_id, run_at FROM jobs WHERE kind = ANY($1) \
+                   AND ((status = 'queued' AND run_at <= now()) OR (status = 'running' AND locked_until < now())) \
+                 ORDER BY run_at, id LIMIT $2 * 8 FOR UPDATE SKIP LOCKED), \
+             busy AS ( \
+                 SELECT company_id, count(*) AS n FROM jobs \
+                  WHERE status = 'running' AND locked_until >= now() AND kind = ANY($1) \
+                    AND company_id IN (SELECT company_id FROM ready) \
+                  GROUP BY company_id), \
+             chosen AS ( \
+                 SELECT r.id FROM ( \
+                     SELECT ready.*, row_number() OVER (PARTITION BY company_id ORDER BY run_at, id) AS k \
+                       FROM ready) r \
+                   LEFT JOIN busy b ON b.company_id = r.company_id \
+                  WHERE r.company_id IS NULL OR r.k + coalesce(b.n, 0) <= $4 \
+                  ORDER BY r.run_at, r.id LIMIT $2) \
+             UPDATE jobs SET status = 'running', locked_until = now() + $3, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM chosen) \
              RETURNING id, kind, payload, attempts, max_attempts",
         )
         .bind::<Array<Text>, _>(kinds)
         .bind::<BigInt, _>(limit)
         .bind::<Interval, _>(pg_interval(lease))
+        .bind::<BigInt, _>(per_company)
         .load::<ClaimedJob>(&mut conn)
         .await?;
         Ok(jobs)
+    }
+
+    /// Extends the lease of a job still running here, so that a slow job is not taken over
+    /// by another worker while it is still at work. False if the job is no longer ours.
+    pub async fn extend(&self, id: i64, lease: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.db.conn().await?;
+        let n = diesel::sql_query(
+            "UPDATE jobs SET locked_until = now() + $2 WHERE id = $1 AND status = 'running'",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<Interval, _>(pg_interval(lease))
+        .execute(&mut conn)
+        .await?;
+        Ok(n > 0)
     }
 
     /// The job is done.
