@@ -16,7 +16,7 @@ const OUR_NUMBER: &str = "+14155238886";
 
 pub(crate) struct Setup {
     pub(crate) app: TestApp,
-    twilio: MockServer,
+    pub(crate) twilio: MockServer,
     pub(crate) admin: Account,
     pub(crate) token: String,
 }

@@ -891,6 +891,49 @@ mod webhooks {
         assert_eq!((x.0, y.0), (201, 201));
         assert_eq!(x.1["id"], y.1["id"]);
     }
+
+    #[tokio::test]
+    async fn a_hanging_vera_delays_no_reply() {
+        let s = setup_configured(true, |f| f.merge(("worker.triage_concurrency", 1))).await;
+        let vera = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(15)))
+            .mount(&vera)
+            .await;
+        let (status, body) =
+            vera_integration(&s.app, &s.admin, &format!("{}/v1", vera.uri())).await;
+        assert_eq!(status, 201, "{body}");
+        // Two new tickets: triage's only slot hangs on Vera, the second waits behind it.
+        let (one, two) = (customer(), customer());
+        post_webhook(&s, &inbound(&one, "oi", &sid(1)), None).await;
+        post_webhook(&s, &inbound(&two, "oi", &sid(2)), None).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let ticket = ticket_of(&s, &one).await;
+        let (status, reply) = reply_with_key(&s, &s.admin.token, &ticket, "now").await;
+        assert_eq!(status, 201, "{reply}");
+        let started = std::time::Instant::now();
+        loop {
+            let sent = s
+                .twilio
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .any(|r| r.url.path().ends_with("/Messages.json"));
+            if sent {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "the reply waited behind triage"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            !vera.received_requests().await.unwrap().is_empty(),
+            "triage was indeed stuck on Vera"
+        );
+    }
 }
 
 #[tokio::test]
