@@ -71,7 +71,7 @@ impl Application {
                 .run(state.config.database.clone(), hub_stopped.clone()),
         );
         if state.config.worker.enabled {
-            tokio::spawn(prune_events(
+            tokio::spawn(upkeep(
                 Upkeep {
                     log: PgEventLog::new(state.db.clone()),
                     users: PgUserRepository::new(state.db.clone()),
@@ -251,7 +251,7 @@ struct Upkeep {
 
 /// Prunes events older than the retention, finished jobs, expired token revocations and
 /// WebSocket tickets, hourly (the first run a minute after start).
-async fn prune_events(upkeep: Upkeep, mut stopped: watch::Receiver<bool>) {
+async fn upkeep(upkeep: Upkeep, mut stopped: watch::Receiver<bool>) {
     let Upkeep {
         log,
         users,

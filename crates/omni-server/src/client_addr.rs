@@ -97,15 +97,12 @@ pub fn of_request(req: &HttpRequest) -> Option<IpAddr> {
 
 /// The same, for middleware that sees the request before routing.
 pub fn of_service_request(req: &ServiceRequest) -> Option<IpAddr> {
-    let peer = req.peer_addr().map(|a| a.ip());
-    match req.app_data::<web::Data<AppState>>() {
-        Some(state) => state
-            .config
-            .http
-            .trusted_proxies
-            .client(peer, req.headers()),
-        None => peer,
-    }
+    of_request(req.request())
+}
+
+/// The key the rate limits count this request's client by.
+pub fn limit_key_of(req: &HttpRequest) -> Option<IpAddr> {
+    of_request(req).map(limit_key)
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ impl TokenIssuer for JwtIssuer {
             iat: now,
             exp: now.saturating_add(ttl),
             sep: user.session_epoch,
-            jti: random_id(),
+            jti: random_url_safe::<16>(),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| IdentityError::Unknown(format!("cannot sign a token: {e}")))?;
@@ -103,15 +103,13 @@ impl TokenIssuer for JwtIssuer {
     }
 
     fn new_ticket(&self) -> String {
-        let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-        URL_SAFE_NO_PAD.encode(bytes)
+        random_url_safe::<32>()
     }
 }
 
-/// 128 random bits, URL-safe: a token's id.
-fn random_id() -> String {
-    let mut bytes = [0u8; 16];
+/// `N` random bytes, URL-safe base64: a token's id (16), a WebSocket ticket (32).
+fn random_url_safe<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -116,11 +116,6 @@ impl From<AuthSession> for AuthResponse {
     }
 }
 
-/// The client's address as the rate limits key it.
-fn client_key(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    client_addr::of_request(req).map(client_addr::limit_key)
-}
-
 /// Creates a company and its admin, and logs the admin in.
 #[utoipa::path(
     post,
@@ -139,7 +134,7 @@ pub async fn register(
     req: HttpRequest,
     body: ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.register(client_key(&req))?;
+    state.limits.register(client_addr::limit_key_of(&req))?;
     let body = body.0;
     let registration = Registration {
         company_name: domain("company_name", &body.company_name)?,
@@ -169,7 +164,7 @@ pub async fn login(
     body: ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     // Counted before the password is looked at: guesses cost the attacker, not our CPU.
-    let client = client_key(&req);
+    let client = client_addr::limit_key_of(&req);
     let email = &body.0.email;
     state.limits.login(client, email)?;
     match state.identity.login(email, &body.0.password).await {

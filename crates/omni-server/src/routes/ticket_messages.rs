@@ -212,7 +212,7 @@ pub async fn webhook(
     let number = raw
         .our_number()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let client = client_addr::of_request(&req).map(client_addr::limit_key);
+    let client = client_addr::limit_key_of(&req);
     // An unknown number and a bad signature get the same answer, so that outsiders cannot
     // learn which numbers Omni hosts; both spend the sender's budget of invalid webhooks.
     let refuse = |why: &'static str| -> ApiError {
