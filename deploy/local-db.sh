@@ -13,6 +13,8 @@
 # made for speed over durability (fsync off) unless OMNI_PG_CONF names a file of settings
 # to use instead (`make bench` gives it a durable, production-like configuration); either is
 # written when the cluster is created, so a changed OMNI_PG_CONF needs a new cluster.
+# OMNI_PG_TLS_DIR names a folder holding server.crt and server.key: the new cluster then
+# accepts TLS connections only (the database TLS test makes its own CA and certificate).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +22,7 @@ cluster_dir=${OMNI_PG_DIR:-$root/target/pg}
 port=${OMNI_PG_PORT:-55432}
 probe=${OMNI_PG_PROBE-127.0.0.1:5432}
 conf=${OMNI_PG_CONF:-}
+tls_dir=${OMNI_PG_TLS_DIR:-}
 
 say() { printf 'local-db: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -89,6 +92,13 @@ CONF
     else
       # Speed over durability: this cluster holds nothing that must survive a crash.
       printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$data/postgresql.conf"
+    fi
+    if [ -n "$tls_dir" ]; then
+      install -m 600 "$tls_dir/server.crt" "$tls_dir/server.key" "$data/"
+      if [ -n "$run_as" ]; then chown "$run_as" "$data/server.crt" "$data/server.key"; fi
+      printf 'ssl = on\n' >>"$data/postgresql.conf"
+      # hostssl only: a client that does not encrypt is turned away.
+      printf 'hostssl all all 127.0.0.1/32 trust\n' >"$data/pg_hba.conf"
     fi
   fi
   if ! as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then

@@ -1,10 +1,16 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::tls::{TlsParams, connector, take_tls_params};
+
 /// How to reach PostgreSQL and how patient to be with it.
 #[derive(Clone)]
 pub struct DbConfig {
     pg: tokio_postgres::Config,
+    tls: TlsParams,
+    connector: MakeRustlsConnect,
     /// Connections kept at most.
     pub pool_size: usize,
     /// Longest wait to open one connection.
@@ -20,11 +26,24 @@ pub struct DbConfig {
 #[error("invalid database URL: {0}")]
 pub struct InvalidDatabaseUrl(String);
 
+impl InvalidDatabaseUrl {
+    pub(crate) fn new(why: String) -> Self {
+        Self(why)
+    }
+}
+
 impl DbConfig {
     /// Parses `url` (`postgres://user:password@host:port/db?...`) with the default limits:
     /// 16 connections, 5 s to connect, 5 s to acquire, 30 s per statement.
+    ///
+    /// TLS follows libpq: `sslmode` is `disable`, `allow`/`prefer` (the default: encrypted
+    /// when the server offers it, certificate unchecked), `require` (encrypted; the chain is
+    /// checked when `sslrootcert` names a CA file), `verify-ca` (a trusted CA signed it) or
+    /// `verify-full` (and it names the host). `sslrootcert` is a PEM file, or `system` for
+    /// the platform's trust store, which is also what the verifying modes use without it.
     pub fn new(url: &str) -> Result<Self, InvalidDatabaseUrl> {
-        let mut pg = tokio_postgres::Config::from_str(url).map_err(|e| {
+        let (url, tls) = take_tls_params(url)?;
+        let mut pg = tokio_postgres::Config::from_str(&url).map_err(|e| {
             // The parser's message never includes the URL, so no password reaches a log.
             InvalidDatabaseUrl(e.to_string())
         })?;
@@ -37,8 +56,12 @@ impl DbConfig {
         if pg.get_application_name().is_none() {
             pg.application_name("omni");
         }
+        pg.ssl_mode(tls.mode);
+        let connector = connector(&tls)?;
         Ok(Self {
             pg,
+            tls,
+            connector,
             pool_size: 16,
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
@@ -64,6 +87,11 @@ impl DbConfig {
         pg.options(&options);
         pg
     }
+
+    /// The TLS connector for every connection to this database.
+    pub(crate) fn tls(&self) -> MakeRustlsConnect {
+        self.connector.clone()
+    }
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -74,6 +102,8 @@ impl std::fmt::Debug for DbConfig {
             .field("ports", &self.pg.get_ports())
             .field("dbname", &self.pg.get_dbname())
             .field("user", &self.pg.get_user())
+            .field("sslmode", &self.tls.mode)
+            .field("verify", &self.tls.verify)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("acquire_timeout", &self.acquire_timeout)

@@ -42,7 +42,11 @@ impl Database {
     pub fn new(config: DbConfig) -> Result<Self, StoreError> {
         let pg = config.pg_config(Some(config.statement_timeout));
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-        manager_config.custom_setup = Box::new(move |_url| establish(pg.clone()).boxed());
+        let setup = config.clone();
+        manager_config.custom_setup = Box::new(move |_url| {
+            let (pg, setup) = (pg.clone(), setup.clone());
+            async move { establish(pg, &setup).await }.boxed()
+        });
         // A pooled connection whose server went away is found out before a caller gets it.
         manager_config.recycling_method = RecyclingMethod::Verified;
         // The URL is carried by the setup closure; the manager's copy is never used.

@@ -27,6 +27,7 @@ pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tickets;
+mod tls;
 mod users;
 
 pub use companies::PgCompanyRepository;

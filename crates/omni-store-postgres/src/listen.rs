@@ -7,6 +7,7 @@ use futures_util::stream::poll_fn;
 use tokio::sync::Notify;
 use tokio_postgres::AsyncMessage;
 
+use crate::connect::describe;
 use crate::{DbConfig, StoreError};
 
 /// Listens on `channel` and calls `notify.notify_one()` for each notification, until the
@@ -18,9 +19,9 @@ pub async fn listen(
 ) -> Result<(), StoreError> {
     let (client, mut connection) = config
         .pg_config(None)
-        .connect(tokio_postgres::NoTls)
+        .connect(config.tls())
         .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        .map_err(|e| StoreError::Unavailable(describe(&e)))?;
     let mut messages = poll_fn(move |cx| connection.poll_message(cx));
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<Result<(), StoreError>>();
     let pump = tokio::spawn(async move {

@@ -19,7 +19,7 @@ const MIGRATION_LOCK: i64 = 0x6f6d_6e69_2d6d_6967;
 /// first, so one migrates while the others wait and then find nothing left to do. The
 /// connection has no statement timeout, since building an index may take a while.
 pub async fn run_migrations(config: &DbConfig) -> Result<Vec<String>, StoreError> {
-    let conn = establish(config.pg_config(None)).await?;
+    let conn = establish(config.pg_config(None), config).await?;
     // diesel_migrations is synchronous; the wrapper drives the async connection from a
     // blocking thread so that no runtime worker is stalled.
     tokio::task::spawn_blocking(move || {

@@ -5,6 +5,7 @@ mod constraints;
 mod migrations;
 mod pool;
 mod schema;
+mod tls;
 
 use omni_store_postgres::test_db::TestDatabase;
 
