@@ -1,6 +1,8 @@
 //! Black-box tests of the second security review: each closes a hole that a hostile tenant
 //! or an outsider could use against the first wave.
 
+use omni_core::JobId;
+use omni_messaging::{JobKind, JobQueue as _};
 use omni_store_postgres::test_db::TestDatabase;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -1078,7 +1080,7 @@ async fn one_company_cannot_hold_every_job_slot() {
         omni_store_postgres::Database::new(app.config.database.clone()).unwrap(),
     );
     let lease = std::time::Duration::from_secs(60);
-    let first = queue.claim(&["triage"], 8, lease, 3).await.unwrap();
+    let first = queue.claim(&[JobKind::Triage], 8, lease, 3).await.unwrap();
     let running = |company: i64| {
         let sql = &sql;
         async move {
@@ -1098,7 +1100,7 @@ async fn one_company_cannot_hold_every_job_slot() {
         (running(a.company_id()).await, running(b.company_id()).await),
         (3, 2)
     );
-    let second = queue.claim(&["triage"], 8, lease, 3).await.unwrap();
+    let second = queue.claim(&[JobKind::Triage], 8, lease, 3).await.unwrap();
     assert!(second.is_empty(), "A is at its cap while its jobs run");
     // A running job's lease is renewed; once one finishes, A gets a slot back.
     let a_job: i64 = sql
@@ -1109,8 +1111,9 @@ async fn one_company_cannot_hold_every_job_slot() {
         .await
         .unwrap()
         .get(0);
+    let a_job = JobId::new(a_job);
     assert!(queue.extend(a_job, lease).await.unwrap());
     queue.complete(a_job).await.unwrap();
-    let third = queue.claim(&["triage"], 8, lease, 3).await.unwrap();
+    let third = queue.claim(&[JobKind::Triage], 8, lease, 3).await.unwrap();
     assert_eq!(third.len(), 1);
 }

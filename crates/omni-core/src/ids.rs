@@ -92,3 +92,7 @@ mod tests {
         assert!("4x".parse::<TicketId>().is_err());
     }
 }
+id_type!(
+    /// Identifies a durable job (a triage to run, a message to send).
+    JobId
+);

@@ -2,12 +2,14 @@
 //!
 //! The small, dependency-free vocabulary every other Omni crate speaks: typed identifiers,
 //! E.164 phone numbers, keyset pagination, the [`Clock`] port and the domain event types
-//! that the event log and the WebSocket hub carry. Nothing here performs I/O.
+//! that the event log and the WebSocket hub carry, and the ports ([`Clock`], [`EventLog`])
+//! through which the other crates reach time and the log. Nothing here performs I/O.
 #![warn(missing_docs)]
 
 mod clock;
 mod error;
 mod event;
+mod event_log;
 mod ids;
 mod name;
 mod page;
@@ -26,7 +28,10 @@ pub use clock::MockClock;
 pub use clock::{Clock, SystemClock};
 pub use error::FieldError;
 pub use event::{Event, EventType, NewEvent, UnknownEventType};
-pub use ids::{CompanyId, EventId, IntegrationId, MessageId, TicketId, UserId};
+#[cfg(feature = "mock")]
+pub use event_log::MockEventLog;
+pub use event_log::{EventLog, EventLogError};
+pub use ids::{CompanyId, EventId, IntegrationId, JobId, MessageId, TicketId, UserId};
 pub use name::{DisplayName, DisplayNameError};
 pub use page::{Cursor, CursorError, Limit, LimitError, Page, PageRequest};
 pub use phone::{PhoneNumber, PhoneNumberError};

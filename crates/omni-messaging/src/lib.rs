@@ -13,6 +13,7 @@ mod delivery_status;
 mod error;
 pub mod events;
 mod idempotency;
+mod jobs;
 mod message;
 mod ports;
 mod service;
@@ -22,6 +23,9 @@ pub use content::{MAX_CHARS, MAX_WHATSAPP_CHARS, MessageContent};
 pub use delivery_status::{DeliveryStatus, UnknownDeliveryStatus};
 pub use error::MessagingError;
 pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
+#[cfg(any(test, feature = "mock"))]
+pub use jobs::MockJobQueue;
+pub use jobs::{ClaimedJob, InvalidJob, Job, JobCount, JobHandler, JobKind, JobQueue, QueueError};
 pub use message::{
     Delivery, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome, StatusReport,
     TicketMessage,

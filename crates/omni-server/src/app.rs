@@ -56,15 +56,12 @@ impl Application {
                 state.config.worker.clone(),
                 state.config.database.clone(),
                 state.jobs.clone(),
-                state.messaging.clone(),
-                state.triage.clone(),
+                state.job_handler.clone(),
                 grace,
             )
         });
-        let hub = Arc::new(Hub::new(
-            PgEventLog::new(state.db.clone()),
-            state.config.ws.queue_size,
-        ));
+        let log: Arc<dyn omni_core::EventLog> = Arc::new(PgEventLog::new(state.db.clone()));
+        let hub = Arc::new(Hub::new(log.clone(), state.config.ws.queue_size));
         let (stop_hub, hub_stopped) = watch::channel(false);
         tokio::spawn(
             hub.clone()
@@ -73,7 +70,7 @@ impl Application {
         if state.config.worker.enabled {
             tokio::spawn(upkeep(
                 Upkeep {
-                    log: PgEventLog::new(state.db.clone()),
+                    log,
                     users: PgUserRepository::new(state.db.clone()),
                     jobs: state.jobs.clone(),
                     retention: state.config.ws.retention,
@@ -242,9 +239,9 @@ async fn shutdown_signal() {
 
 /// What the hourly upkeep prunes.
 struct Upkeep {
-    log: PgEventLog,
+    log: Arc<dyn omni_core::EventLog>,
     users: PgUserRepository,
-    jobs: omni_store_postgres::PgJobQueue,
+    jobs: Arc<dyn omni_messaging::JobQueue>,
     retention: std::time::Duration,
     job_retention: std::time::Duration,
 }

@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
+use omni_core::EventLog;
 use omni_core::{CompanyId, Event};
-use omni_store_postgres::{DbConfig, EVENTS_CHANNEL, PgEventLog};
+use omni_store_postgres::{DbConfig, EVENTS_CHANNEL};
 use tokio::sync::{Notify, mpsc, watch};
 
 /// How long a hole in the ids may stay open before it is taken for a rolled-back insert.
@@ -53,7 +54,7 @@ struct State {
 /// One instance's fan-out.
 pub struct Hub {
     state: Mutex<State>,
-    log: PgEventLog,
+    log: Arc<dyn EventLog>,
     queue_size: usize,
     /// Counters for `/metrics`.
     pub stats: HubStats,
@@ -71,7 +72,7 @@ pub struct Subscription {
 
 impl Hub {
     /// A hub reading `log`, with `queue_size` frames of room per connection.
-    pub fn new(log: PgEventLog, queue_size: usize) -> Self {
+    pub fn new(log: Arc<dyn EventLog>, queue_size: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
             log,
@@ -81,8 +82,8 @@ impl Hub {
     }
 
     /// The event log.
-    pub fn log(&self) -> &PgEventLog {
-        &self.log
+    pub fn log(&self) -> &dyn EventLog {
+        self.log.as_ref()
     }
 
     /// Registers a connection of `company`. Returns its feed and the cursor at that moment:

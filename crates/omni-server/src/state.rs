@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use omni_core::SystemClock;
 use omni_identity::IdentityService;
-use omni_messaging::{MessagingService, TriageJob};
+use omni_messaging::{JobHandler, JobQueue, MessagingService, TriageJob};
 use omni_outbound::GuardedClient;
 use omni_store_postgres::{
     Database, PgCompanyRepository, PgIntegrationRepository, PgJobQueue, PgMessageStore,
@@ -40,9 +40,9 @@ pub struct AppState {
     /// Messages: inbound, outbound, delivery.
     pub messaging: MessagingService,
     /// The durable job queue.
-    pub jobs: PgJobQueue,
-    /// Automatic triage of new and reopened tickets.
-    pub triage: TriageJob,
+    pub jobs: Arc<dyn JobQueue>,
+    /// Runs a job with the use case it names (sends, triage).
+    pub job_handler: JobHandler,
     /// Brute-force limits of the auth routes.
     pub limits: AuthLimits,
 }
@@ -104,7 +104,7 @@ impl AppState {
             Arc::new(twilio),
             format!("{}/ticket-messages/webhook", config.http.public_base_url),
         );
-        let jobs = PgJobQueue::new(db.clone());
+        let jobs: Arc<dyn JobQueue> = Arc::new(PgJobQueue::new(db.clone()));
         let triage = TriageJob::new(
             ticket_repo,
             company_repo,
@@ -113,6 +113,7 @@ impl AppState {
             Arc::new(Engines { vera: vera_client }),
             messaging.clone(),
         );
+        let job_handler = JobHandler::new(messaging.clone(), triage);
         let limits = AuthLimits::new(&config.limits);
         Ok(Self {
             limits,
@@ -120,7 +121,7 @@ impl AppState {
             config,
             messaging,
             jobs,
-            triage,
+            job_handler,
             identity,
             companies,
             integrations,

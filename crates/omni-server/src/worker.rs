@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use omni_core::{MessageId, TicketId};
-use omni_messaging::{MessagingService, TriageJob};
-use omni_store_postgres::{ClaimedJob, DbConfig, JOBS_CHANNEL, PgJobQueue};
+use omni_core::JobId;
+use omni_messaging::{ClaimedJob, JobHandler, JobKind, JobQueue};
+use omni_store_postgres::{DbConfig, JOBS_CHANNEL};
 use rand::Rng as _;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -18,8 +18,8 @@ use crate::config::WorkerConfig;
 /// The kinds of job this worker runs; others wait in the queue for a worker that knows them.
 /// Sends and triage run in lanes of their own: a Vera that hangs fills triage's slots,
 /// never the ones replies go out through.
-const SEND_KINDS: &[&str] = &["message.send"];
-const TRIAGE_KINDS: &[&str] = &["triage"];
+const SEND_KINDS: &[JobKind] = &[JobKind::Send];
+const TRIAGE_KINDS: &[JobKind] = &[JobKind::Triage];
 
 /// A running worker; [`WorkerHandle::shutdown`] stops it.
 pub struct WorkerHandle {
@@ -44,9 +44,8 @@ impl WorkerHandle {
 pub fn start(
     config: WorkerConfig,
     db: DbConfig,
-    queue: PgJobQueue,
-    messaging: MessagingService,
-    triage: TriageJob,
+    queue: Arc<dyn JobQueue>,
+    handler: JobHandler,
     grace: Duration,
 ) -> WorkerHandle {
     let (stop, stopped) = watch::channel(false);
@@ -57,7 +56,6 @@ pub fn start(
         wake.clone(),
         stopped.clone(),
     ));
-    let handlers = Handlers { messaging, triage };
     let sends = Lane {
         kinds: SEND_KINDS,
         concurrency: config.concurrency,
@@ -88,42 +86,35 @@ pub fn start(
             config.clone(),
             triage,
             queue.clone(),
-            handlers.clone(),
+            handler.clone(),
             triage_wake,
             stopped.clone(),
             grace,
         ));
-        run(config, sends, queue, handlers, send_wake, stopped, grace).await;
+        run(config, sends, queue, handler, send_wake, stopped, grace).await;
         let _ = triage_lane.await;
     });
     WorkerHandle { stop, task }
 }
 
-/// What the worker runs jobs with.
 /// A lane: the kinds of job it takes and how many it runs at once.
 #[derive(Clone, Copy)]
 struct Lane {
-    kinds: &'static [&'static str],
+    kinds: &'static [JobKind],
     concurrency: usize,
-}
-
-#[derive(Clone)]
-struct Handlers {
-    messaging: MessagingService,
-    triage: TriageJob,
 }
 
 async fn run(
     config: WorkerConfig,
     lane: Lane,
-    queue: PgJobQueue,
-    handlers: Handlers,
+    queue: Arc<dyn JobQueue>,
+    handler: JobHandler,
     wake: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
     grace: Duration,
 ) {
     let mut running: JoinSet<()> = JoinSet::new();
-    let mut held: std::collections::HashMap<tokio::task::Id, i64> =
+    let mut held: std::collections::HashMap<tokio::task::Id, JobId> =
         std::collections::HashMap::new();
     loop {
         if *stopped.borrow() {
@@ -137,12 +128,7 @@ async fn run(
         let free = lane.concurrency.saturating_sub(running.len());
         if free > 0 {
             match queue
-                .claim(
-                    lane.kinds,
-                    i64::try_from(free).unwrap_or(1),
-                    config.lease,
-                    i64::try_from(config.per_company).unwrap_or(i64::MAX),
-                )
+                .claim(lane.kinds, free, config.lease, config.per_company)
                 .await
             {
                 Ok(jobs) => {
@@ -152,7 +138,7 @@ async fn run(
                         let handle = running.spawn(run_job(
                             job,
                             queue.clone(),
-                            handlers.clone(),
+                            handler.clone(),
                             config.lease,
                         ));
                         held.insert(handle.id(), id);
@@ -196,7 +182,7 @@ async fn run(
     running.abort_all();
     for job in held.into_values() {
         if let Err(e) = queue.release(job).await {
-            tracing::warn!(job, error = %e, "could not give back a job; its lease will expire");
+            tracing::warn!(job = %job, error = %e, "could not give back a job; its lease will expire");
         }
     }
     tracing::info!("job worker stopped");
@@ -212,8 +198,14 @@ fn backoff(attempt: i32) -> Duration {
     base.mul_f64(jitter)
 }
 
-async fn run_job(job: ClaimedJob, queue: PgJobQueue, handlers: Handlers, lease: Duration) {
-    let work = work(&job, &handlers);
+async fn run_job(job: ClaimedJob, queue: Arc<dyn JobQueue>, handler: JobHandler, lease: Duration) {
+    let work = async {
+        match &job.job {
+            Ok(work) => handler.run(*work).await.map_err(|e| e.0),
+            // Running it again will not make it readable.
+            Err(invalid) => Err(invalid.to_string()),
+        }
+    };
     tokio::pin!(work);
     // A job still at work keeps its lease: renewed every third of it, so a slow provider
     // does not make another worker run the same job a second time.
@@ -223,39 +215,16 @@ async fn run_job(job: ClaimedJob, queue: PgJobQueue, handlers: Handlers, lease: 
             outcome = &mut work => break outcome,
             _ = renew.tick() => match queue.extend(job.id, lease).await {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(job = job.id, "a running job's lease was taken over"),
-                Err(e) => tracing::warn!(job = job.id, error = %e, "could not extend a job's lease"),
+                Ok(false) => tracing::warn!(job = %job.id, "a running job's lease was taken over"),
+                Err(e) => tracing::warn!(job = %job.id, error = %e, "could not extend a job's lease"),
             },
         }
     };
     record(&job, &queue, outcome).await;
 }
 
-async fn work(job: &ClaimedJob, handlers: &Handlers) -> Result<(), String> {
-    let id_of = |key: &str| job.payload.get(key).and_then(serde_json::Value::as_i64);
-    match job.kind.as_str() {
-        "message.send" => match id_of("message_id") {
-            Some(id) => handlers
-                .messaging
-                .deliver(MessageId::new(id))
-                .await
-                .map_err(|e| e.0),
-            None => Err("the job names no message_id".to_owned()),
-        },
-        "triage" => match id_of("ticket_id") {
-            Some(id) => handlers
-                .triage
-                .run(TicketId::new(id))
-                .await
-                .map_err(|e| e.0),
-            None => Err("the job names no ticket_id".to_owned()),
-        },
-        other => Err(format!("no handler for job kind `{other}`")),
-    }
-}
-
-async fn record(job: &ClaimedJob, queue: &PgJobQueue, outcome: Result<(), String>) {
-    let kind = job.kind.clone();
+async fn record(job: &ClaimedJob, queue: &Arc<dyn JobQueue>, outcome: Result<(), String>) {
+    let kind = job.kind.as_str();
     let recorded = match outcome {
         Ok(()) => {
             metrics::counter!("omni_jobs_processed_total", "kind" => kind, "outcome" => "done")
@@ -267,12 +236,12 @@ async fn record(job: &ClaimedJob, queue: &PgJobQueue, outcome: Result<(), String
             match queue.fail(job.id, &why, delay).await {
                 Ok(true) => {
                     metrics::counter!("omni_jobs_processed_total", "kind" => kind, "outcome" => "dead").increment(1);
-                    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %why, "job is dead");
+                    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %why, "job is dead");
                     Ok(())
                 }
                 Ok(false) => {
                     metrics::counter!("omni_jobs_processed_total", "kind" => kind, "outcome" => "retried").increment(1);
-                    tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %why, retry_in = ?delay, "job failed; will retry");
+                    tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %why, retry_in = ?delay, "job failed; will retry");
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -280,7 +249,7 @@ async fn record(job: &ClaimedJob, queue: &PgJobQueue, outcome: Result<(), String
         }
     };
     if let Err(e) = recorded {
-        tracing::warn!(job = job.id, error = %e, "could not record a job's outcome; its lease will expire");
+        tracing::warn!(job = %job.id, error = %e, "could not record a job's outcome; its lease will expire");
     }
 }
 

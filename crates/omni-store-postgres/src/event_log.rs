@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
-use omni_core::{CompanyId, Event, EventId, EventType, TicketId};
+use omni_core::{CompanyId, Event, EventId, EventLog, EventLogError, EventType, TicketId};
 
 use crate::schema::{event_log_state, events};
 use crate::{Database, StoreError};
@@ -49,14 +50,54 @@ fn to_events(rows: Vec<EventRow>) -> Vec<Event> {
         .collect()
 }
 
+fn log_error(e: StoreError) -> EventLogError {
+    match e {
+        StoreError::Unavailable(why) => EventLogError::Unavailable(why),
+        other => EventLogError::Unknown(other.to_string()),
+    }
+}
+
 impl PgEventLog {
     /// The log over the pool.
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
 
+#[async_trait]
+impl EventLog for PgEventLog {
+    async fn latest_id(&self) -> Result<i64, EventLogError> {
+        self.newest().await.map_err(log_error)
+    }
+
+    async fn after(&self, cursor: i64, limit: i64) -> Result<Vec<Event>, EventLogError> {
+        self.all_after(cursor, limit).await.map_err(log_error)
+    }
+
+    async fn company_between(
+        &self,
+        company: CompanyId,
+        since: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>, EventLogError> {
+        self.of_company(company, since, upto, limit)
+            .await
+            .map_err(log_error)
+    }
+
+    async fn pruned_through(&self) -> Result<i64, EventLogError> {
+        self.pruned().await.map_err(log_error)
+    }
+
+    async fn prune(&self, retention: Duration) -> Result<usize, EventLogError> {
+        self.delete_older(retention).await.map_err(log_error)
+    }
+}
+
+impl PgEventLog {
     /// The newest event id (0 when the log is empty).
-    pub async fn latest_id(&self) -> Result<i64, StoreError> {
+    async fn newest(&self) -> Result<i64, StoreError> {
         let mut conn = self.db.conn().await?;
         let id: Option<i64> = events::table
             .select(diesel::dsl::max(events::id))
@@ -66,7 +107,7 @@ impl PgEventLog {
     }
 
     /// Events of every company after `cursor`, oldest first.
-    pub async fn after(&self, cursor: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+    async fn all_after(&self, cursor: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
         let mut conn = self.db.conn().await?;
         let rows = events::table
             .filter(events::id.gt(cursor))
@@ -79,7 +120,7 @@ impl PgEventLog {
     }
 
     /// One company's events with `since < id <= upto`, oldest first.
-    pub async fn company_between(
+    async fn of_company(
         &self,
         company: CompanyId,
         since: i64,
@@ -100,7 +141,7 @@ impl PgEventLog {
     }
 
     /// The newest id the retention job has pruned.
-    pub async fn pruned_through(&self) -> Result<i64, StoreError> {
+    async fn pruned(&self) -> Result<i64, StoreError> {
         let mut conn = self.db.conn().await?;
         Ok(event_log_state::table
             .select(event_log_state::pruned_through)
@@ -112,7 +153,7 @@ impl PgEventLog {
 
     /// Deletes events older than `retention` (in batches) and records how far it pruned.
     /// Returns how many it deleted.
-    pub async fn prune(&self, retention: Duration) -> Result<usize, StoreError> {
+    async fn delete_older(&self, retention: Duration) -> Result<usize, StoreError> {
         let cutoff =
             Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
         let mut deleted = 0;

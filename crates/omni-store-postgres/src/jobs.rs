@@ -4,33 +4,31 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Interval, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use omni_core::JobId;
+use omni_messaging::{ClaimedJob, Job, JobCount, JobKind, JobQueue, QueueError};
 
 use crate::{Database, StoreError};
 
 /// The channel `NOTIFY` wakes workers on when a job is enqueued.
 pub const JOBS_CHANNEL: &str = "omni_jobs";
 
-/// A job a worker holds.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct ClaimedJob {
-    /// The job's id.
+/// A claimed row, before it is read as a [`Job`].
+#[derive(QueryableByName)]
+struct ClaimedRow {
     #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    /// What to do (`message.send`, `triage`…).
+    id: i64,
     #[diesel(sql_type = Text)]
-    pub kind: String,
-    /// Its arguments.
+    kind: String,
     #[diesel(sql_type = Jsonb)]
-    pub payload: serde_json::Value,
-    /// Runs so far, this one included.
+    payload: serde_json::Value,
     #[diesel(sql_type = Integer)]
-    pub attempts: i32,
-    /// Runs allowed before it is `dead`.
+    attempts: i32,
     #[diesel(sql_type = Integer)]
-    pub max_attempts: i32,
+    max_attempts: i32,
 }
 
 /// Jobs in PostgreSQL.
@@ -45,24 +43,29 @@ fn pg_interval(d: Duration) -> diesel::data_types::PgInterval {
     )
 }
 
-/// Enqueues a job on `conn` (inside the caller's transaction); the caller announces it once
+fn queue_error(e: StoreError) -> QueueError {
+    match e {
+        StoreError::Unavailable(why) => QueueError::Unavailable(why),
+        other => QueueError::Unknown(other.to_string()),
+    }
+}
+
+/// Enqueues `job` on `conn` (inside the caller's transaction); the caller announces it once
 /// committed (`Database::announce`). A live job with the same kind and key makes this a
 /// no-op.
 pub(crate) async fn enqueue(
     conn: &mut AsyncPgConnection,
     company: Option<i64>,
-    kind: &str,
-    dedupe_key: &str,
-    payload: &serde_json::Value,
+    job: &Job,
 ) -> QueryResult<()> {
     diesel::sql_query(
         "INSERT INTO jobs (company_id, kind, dedupe_key, payload) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING",
     )
     .bind::<Nullable<BigInt>, _>(company)
-    .bind::<Text, _>(kind)
-    .bind::<Text, _>(dedupe_key)
-    .bind::<Jsonb, _>(payload)
+    .bind::<Text, _>(job.kind().as_str())
+    .bind::<Text, _>(job.dedupe_key())
+    .bind::<Jsonb, _>(job.payload())
     .execute(conn)
     .await?;
     Ok(())
@@ -73,22 +76,22 @@ impl PgJobQueue {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
 
-    /// Takes up to `limit` ready jobs of these kinds (or jobs whose holder's lease ran out)
-    /// and leases them for `lease`, taking no company past `per_company` running jobs of
-    /// these kinds at once: one tenant's backlog cannot hold every slot. (Two instances
-    /// claiming at the same instant may each see the other's claims unmade, so the cap is
-    /// exact per instance and close across them.)
-    pub async fn claim(
+#[async_trait]
+impl JobQueue for PgJobQueue {
+    // Two instances claiming at the same instant may each see the other's claims unmade,
+    // so the per-company cap is exact per instance and close across them.
+    async fn claim(
         &self,
-        kinds: &[&str],
-        limit: i64,
+        kinds: &[JobKind],
+        limit: usize,
         lease: Duration,
-        per_company: i64,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
-        let mut conn = self.db.conn().await?;
-        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
-        let jobs = diesel::sql_query(
+        per_company: usize,
+    ) -> Result<Vec<ClaimedJob>, QueueError> {
+        let mut conn = self.db.conn().await.map_err(queue_error)?;
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let rows = diesel::sql_query(
             "WITH ready AS ( \
                  SELECT id, company_id, run_at FROM jobs WHERE kind = ANY($1) \
                    AND ((status = 'queued' AND run_at <= now()) OR (status = 'running' AND locked_until < now())) \
@@ -110,17 +113,61 @@ impl PgJobQueue {
              RETURNING id, kind, payload, attempts, max_attempts",
         )
         .bind::<Array<Text>, _>(kinds)
-        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind::<Interval, _>(pg_interval(lease))
-        .bind::<BigInt, _>(per_company)
-        .load::<ClaimedJob>(&mut conn)
-        .await?;
-        Ok(jobs)
+        .bind::<BigInt, _>(i64::try_from(per_company).unwrap_or(i64::MAX))
+        .load::<ClaimedRow>(&mut conn)
+        .await
+        .map_err(|e| queue_error(e.into()))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                // The query asked for known kinds only.
+                let kind = row.kind.parse::<JobKind>().ok()?;
+                Some(ClaimedJob {
+                    id: JobId::new(row.id),
+                    kind,
+                    job: Job::from_parts(&row.kind, &row.payload),
+                    attempts: row.attempts,
+                    max_attempts: row.max_attempts,
+                })
+            })
+            .collect())
     }
 
+    async fn extend(&self, id: JobId, lease: Duration) -> Result<bool, QueueError> {
+        self.extend_lease(id.get(), lease)
+            .await
+            .map_err(queue_error)
+    }
+
+    async fn complete(&self, id: JobId) -> Result<(), QueueError> {
+        self.mark_done(id.get()).await.map_err(queue_error)
+    }
+
+    async fn fail(&self, id: JobId, error: &str, delay: Duration) -> Result<bool, QueueError> {
+        self.mark_failed(id.get(), error, delay)
+            .await
+            .map_err(queue_error)
+    }
+
+    async fn release(&self, id: JobId) -> Result<(), QueueError> {
+        self.give_back(id.get()).await.map_err(queue_error)
+    }
+
+    async fn prune_finished(&self, retention: Duration) -> Result<usize, QueueError> {
+        self.delete_finished(retention).await.map_err(queue_error)
+    }
+
+    async fn counts(&self) -> Result<Vec<JobCount>, QueueError> {
+        self.count_by_status().await.map_err(queue_error)
+    }
+}
+
+impl PgJobQueue {
     /// Extends the lease of a job still running here, so that a slow job is not taken over
     /// by another worker while it is still at work. False if the job is no longer ours.
-    pub async fn extend(&self, id: i64, lease: Duration) -> Result<bool, StoreError> {
+    async fn extend_lease(&self, id: i64, lease: Duration) -> Result<bool, StoreError> {
         let mut conn = self.db.conn().await?;
         let n = diesel::sql_query(
             "UPDATE jobs SET locked_until = now() + $2 WHERE id = $1 AND status = 'running'",
@@ -133,7 +180,7 @@ impl PgJobQueue {
     }
 
     /// The job is done.
-    pub async fn complete(&self, id: i64) -> Result<(), StoreError> {
+    async fn mark_done(&self, id: i64) -> Result<(), StoreError> {
         let mut conn = self.db.conn().await?;
         diesel::sql_query(
             "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL WHERE id = $1",
@@ -146,7 +193,7 @@ impl PgJobQueue {
 
     /// The job failed: it runs again after `delay`, or is `dead` once out of attempts.
     /// Returns whether it died.
-    pub async fn fail(&self, id: i64, error: &str, delay: Duration) -> Result<bool, StoreError> {
+    async fn mark_failed(&self, id: i64, error: &str, delay: Duration) -> Result<bool, StoreError> {
         let mut conn = self.db.conn().await?;
         #[derive(QueryableByName)]
         struct Status {
@@ -170,7 +217,7 @@ impl PgJobQueue {
 
     /// Gives a job back unfinished (shutting down): it runs again at once elsewhere, and
     /// this run does not count as an attempt.
-    pub async fn release(&self, id: i64) -> Result<(), StoreError> {
+    async fn give_back(&self, id: i64) -> Result<(), StoreError> {
         let mut conn = self.db.conn().await?;
         diesel::sql_query(
             "UPDATE jobs SET status = 'queued', locked_until = NULL, attempts = greatest(attempts - 1, 0) \
@@ -184,7 +231,7 @@ impl PgJobQueue {
 
     /// Deletes jobs that finished (done or dead) longer than `retention` ago; returns how
     /// many. The queue would otherwise grow by a row per message forever.
-    pub async fn prune_finished(&self, retention: Duration) -> Result<usize, StoreError> {
+    async fn delete_finished(&self, retention: Duration) -> Result<usize, StoreError> {
         let mut conn = self.db.conn().await?;
         let deleted = diesel::sql_query(
             "DELETE FROM jobs WHERE status IN ('done', 'dead') AND updated_at < now() - $1",
@@ -197,7 +244,7 @@ impl PgJobQueue {
 
     /// Jobs by status, for metrics and tests. Done jobs are not counted: they are history
     /// (and pruned), and counting them would scan the table on every scrape.
-    pub async fn counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+    async fn count_by_status(&self) -> Result<Vec<JobCount>, StoreError> {
         #[derive(QueryableByName)]
         struct Count {
             #[diesel(sql_type = Text)]
@@ -214,6 +261,13 @@ impl PgJobQueue {
             )
                 .load(&mut conn)
                 .await?;
-        Ok(rows.into_iter().map(|c| (c.kind, c.status, c.n)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|c| JobCount {
+                kind: c.kind,
+                status: c.status,
+                count: c.n,
+            })
+            .collect())
     }
 }

@@ -36,7 +36,7 @@ pub use database::{Database, PooledConnection};
 pub use error::StoreError;
 pub use event_log::{EVENTS_CHANNEL, PgEventLog};
 pub use integrations::PgIntegrationRepository;
-pub use jobs::{ClaimedJob, JOBS_CHANNEL, PgJobQueue};
+pub use jobs::{JOBS_CHANNEL, PgJobQueue};
 pub use listen::listen;
 pub use messages::PgMessageStore;
 pub use migrate::{MIGRATIONS, run_migrations};

@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::{CompanyId, Cursor, MessageId, Page, PageRequest, Scope, TicketId, UserId};
 use omni_messaging::{
-    Delivery, DeliveryStatus, Inbound, InboundOutcome, Media, MessageStore, MessagingError,
+    Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, Media, MessageStore, MessagingError,
     NewOutbound, OutboundOutcome, StatusReport, TicketMessage, events as message_events,
 };
 use omni_ticketing::{FieldChange, Ticket, TicketChanges, TicketStatus, events as ticket_events};
@@ -269,13 +269,12 @@ pub(crate) async fn record_inbound_tx(
     new_events.push(message_events::created(&stored));
     events::append(conn, &new_events).await?;
     if new_ticket || reopen {
-        let payload = serde_json::json!({ "ticket_id": after.id });
         enqueue(
             conn,
             Some(company),
-            "triage",
-            &format!("ticket:{}", after.id),
-            &payload,
+            &Job::Triage {
+                ticket_id: after.id,
+            },
         )
         .await?;
     }
@@ -418,13 +417,12 @@ impl MessageStore for PgMessageStore {
                     .execute(conn)
                     .await?;
                 events::append(conn, &[message_events::created(&created)]).await?;
-                let payload = serde_json::json!({ "message_id": created.id });
                 enqueue(
                     conn,
                     Some(current.company_id.get()),
-                    "message.send",
-                    &format!("message:{}", created.id),
-                    &payload,
+                    &Job::Send {
+                        message_id: created.id,
+                    },
                 )
                 .await?;
                 Ok(OutboundOutcome::Created(created))
@@ -598,13 +596,12 @@ impl MessageStore for PgMessageStore {
                 if failed {
                     events::append(conn, &[message_events::status_updated(&queued)]).await?;
                 }
-                let payload = serde_json::json!({ "message_id": queued.id });
                 enqueue(
                     conn,
                     Some(queued.company_id.get()),
-                    "message.send",
-                    &format!("message:{}", queued.id),
-                    &payload,
+                    &Job::Send {
+                        message_id: queued.id,
+                    },
                 )
                 .await?;
                 Ok(queued)

@@ -110,10 +110,10 @@ pub async fn scrape(
     if let Ok(counts) = state.jobs.counts().await {
         let samples: Vec<(String, String)> = counts
             .into_iter()
-            .map(|(kind, status, n)| {
+            .map(|c| {
                 (
-                    format!("{{kind=\"{kind}\",status=\"{status}\"}}"),
-                    n.to_string(),
+                    format!("{{kind=\"{}\",status=\"{}\"}}", c.kind, c.status),
+                    c.count.to_string(),
                 )
             })
             .collect();
