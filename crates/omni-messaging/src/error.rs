@@ -9,16 +9,38 @@ pub enum MessagingError {
     /// The caller's role does not allow this.
     #[error("{0}")]
     Forbidden(&'static str),
-    /// The request conflicts with the message's or ticket's state.
-    #[error("{0}")]
-    Conflict(&'static str),
+    /// The ticket is closed: it takes no more replies.
+    #[error("{}", omni_ticketing::TicketClosed)]
+    TicketClosed,
+    /// The message left already; only a failed or never-sent one is sent again.
+    #[error("the message was already sent")]
+    AlreadySent,
+    /// A customer's message is not sent anywhere.
+    #[error("an inbound message is not sent")]
+    InboundNotSent,
+    /// The `Idempotency-Key` was used before for a message on another ticket.
+    #[error("this Idempotency-Key was already used for a message on another ticket")]
+    KeyReused,
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),
     /// The store cannot be reached now.
     #[error("message store unavailable: {0}")]
     Unavailable(String),
-    /// Anything else.
+    /// Anything else, with its cause.
     #[error("message store failed: {0}")]
-    Unknown(String),
+    Unknown(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl MessagingError {
+    /// An unexpected failure described by text alone (a stored row that does not read).
+    pub fn unknown(why: impl Into<String>) -> Self {
+        MessagingError::Unknown(why.into().into())
+    }
+}
+
+impl From<omni_ticketing::TicketClosed> for MessagingError {
+    fn from(_: omni_ticketing::TicketClosed) -> Self {
+        MessagingError::TicketClosed
+    }
 }

@@ -15,6 +15,7 @@ pub mod events;
 mod idempotency;
 mod jobs;
 mod message;
+mod message_rules;
 mod ports;
 mod service;
 mod triage_job;

@@ -47,7 +47,7 @@ fn tenancy(e: TenancyError) -> MessagingError {
     match e {
         TenancyError::NotFound => MessagingError::NotFound,
         TenancyError::Unavailable(cause) => MessagingError::Unavailable(cause),
-        other => MessagingError::Unknown(other.to_string()),
+        other => MessagingError::Unknown(Box::new(other)),
     }
 }
 
@@ -155,9 +155,7 @@ impl MessagingService {
             OutboundOutcome::Created(m) => Ok((m, false)),
             OutboundOutcome::Replayed(m) if m.ticket_id == ticket_id => Ok((m, true)),
             // Never another ticket's message: the client reused a key by mistake.
-            OutboundOutcome::Replayed(_) => Err(MessagingError::Conflict(
-                "this Idempotency-Key was already used for a message on another ticket",
-            )),
+            OutboundOutcome::Replayed(_) => Err(MessagingError::KeyReused),
         }
     }
 
@@ -184,7 +182,7 @@ impl MessagingService {
             .await
         {
             Ok(OutboundOutcome::Created(m) | OutboundOutcome::Replayed(m)) => Ok(Some(m)),
-            Err(MessagingError::NotFound | MessagingError::Conflict(_)) => Ok(None),
+            Err(MessagingError::NotFound | MessagingError::TicketClosed) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -234,13 +232,7 @@ impl MessagingService {
             return Ok(());
         };
         let message = &delivery.message;
-        if message.from_customer
-            || !matches!(
-                message.delivery_status,
-                DeliveryStatus::Queued | DeliveryStatus::Sending
-            )
-            || message.whatsapp_message_id.is_some()
-        {
+        if !message.awaits_send() {
             return Ok(());
         }
         let integration = match self

@@ -176,6 +176,7 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             version: 1,
+            hand_set: omni_ticketing::HandSet::default(),
         }
     }
 

@@ -242,10 +242,13 @@ impl From<MessagingError> for ApiError {
         match e {
             MessagingError::NotFound => ApiError::NotFound,
             MessagingError::Forbidden(why) => ApiError::Forbidden(why.into()),
-            MessagingError::Conflict(why) => ApiError::Conflict(why.into()),
+            MessagingError::TicketClosed
+            | MessagingError::AlreadySent
+            | MessagingError::InboundNotSent
+            | MessagingError::KeyReused => ApiError::Conflict(e.to_string()),
             MessagingError::Validation(errors) => ApiError::Validation(errors),
             MessagingError::Unavailable(cause) => ApiError::Unavailable(cause),
-            MessagingError::Unknown(cause) => ApiError::Internal(cause),
+            MessagingError::Unknown(cause) => ApiError::Internal(cause.to_string()),
         }
     }
 }

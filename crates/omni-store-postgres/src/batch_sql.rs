@@ -22,7 +22,8 @@ macro_rules! ticket_columns {
         "t.id, t.company_id, t.integration_id, t.customer_phone, t.customer_name, t.channel, \
          t.status, t.priority, t.category, t.sentiment, t.sentiment_score, \
          t.suggested_categories, t.assigned_to, t.last_message_at, t.last_activity_at, \
-         t.first_response_at, t.resolved_at, t.created_at, t.updated_at, t.version"
+         t.first_response_at, t.resolved_at, t.created_at, t.updated_at, t.version, \
+         t.manual_fields"
     };
 }
 

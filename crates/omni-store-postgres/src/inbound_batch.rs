@@ -26,12 +26,12 @@ use omni_core::MessageId;
 use omni_messaging::{
     Inbound, InboundOutcome, MessagingError, TicketMessage, events as message_events,
 };
-use omni_ticketing::{CustomerMessageOutcome, Ticket};
+use omni_ticketing::Ticket;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::batch_sql::{InsertInbound, LockOpenTickets, SeenSids, TouchTickets};
 use crate::events::EventColumns;
-use crate::messages::{MessageRow, undecodable};
+use crate::messages::{InboundTxError, MessageRow, undecodable};
 use crate::notifier::Announce;
 use crate::tickets::TicketRow;
 use crate::{Database, PooledConnection};
@@ -172,13 +172,13 @@ async fn store(
             (outcomes.into_iter().map(Ok).collect(), alone)
         }
         // The database went away: one by one would only wait for it once per message.
-        Err(
+        Err(InboundTxError::Db(
             e @ (diesel::result::Error::BrokenTransactionManager
             | diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::ClosedConnection,
                 _,
             )),
-        ) => return all_unavailable(e.to_string()),
+        )) => return all_unavailable(e.to_string()),
         Err(why) => {
             // Back to the pool first: the one-by-one path takes connections of its own.
             drop(conn);
@@ -255,7 +255,7 @@ fn sid_of(m: &Inbound) -> Key<'_> {
 async fn store_together(
     conn: &mut AsyncPgConnection,
     batch: &[&Inbound],
-) -> QueryResult<(Vec<InboundOutcome>, bool)> {
+) -> Result<(Vec<InboundOutcome>, bool), InboundTxError> {
     let companies: Vec<i64> = batch.iter().map(|m| m.company_id.get()).collect();
     let sids: Vec<&str> = batch.iter().map(|m| m.message_sid.as_str()).collect();
     let phones: Vec<&str> = batch.iter().map(|m| m.customer.as_str()).collect();
@@ -294,9 +294,9 @@ async fn store_together(
         .iter()
         .map(|m| (m.company_id.get(), m.customer.as_str()))
         .filter(|customer| {
-            !open.get(customer).is_some_and(|t| {
-                t.status.on_customer_message() == CustomerMessageOutcome::Unchanged
-            })
+            !open
+                .get(customer)
+                .is_some_and(|t| t.on_customer_message(false).only_appends())
         })
         .collect();
     let mut first_of: HashMap<Key, usize> = HashMap::new();
@@ -347,9 +347,7 @@ async fn store_together(
     };
     // …a redelivery another transaction committed meanwhile is not ours to decide here.
     if stored_messages.len() != appended {
-        return Err(undecodable(
-            "a concurrent delivery of a message in this batch".into(),
-        ));
+        return Err(InboundTxError::Duplicate);
     }
     let stored: HashMap<Key, &TicketMessage> = stored_messages
         .iter()
@@ -422,7 +420,7 @@ async fn store_together(
                     message_id: message.id,
                 },
                 Some(other) => other.clone(),
-                None => return Err(undecodable("a repeat before its first".into())),
+                None => return Err(undecodable("a repeat before its first".into()).into()),
             },
             Plan::Append(ticket) => InboundOutcome::Stored {
                 message: stored_for(m)?.clone(),

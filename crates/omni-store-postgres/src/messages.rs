@@ -11,7 +11,7 @@ use omni_messaging::{
     Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, Media, MessageStore, MessagingError,
     NewOutbound, OutboundOutcome, StatusReport, TicketMessage, events as message_events,
 };
-use omni_ticketing::{FieldChange, Ticket, TicketChanges, TicketStatus, events as ticket_events};
+use omni_ticketing::{Ticket, TicketChanges, events as ticket_events};
 
 use crate::errors::{Violation, constraint_violation};
 use crate::jobs::enqueue;
@@ -101,19 +101,40 @@ pub(crate) fn ticket(row: TicketRow) -> QueryResult<Ticket> {
 }
 
 fn store_error(e: diesel::result::Error) -> MessagingError {
-    MessagingError::Unknown(e.to_string())
+    MessagingError::Unknown(Box::new(e))
 }
 
 fn unavailable(e: crate::StoreError) -> MessagingError {
     match e {
         crate::StoreError::Unavailable(cause) => MessagingError::Unavailable(cause),
-        other => MessagingError::Unknown(other.to_string()),
+        other => MessagingError::Unknown(Box::new(other)),
     }
 }
 
-/// Raised inside the inbound transaction when a concurrent delivery of the same
-/// `MessageSid` won: everything this one did is rolled back.
-const DUPLICATE: &str = "omni: duplicate delivery";
+/// Why an inbound transaction rolled back.
+#[derive(Debug)]
+pub(crate) enum InboundTxError {
+    /// The database's failure.
+    Db(diesel::result::Error),
+    /// A concurrent delivery of the same `MessageSid` won: everything this one did is
+    /// undone, and the winner's message is the answer.
+    Duplicate,
+}
+
+impl From<diesel::result::Error> for InboundTxError {
+    fn from(e: diesel::result::Error) -> Self {
+        InboundTxError::Db(e)
+    }
+}
+
+impl std::fmt::Display for InboundTxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InboundTxError::Db(e) => e.fmt(f),
+            InboundTxError::Duplicate => f.write_str("a concurrent delivery stored the message"),
+        }
+    }
+}
 
 pub(crate) fn media_json(media: &[Media]) -> serde_json::Value {
     serde_json::to_value(media).unwrap_or_else(|_| serde_json::json!([]))
@@ -195,7 +216,7 @@ impl<'a> NewInboundRow<'a> {
 pub(crate) async fn record_inbound_tx(
     conn: &mut AsyncPgConnection,
     inbound: &Inbound,
-) -> QueryResult<InboundOutcome> {
+) -> Result<InboundOutcome, InboundTxError> {
     let company = inbound.company_id.get();
     let seen: Option<i64> = ticket_messages::table
         .filter(ticket_messages::company_id.eq(company))
@@ -210,8 +231,7 @@ pub(crate) async fn record_inbound_tx(
         });
     }
     let (current, new_ticket) = ticket_for(conn, inbound).await?;
-    let reopen = !new_ticket
-        && current.status.on_customer_message() == omni_ticketing::CustomerMessageOutcome::Reopen;
+    let effect = current.on_customer_message(new_ticket);
 
     let row: Option<MessageRow> = diesel::insert_into(ticket_messages::table)
         .values(NewInboundRow::new(inbound, current.id.get()))
@@ -225,17 +245,11 @@ pub(crate) async fn record_inbound_tx(
         .await
         .optional()?;
     let Some(row) = row else {
-        return Err(diesel::result::Error::DeserializationError(
-            DUPLICATE.into(),
-        ));
+        return Err(InboundTxError::Duplicate);
     };
     let stored = message(row)?;
 
-    let status = if reopen {
-        TicketStatus::Open
-    } else {
-        current.status
-    };
+    let status = effect.status.as_ref().map_or(current.status, |c| c.to);
     let updated: TicketRow =
         diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
             .set((
@@ -256,19 +270,16 @@ pub(crate) async fn record_inbound_tx(
     let mut new_events = Vec::with_capacity(2);
     if new_ticket {
         new_events.push(ticket_events::created(&after));
-    } else if reopen {
+    } else if let Some(status) = effect.status {
         let changes = TicketChanges {
-            status: Some(FieldChange {
-                from: current.status,
-                to: TicketStatus::Open,
-            }),
+            status: Some(status),
             ..TicketChanges::default()
         };
         new_events.push(ticket_events::updated(&after, &changes));
     }
     new_events.push(message_events::created(&stored));
     events::append(conn, &new_events).await?;
-    if new_ticket || reopen {
+    if effect.triage {
         enqueue(
             conn,
             Some(company),
@@ -299,7 +310,7 @@ pub(crate) async fn record_alone(
     db.announce(Announce::Jobs);
     match result {
         Ok(outcome) => Ok(outcome),
-        Err(diesel::result::Error::DeserializationError(e)) if e.to_string() == DUPLICATE => {
+        Err(InboundTxError::Duplicate) => {
             let id: i64 = ticket_messages::table
                 .filter(ticket_messages::company_id.eq(inbound.company_id.get()))
                 .filter(ticket_messages::whatsapp_message_id.eq(&inbound.message_sid))
@@ -311,7 +322,7 @@ pub(crate) async fn record_alone(
                 message_id: MessageId::new(id),
             })
         }
-        Err(e) => Err(store_error(e)),
+        Err(InboundTxError::Db(e)) => Err(store_error(e)),
     }
 }
 
@@ -383,11 +394,9 @@ impl MessageStore for PgMessageStore {
                         return Ok(OutboundOutcome::Replayed(message(earlier)?));
                     }
                 }
-                if current.status == TicketStatus::Closed {
-                    return Err(TxError::Domain(MessagingError::Conflict(
-                        "the ticket is closed; the customer's next message opens a new one",
-                    )));
-                }
+                current
+                    .accepts_reply()
+                    .map_err(|closed| TxError::Domain(closed.into()))?;
                 let row: MessageRow = diesel::insert_into(ticket_messages::table)
                     .values((
                         ticket_messages::company_id.eq(current.company_id.get()),
@@ -404,14 +413,12 @@ impl MessageStore for PgMessageStore {
                     .get_result(conn)
                     .await?;
                 let created = message(row)?;
+                let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
                 diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
                     .set((
-                        // An automatic reply is not an agent's response.
-                        tickets::first_response_at.eq(current
-                            .first_response_at
-                            .or(outbound.author_id.map(|_| created.created_at))),
-                        tickets::last_message_at.eq(created.created_at),
-                        tickets::last_activity_at.eq(created.created_at),
+                        tickets::first_response_at.eq(effect.first_response_at),
+                        tickets::last_message_at.eq(effect.last_message_at),
+                        tickets::last_activity_at.eq(effect.last_activity_at),
                         tickets::version.eq(tickets::version + 1),
                     ))
                     .execute(conn)
@@ -455,7 +462,7 @@ impl MessageStore for PgMessageStore {
                     .await
                     .map_err(store_error)?;
                 Ok(OutboundOutcome::Replayed(
-                    row.into_message().map_err(MessagingError::Unknown)?,
+                    row.into_message().map_err(MessagingError::unknown)?,
                 ))
             }
             Err(TxError::Db(e)) => Err(store_error(e)),
@@ -548,7 +555,7 @@ impl MessageStore for PgMessageStore {
             .map_err(store_error)?;
         let messages = rows
             .into_iter()
-            .map(|r| r.into_message().map_err(MessagingError::Unknown))
+            .map(|r| r.into_message().map_err(MessagingError::unknown))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Page::from_overfetch(messages, page.limit, |m| {
             Cursor {
@@ -565,35 +572,21 @@ impl MessageStore for PgMessageStore {
                 let Some(current) = find_message(conn, scope, id.get()).await? else {
                     return Err(TxError::Domain(MessagingError::NotFound));
                 };
-                if current.from_customer {
-                    return Err(TxError::Domain(MessagingError::Conflict(
-                        "an inbound message is not sent",
-                    )));
-                }
-                let never_sent = current.delivery_status == DeliveryStatus::Queued
-                    && current.whatsapp_message_id.is_none();
-                let failed = matches!(
-                    current.delivery_status,
-                    DeliveryStatus::Failed | DeliveryStatus::Undelivered
-                );
-                if !(never_sent || failed) {
-                    return Err(TxError::Domain(MessagingError::Conflict(
-                        "the message was already sent",
-                    )));
-                }
+                let again = current.requeue().map_err(TxError::Domain)?;
                 let row: MessageRow =
                     diesel::update(ticket_messages::table.filter(ticket_messages::id.eq(id.get())))
                         .set((
-                            ticket_messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
-                            ticket_messages::whatsapp_message_id.eq(None::<String>),
-                            ticket_messages::error_code.eq(None::<i32>),
-                            ticket_messages::error_message.eq(None::<String>),
+                            ticket_messages::delivery_status.eq(again.delivery_status.as_str()),
+                            ticket_messages::whatsapp_message_id.eq(&again.whatsapp_message_id),
+                            ticket_messages::error_code.eq(again.error_code),
+                            ticket_messages::error_message.eq(&again.error_message),
                         ))
                         .returning(MessageRow::as_returning())
                         .get_result(conn)
                         .await?;
                 let queued = message(row)?;
-                if failed {
+                // A failed message visibly goes back to queued; a never-sent one stays so.
+                if current.delivery_status != queued.delivery_status {
                     events::append(conn, &[message_events::status_updated(&queued)]).await?;
                 }
                 enqueue(
@@ -662,7 +655,7 @@ impl MessageStore for PgMessageStore {
             integration_id: integration.map(omni_core::IntegrationId::new),
             channel: channel
                 .parse()
-                .map_err(|_| MessagingError::Unknown("a ticket has an invalid channel".into()))?,
+                .map_err(|_| MessagingError::unknown("a ticket has an invalid channel"))?,
         }))
     }
 

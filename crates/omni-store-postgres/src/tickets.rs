@@ -9,8 +9,8 @@ use diesel::sql_types::{BigInt, Bool, Text, Timestamptz};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::{CompanyId, Cursor, IntegrationId, Page, PageRequest, Scope, TicketId, UserId};
 use omni_ticketing::{
-    AssigneeFilter, FieldChange, NewTicket, Ticket, TicketChanges, TicketFilter, TicketRepository,
-    TicketingError, TriageResult, events as ticket_events,
+    AssigneeFilter, HandSet, NewTicket, Ticket, TicketChanges, TicketFilter, TicketRepository,
+    TicketingError, TriageMerge, TriageResult, events as ticket_events,
 };
 
 use crate::errors::{Violation, constraint_violation};
@@ -54,6 +54,7 @@ pub(crate) struct TicketRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: i32,
+    manual_fields: Vec<String>,
 }
 
 impl TicketRow {
@@ -87,6 +88,7 @@ impl TicketRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
+            hand_set: HandSet::from_names(self.manual_fields.iter().map(String::as_str)),
         })
     }
 }
@@ -299,58 +301,50 @@ impl TicketRepository for PgTicketRepository {
             Scope::Company(c) => Some(c.get()),
         };
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        let result = conn.transaction(async |conn| {
-            // The version check must sit in the UPDATE's own WHERE: PostgreSQL re-checks it
-            // against a row another transaction changed meanwhile (a subquery it would not).
-            let set = (&changeset, tickets::version.eq(tickets::version + 1));
-            let row: Option<TicketRow> = match company {
-                None => diesel::update(
-                    tickets::table
-                        .filter(tickets::id.eq(id.get()))
-                        .filter(tickets::version.eq(version)),
-                )
-                .set(set)
-                .returning(TicketRow::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?,
-                Some(company) => diesel::update(
-                    tickets::table
-                        .filter(tickets::id.eq(id.get()))
-                        .filter(tickets::version.eq(version))
-                        .filter(tickets::company_id.eq(company)),
-                )
-                .set(set)
-                .returning(TicketRow::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?,
-            };
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let ticket = row.into_ticket().map_err(undecodable)?;
-            // A person chose these: automatic triage must not overwrite them later.
-            let mut manual: Vec<&str> = Vec::new();
-            if changes.category.is_some() {
-                manual.push("category");
-            }
-            if changes.priority.is_some() {
-                manual.push("priority");
-            }
-            if !manual.is_empty() {
-                diesel::sql_query(
-                    "UPDATE tickets SET manual_fields = ARRAY(SELECT DISTINCT unnest(manual_fields || $2) ORDER BY 1) WHERE id = $1",
-                )
-                .bind::<BigInt, _>(id.get())
-                .bind::<diesel::sql_types::Array<Text>, _>(manual)
-                .execute(conn)
-                .await?;
-            }
-            events::append(conn, &[ticket_events::updated(&ticket, changes)]).await?;
-            Ok(Some(ticket))
-        })
-        .await;
+        let result = conn
+            .transaction(async |conn| {
+                // The version check must sit in the UPDATE's own WHERE: PostgreSQL re-checks it
+                // against a row another transaction changed meanwhile (a subquery it would not).
+                let set = (&changeset, tickets::version.eq(tickets::version + 1));
+                let row: Option<TicketRow> = match company {
+                    None => diesel::update(
+                        tickets::table
+                            .filter(tickets::id.eq(id.get()))
+                            .filter(tickets::version.eq(version)),
+                    )
+                    .set(set)
+                    .returning(TicketRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?,
+                    Some(company) => diesel::update(
+                        tickets::table
+                            .filter(tickets::id.eq(id.get()))
+                            .filter(tickets::version.eq(version))
+                            .filter(tickets::company_id.eq(company)),
+                    )
+                    .set(set)
+                    .returning(TicketRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?,
+                };
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let mut ticket = row.into_ticket().map_err(undecodable)?;
+                let hand_set = ticket.hand_set.marking(changes);
+                if hand_set != ticket.hand_set {
+                    diesel::update(tickets::table.filter(tickets::id.eq(id.get())))
+                        .set(tickets::manual_fields.eq(hand_set.names()))
+                        .execute(conn)
+                        .await?;
+                    ticket.hand_set = hand_set;
+                }
+                events::append(conn, &[ticket_events::updated(&ticket, changes)]).await?;
+                Ok(Some(ticket))
+            })
+            .await;
         self.db.announce(Announce::Events);
         result.map_err(store_error)
     }
@@ -363,49 +357,26 @@ impl TicketRepository for PgTicketRepository {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         let result = conn
             .transaction(async |conn| {
-                let current: Option<(TicketRow, Vec<String>)> = tickets::table
+                let current: Option<TicketRow> = tickets::table
                     .filter(tickets::id.eq(id.get()))
                     .for_update()
-                    .select((TicketRow::as_select(), tickets::manual_fields))
+                    .select(TicketRow::as_select())
                     .first(conn)
                     .await
                     .optional()?;
-                let Some((row, manual)) = current else {
+                let Some(row) = current else {
                     return Ok(None);
                 };
                 let before = row.into_ticket().map_err(undecodable)?;
-                let mut changes = TicketChanges::default();
-                if !manual.iter().any(|f| f == "category")
-                    && before.category.as_deref() != Some(result.category.as_str())
-                {
-                    changes.category = Some(FieldChange {
-                        from: before.category.clone(),
-                        to: Some(result.category.clone()),
-                    });
-                }
-                if !manual.iter().any(|f| f == "priority") && before.priority != result.priority {
-                    changes.priority = Some(FieldChange {
-                        from: before.priority,
-                        to: result.priority,
-                    });
-                }
-                let suggested =
-                    serde_json::to_value(&result.suggested_categories).unwrap_or_default();
+                let TriageMerge { after, changes } = before.merge_triage(result);
                 let updated: TicketRow =
                     diesel::update(tickets::table.filter(tickets::id.eq(id.get())))
                         .set((
-                            tickets::category.eq(changes
-                                .category
-                                .as_ref()
-                                .map_or(before.category.clone(), |c| c.to.clone())),
-                            tickets::priority.eq(changes
-                                .priority
-                                .as_ref()
-                                .map_or(before.priority, |c| c.to)
-                                .as_str()),
-                            tickets::sentiment.eq(result.sentiment.as_str()),
-                            tickets::sentiment_score.eq(result.sentiment_score),
-                            tickets::suggested_categories.eq(suggested),
+                            tickets::category.eq(&after.category),
+                            tickets::priority.eq(after.priority.as_str()),
+                            tickets::sentiment.eq(after.sentiment.map(|s| s.as_str())),
+                            tickets::sentiment_score.eq(after.sentiment_score),
+                            tickets::suggested_categories.eq(&after.suggested_categories),
                             tickets::version.eq(tickets::version + 1),
                         ))
                         .returning(TicketRow::as_returning())

@@ -12,6 +12,7 @@ mod error;
 pub mod events;
 mod filter;
 mod ports;
+mod rules;
 mod service;
 mod status;
 mod ticket;
@@ -23,9 +24,10 @@ pub use filter::{AssigneeFilter, TicketFilter};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockTicketRepository;
 pub use ports::TicketRepository;
+pub use rules::{CustomerMessageEffect, ReplyEffect, TicketClosed, TriageMerge};
 pub use service::{NewTicketInput, TicketService, TicketUpdateInput};
 pub use status::{CustomerMessageOutcome, TicketStatus, UnknownTicketStatus};
-pub use ticket::{FieldChange, NewTicket, Ticket, TicketChanges};
+pub use ticket::{FieldChange, HandSet, NewTicket, Ticket, TicketChanges};
 #[cfg(any(test, feature = "mock"))]
 pub use triage::MockTriage;
 pub use triage::{SuggestedCategory, Triage, TriageError, TriageInput, TriageResult};

@@ -42,6 +42,7 @@ fn ticket(status: TicketStatus, assigned_to: Option<UserId>, version: i32) -> Ti
         created_at: Utc::now(),
         updated_at: Utc::now(),
         version,
+        hand_set: crate::HandSet::default(),
     }
 }
 

@@ -49,6 +49,54 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
     /// Grows with every change; a change decided on an older version is decided again.
     pub version: i32,
+    /// Fields a person chose, which automatic triage leaves alone.
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub hand_set: HandSet,
+}
+
+/// The fields of a ticket a person set by hand: triage's later results do not overwrite
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HandSet {
+    /// The category was chosen by an agent.
+    pub category: bool,
+    /// The priority was chosen by an agent.
+    pub priority: bool,
+}
+
+impl HandSet {
+    /// The field names, as stored.
+    pub const CATEGORY: &'static str = "category";
+    /// See [`HandSet::CATEGORY`].
+    pub const PRIORITY: &'static str = "priority";
+
+    /// Reads stored field names; names it does not know are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        names.into_iter().fold(Self::default(), |set, name| Self {
+            category: set.category || name == Self::CATEGORY,
+            priority: set.priority || name == Self::PRIORITY,
+        })
+    }
+
+    /// The field names, as stored.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (self.category, Self::CATEGORY),
+            (self.priority, Self::PRIORITY),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+
+    /// The set once a person made `changes`.
+    pub fn marking(self, changes: &TicketChanges) -> Self {
+        Self {
+            category: self.category || changes.category.is_some(),
+            priority: self.priority || changes.priority.is_some(),
+        }
+    }
 }
 
 /// A ticket about to be opened.

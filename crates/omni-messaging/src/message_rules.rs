@@ -1,0 +1,126 @@
+//! What may happen to a stored message, decided on the message as loaded.
+
+use crate::{DeliveryStatus, MessagingError, TicketMessage};
+
+impl TicketMessage {
+    /// Whether the send job should hand this message to the provider: an agent's or the
+    /// bot's message still waiting, with no provider id yet. A job may run twice; a message
+    /// is sent once.
+    pub fn awaits_send(&self) -> bool {
+        !self.from_customer
+            && matches!(
+                self.delivery_status,
+                DeliveryStatus::Queued | DeliveryStatus::Sending
+            )
+            && self.whatsapp_message_id.is_none()
+    }
+
+    /// The message queued again, for a person's explicit "send again": only one that
+    /// failed or never left. It is the one move against the forward-only order of delivery
+    /// statuses, and it forgets the provider's id and error, so that the next report is
+    /// read against the new attempt.
+    ///
+    /// ```
+    /// # use omni_messaging::{DeliveryStatus, MessagingError, TicketMessage};
+    /// # fn check(failed: &TicketMessage) -> Result<(), MessagingError> {
+    /// let again = failed.requeue()?;
+    /// assert_eq!(again.delivery_status, DeliveryStatus::Queued);
+    /// assert!(again.whatsapp_message_id.is_none() && again.error_code.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn requeue(&self) -> Result<TicketMessage, MessagingError> {
+        if self.from_customer {
+            return Err(MessagingError::InboundNotSent);
+        }
+        let never_sent =
+            self.delivery_status == DeliveryStatus::Queued && self.whatsapp_message_id.is_none();
+        let failed = matches!(
+            self.delivery_status,
+            DeliveryStatus::Failed | DeliveryStatus::Undelivered
+        );
+        if !(never_sent || failed) {
+            return Err(MessagingError::AlreadySent);
+        }
+        Ok(TicketMessage {
+            delivery_status: DeliveryStatus::Queued,
+            whatsapp_message_id: None,
+            error_code: None,
+            error_message: None,
+            ..self.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use omni_core::{CompanyId, MessageId, TicketId};
+
+    use super::*;
+
+    fn message(status: DeliveryStatus, sid: Option<&str>, from_customer: bool) -> TicketMessage {
+        TicketMessage {
+            id: MessageId::new(1),
+            ticket_id: TicketId::new(1),
+            company_id: CompanyId::new(1),
+            content: "Olá".into(),
+            from_customer,
+            whatsapp_number: "+5511987650001".parse().unwrap(),
+            whatsapp_message_id: sid.map(str::to_owned),
+            author_id: None,
+            delivery_status: status,
+            error_code: Some(63016),
+            error_message: Some("outside the window".into()),
+            media: vec![],
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn failed_and_never_sent_messages_go_again_with_a_clean_slate() {
+        for m in [
+            message(DeliveryStatus::Failed, Some("SM1"), false),
+            message(DeliveryStatus::Undelivered, Some("SM1"), false),
+            message(DeliveryStatus::Queued, None, false),
+        ] {
+            let again = m.requeue().unwrap();
+            assert_eq!(again.delivery_status, DeliveryStatus::Queued);
+            assert_eq!(again.whatsapp_message_id, None);
+            assert_eq!((again.error_code, again.error_message), (None, None));
+            assert_eq!(again.content, m.content);
+        }
+    }
+
+    #[test]
+    fn what_left_or_came_in_is_not_sent_again() {
+        for status in [
+            DeliveryStatus::Sent,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Read,
+        ] {
+            assert!(matches!(
+                message(status, Some("SM1"), false).requeue(),
+                Err(MessagingError::AlreadySent)
+            ));
+        }
+        // Handed over already, its report not in yet.
+        assert!(matches!(
+            message(DeliveryStatus::Queued, Some("SM1"), false).requeue(),
+            Err(MessagingError::AlreadySent)
+        ));
+        assert!(matches!(
+            message(DeliveryStatus::Received, Some("SM1"), true).requeue(),
+            Err(MessagingError::InboundNotSent)
+        ));
+    }
+
+    #[test]
+    fn only_a_waiting_outbound_message_is_handed_to_the_provider() {
+        assert!(message(DeliveryStatus::Queued, None, false).awaits_send());
+        assert!(message(DeliveryStatus::Sending, None, false).awaits_send());
+        assert!(!message(DeliveryStatus::Queued, Some("SM1"), false).awaits_send());
+        assert!(!message(DeliveryStatus::Failed, None, false).awaits_send());
+        assert!(!message(DeliveryStatus::Received, None, true).awaits_send());
+    }
+}

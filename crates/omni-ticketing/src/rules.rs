@@ -1,0 +1,271 @@
+//! What the conversation's events do to a ticket: a customer writes, someone answers,
+//! triage finishes. Each is decided here, on the ticket as loaded; the repositories write
+//! what these functions return.
+
+use chrono::{DateTime, Utc};
+
+use crate::ticket::change;
+use crate::{
+    CustomerMessageOutcome, FieldChange, Ticket, TicketChanges, TicketStatus, TriageResult,
+};
+
+/// A closed ticket takes no more replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the ticket is closed; the customer's next message opens a new one")]
+pub struct TicketClosed;
+
+/// What a customer's message does to the ticket it lands on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerMessageEffect {
+    /// The status change, if any (a waiting or answered ticket reopens).
+    pub status: Option<FieldChange<TicketStatus>>,
+    /// Whether triage runs: for a ticket opened by this message, or one it reopened.
+    pub triage: bool,
+}
+
+impl CustomerMessageEffect {
+    /// Whether the message only joins the conversation: no status change, no triage (the
+    /// set-based batch path takes these; the rest go one by one).
+    pub fn only_appends(&self) -> bool {
+        self.status.is_none() && !self.triage
+    }
+}
+
+/// What storing an answer changes on its ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyEffect {
+    /// When an agent first answered: set by the first agent's reply, never by the bot's.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// The answer's time.
+    pub last_message_at: DateTime<Utc>,
+    /// What lists sort by.
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// Triage's result merged into a ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriageMerge {
+    /// The ticket as it becomes (version unchanged: the repository bumps it).
+    pub after: Ticket,
+    /// The fields that change, for the `ticket.updated` event (empty: none is sent).
+    pub changes: TicketChanges,
+}
+
+impl Ticket {
+    /// A customer's message arrived on this ticket; `opened_now` when the message opened
+    /// it.
+    ///
+    /// ```
+    /// # use omni_ticketing::{Ticket, TicketStatus};
+    /// # fn check(ticket: &Ticket) {
+    /// let effect = ticket.on_customer_message(false);
+    /// if ticket.status == TicketStatus::Resolved {
+    ///     assert_eq!(effect.status.unwrap().to, TicketStatus::Open);
+    ///     assert!(effect.triage);
+    /// }
+    /// # }
+    /// ```
+    pub fn on_customer_message(&self, opened_now: bool) -> CustomerMessageEffect {
+        let reopen =
+            !opened_now && self.status.on_customer_message() == CustomerMessageOutcome::Reopen;
+        CustomerMessageEffect {
+            status: reopen.then_some(FieldChange {
+                from: self.status,
+                to: TicketStatus::Open,
+            }),
+            triage: opened_now || reopen,
+        }
+    }
+
+    /// Whether the ticket may be answered now.
+    pub fn accepts_reply(&self) -> Result<(), TicketClosed> {
+        if self.status == TicketStatus::Closed {
+            Err(TicketClosed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// An answer stored at `at`, by an agent (`by_agent`) or by the automatic reply.
+    pub fn on_reply(&self, by_agent: bool, at: DateTime<Utc>) -> ReplyEffect {
+        ReplyEffect {
+            first_response_at: self.first_response_at.or(by_agent.then_some(at)),
+            last_message_at: at,
+            last_activity_at: at,
+        }
+    }
+
+    /// Merges triage's result: category and priority unless a person set them (see
+    /// [`crate::HandSet`]), the mood and the suggestions always.
+    pub fn merge_triage(&self, result: &TriageResult) -> TriageMerge {
+        let changes = TicketChanges {
+            category: (!self.hand_set.category)
+                .then(|| change(&self.category, Some(Some(result.category.clone()))))
+                .flatten(),
+            priority: (!self.hand_set.priority)
+                .then(|| change(&self.priority, Some(result.priority)))
+                .flatten(),
+            ..TicketChanges::default()
+        };
+        let mut after = self.clone();
+        if let Some(c) = &changes.category {
+            after.category.clone_from(&c.to);
+        }
+        if let Some(p) = &changes.priority {
+            after.priority = p.to;
+        }
+        after.sentiment = Some(result.sentiment);
+        after.sentiment_score = Some(result.sentiment_score);
+        after.suggested_categories =
+            serde_json::to_value(&result.suggested_categories).unwrap_or_default();
+        TriageMerge { after, changes }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use omni_core::{CompanyId, TicketId};
+
+    use super::*;
+    use crate::{Channel, HandSet, Priority, Sentiment, SuggestedCategory};
+
+    fn ticket(status: TicketStatus) -> Ticket {
+        Ticket {
+            id: TicketId::new(1),
+            company_id: CompanyId::new(1),
+            integration_id: None,
+            customer_phone: "+5511987650001".parse().unwrap(),
+            customer_name: None,
+            channel: Channel::Whatsapp,
+            status,
+            priority: Priority::Medium,
+            category: Some("general".into()),
+            sentiment: None,
+            sentiment_score: None,
+            suggested_categories: serde_json::json!([]),
+            assigned_to: None,
+            last_message_at: None,
+            last_activity_at: Utc::now(),
+            first_response_at: None,
+            resolved_at: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 3,
+            hand_set: HandSet::default(),
+        }
+    }
+
+    fn result() -> TriageResult {
+        TriageResult {
+            category: "billing".into(),
+            priority: Priority::Urgent,
+            sentiment: Sentiment::Negative,
+            sentiment_score: -0.7,
+            suggested_categories: vec![SuggestedCategory {
+                name: "billing".into(),
+                confidence: 0.9,
+            }],
+            reply: None,
+            engine: "test".into(),
+        }
+    }
+
+    #[test]
+    fn a_customer_reopens_waiting_and_answered_tickets_and_triage_follows() {
+        for (status, reopens) in [
+            (TicketStatus::New, false),
+            (TicketStatus::Open, false),
+            (TicketStatus::Pending, true),
+            (TicketStatus::Resolved, true),
+        ] {
+            let effect = ticket(status).on_customer_message(false);
+            assert_eq!(effect.status.is_some(), reopens, "{status:?}");
+            assert_eq!(effect.triage, reopens, "{status:?}");
+        }
+        let opened = ticket(TicketStatus::New).on_customer_message(true);
+        assert_eq!((opened.status.clone(), opened.triage), (None, true));
+        assert!(!opened.only_appends());
+        assert!(
+            ticket(TicketStatus::Open)
+                .on_customer_message(false)
+                .only_appends()
+        );
+    }
+
+    #[test]
+    fn closed_tickets_take_no_reply() {
+        assert_eq!(
+            ticket(TicketStatus::Closed).accepts_reply(),
+            Err(TicketClosed)
+        );
+        for status in [
+            TicketStatus::New,
+            TicketStatus::Open,
+            TicketStatus::Resolved,
+        ] {
+            assert_eq!(ticket(status).accepts_reply(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn only_an_agent_makes_the_first_response() {
+        let t = ticket(TicketStatus::Open);
+        let at = Utc::now();
+        assert_eq!(t.on_reply(false, at).first_response_at, None);
+        assert_eq!(t.on_reply(true, at).first_response_at, Some(at));
+        let mut answered = t.clone();
+        let earlier = at - chrono::Duration::minutes(5);
+        answered.first_response_at = Some(earlier);
+        let effect = answered.on_reply(true, at);
+        assert_eq!(effect.first_response_at, Some(earlier));
+        assert_eq!(effect.last_activity_at, at);
+    }
+
+    #[test]
+    fn triage_leaves_what_a_person_chose() {
+        let merged = ticket(TicketStatus::New).merge_triage(&result());
+        assert_eq!(merged.after.category.as_deref(), Some("billing"));
+        assert_eq!(merged.after.priority, Priority::Urgent);
+        assert_eq!(merged.after.sentiment, Some(Sentiment::Negative));
+        assert!(merged.changes.category.is_some() && merged.changes.priority.is_some());
+
+        let mut chosen = ticket(TicketStatus::Open);
+        chosen.hand_set = HandSet {
+            category: true,
+            priority: false,
+        };
+        let merged = chosen.merge_triage(&result());
+        assert_eq!(merged.after.category.as_deref(), Some("general"));
+        assert_eq!(merged.after.priority, Priority::Urgent);
+        assert!(merged.changes.category.is_none());
+        assert_eq!(merged.after.sentiment_score, Some(-0.7));
+    }
+
+    #[test]
+    fn a_result_that_changes_nothing_reports_no_change() {
+        let mut t = ticket(TicketStatus::Open);
+        t.category = Some("billing".into());
+        t.priority = Priority::Urgent;
+        assert!(t.merge_triage(&result()).changes.is_empty());
+    }
+
+    #[test]
+    fn hand_set_fields_are_stored_by_name() {
+        let set = HandSet::default().marking(&TicketChanges {
+            priority: Some(FieldChange {
+                from: Priority::Low,
+                to: Priority::High,
+            }),
+            ..TicketChanges::default()
+        });
+        assert_eq!(set.names(), vec!["priority"]);
+        assert_eq!(
+            HandSet::from_names(["category", "x", "priority"]),
+            HandSet {
+                category: true,
+                priority: true
+            }
+        );
+    }
+}
