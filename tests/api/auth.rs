@@ -2,8 +2,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omni_core::Clock;
+use omni_crypto::JwtIssuer;
 use omni_identity::TokenIssuer as _;
-use omni_server::auth::JwtIssuer;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -215,6 +215,18 @@ async fn bad_user_fields_are_each_named() {
             .0,
         405
     );
+    // A 405 names what the route does answer (RFC 9110).
+    for (path, allow) in [("/users", "GET, POST"), ("/users/1", "GET, PUT, DELETE")] {
+        let response = app
+            .client
+            .patch(format!("{}{path}", app.address))
+            .bearer_auth(&admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()["allow"], allow);
+    }
 }
 
 #[tokio::test]

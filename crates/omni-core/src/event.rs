@@ -5,6 +5,7 @@ use crate::{CompanyId, EventId, TicketId};
 
 /// The kinds of change the event log records and the WebSocket hub pushes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     /// A ticket was opened, by a customer's message or by an agent.
     #[serde(rename = "ticket.created")]
@@ -85,8 +86,10 @@ pub struct NewEvent {
     pub payload: serde_json::Value,
 }
 
-/// An event as stored in the log; `id` orders events of a company.
+/// An event as stored in the log (and as WebSocket frames carry it); `id` orders events
+/// of a company.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Position in the log; later events have larger ids.
     pub id: EventId,
@@ -99,6 +102,7 @@ pub struct Event {
     pub ticket_id: Option<TicketId>,
     /// The changed resource or the changed fields.
     #[serde(rename = "data")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: serde_json::Value,
     /// When the change was committed.
     pub occurred_at: DateTime<Utc>,

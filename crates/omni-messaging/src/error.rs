@@ -3,7 +3,7 @@ use omni_core::FieldError;
 /// Why a messaging use case did not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum MessagingError {
-    /// No such message or ticket visible to the caller (or no integration has the number).
+    /// No such message or ticket visible to the caller.
     #[error("not found")]
     NotFound,
     /// The caller's role does not allow this.
@@ -21,6 +21,9 @@ pub enum MessagingError {
     /// The `Idempotency-Key` was used before for a message on another ticket.
     #[error("this Idempotency-Key was already used for a message on another ticket")]
     KeyReused,
+    /// A webhook the provider did not send (or for no enabled integration).
+    #[error("webhook refused: {0}")]
+    Refused(#[from] crate::WebhookRefusal),
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),

@@ -5,7 +5,7 @@
 //! whatever Twilio redelivers), an agent answers (stored `queued` and sent by a durable
 //! job), a delivery report moves a message's status forward only, a failed message is sent
 //! again. The ports are [`MessageStore`] (which writes each change with its events and jobs
-//! in one transaction) and [`ChannelSender`] (Twilio in production).
+//! in one transaction), [`ChannelSender`] and [`WebhookVerifier`] (Twilio in production).
 #![warn(missing_docs)]
 
 mod content;
@@ -19,6 +19,7 @@ mod message_rules;
 mod ports;
 mod service;
 mod triage_job;
+mod webhook;
 
 pub use content::{MAX_CHARS, MAX_WHATSAPP_CHARS, MessageContent};
 pub use delivery_status::{DeliveryStatus, UnknownDeliveryStatus};
@@ -34,5 +35,11 @@ pub use message::{
 pub use ports::{ChannelSender, MessageStore, OutboundRequest, SendError, Sent, TriageEngines};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockChannelSender, MockMessageStore, MockTriageEngines};
-pub use service::{CustomerMessage, DeliverError, MessagingService};
+pub use service::{DeliverError, MessagingService};
 pub use triage_job::TriageJob;
+#[cfg(any(test, feature = "mock"))]
+pub use webhook::MockWebhookVerifier;
+pub use webhook::{
+    CustomerMessage, ProviderStatus, SignedWebhook, VerifiedWebhook, WebhookRefusal,
+    WebhookVerifier,
+};

@@ -1,10 +1,8 @@
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use omni_core::{MessageId, Page, PageRequest, PhoneNumber, Scope, TicketId};
 use std::sync::Arc;
 
-use omni_tenancy::{Integration, SecretString, VeraConfig};
+use omni_tenancy::{Integration, IntegrationSecrets, SecretString, VeraConfig};
 use omni_ticketing::Triage;
 
 use crate::{
@@ -89,7 +87,7 @@ pub struct OutboundRequest {
     /// The integration that sends it.
     pub integration: Integration,
     /// Its secrets in clear.
-    pub secrets: BTreeMap<String, SecretString>,
+    pub secrets: IntegrationSecrets,
     /// The customer.
     pub to: PhoneNumber,
     /// Over WhatsApp (else SMS).

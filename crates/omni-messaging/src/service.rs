@@ -5,29 +5,10 @@ use omni_identity::{Principal, Role};
 use omni_tenancy::{Integration, IntegrationService, TenancyError};
 use omni_ticketing::Channel;
 
-use crate::content::sanitise_inbound;
 use crate::{
-    ChannelSender, DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, Media, MessageContent,
-    MessageStore, MessagingError, NewOutbound, OutboundOutcome, OutboundRequest, SendError,
-    StatusReport, TicketMessage,
+    ChannelSender, IdempotencyKey, MessageContent, MessageStore, MessagingError, NewOutbound,
+    OutboundOutcome, OutboundRequest, SendError, TicketMessage, WebhookVerifier,
 };
-
-/// A customer's message as the channel delivered it, before it is routed and cleaned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CustomerMessage {
-    /// The provider's id of the message (Twilio's `MessageSid`).
-    pub message_sid: String,
-    /// The customer.
-    pub customer: omni_core::PhoneNumber,
-    /// Their profile name.
-    pub customer_name: Option<String>,
-    /// Over WhatsApp (else SMS).
-    pub whatsapp: bool,
-    /// The text, as sent (control characters are removed on the way in).
-    pub body: String,
-    /// Attachments.
-    pub media: Vec<Media>,
-}
 
 /// Why a send job did not finish: it should run again later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,13 +18,14 @@ pub struct DeliverError(pub String);
 /// The messaging use cases.
 #[derive(Clone)]
 pub struct MessagingService {
-    store: Arc<dyn MessageStore>,
-    integrations: IntegrationService,
+    pub(crate) store: Arc<dyn MessageStore>,
+    pub(crate) integrations: IntegrationService,
     sender: Arc<dyn ChannelSender>,
+    pub(crate) webhooks: Arc<dyn WebhookVerifier>,
     status_callback_url: String,
 }
 
-fn tenancy(e: TenancyError) -> MessagingError {
+pub(crate) fn tenancy(e: TenancyError) -> MessagingError {
     match e {
         TenancyError::NotFound => MessagingError::NotFound,
         TenancyError::Unavailable(cause) => MessagingError::Unavailable(cause),
@@ -52,79 +34,23 @@ fn tenancy(e: TenancyError) -> MessagingError {
 }
 
 impl MessagingService {
-    /// The use cases; `status_callback_url` is where Twilio reports delivery (the public
-    /// URL of the webhook route).
+    /// The use cases; `sender` sends through the provider and `webhooks` checks the
+    /// provider's signatures; `status_callback_url` is where the provider reports delivery
+    /// (the public URL of the webhook route).
     pub fn new(
         store: Arc<dyn MessageStore>,
         integrations: IntegrationService,
         sender: Arc<dyn ChannelSender>,
+        webhooks: Arc<dyn WebhookVerifier>,
         status_callback_url: String,
     ) -> Self {
         Self {
             store,
             integrations,
             sender,
+            webhooks,
             status_callback_url,
         }
-    }
-
-    /// The enabled channel integration that owns `number` (webhooks are routed by it).
-    pub async fn route(
-        &self,
-        number: &omni_core::PhoneNumber,
-    ) -> Result<Integration, MessagingError> {
-        match self.integrations.by_phone(number).await.map_err(tenancy)? {
-            Some(integration) if integration.enabled => Ok(integration),
-            _ => Err(MessagingError::NotFound),
-        }
-    }
-
-    /// Stores a customer's message that reached `integration`.
-    pub async fn receive(
-        &self,
-        integration: &Integration,
-        message: CustomerMessage,
-    ) -> Result<InboundOutcome, MessagingError> {
-        let inbound = Inbound {
-            company_id: integration.company_id,
-            integration_id: integration.id,
-            channel: if message.whatsapp {
-                Channel::Whatsapp
-            } else {
-                Channel::Sms
-            },
-            message_sid: message.message_sid,
-            customer: message.customer,
-            customer_name: message
-                .customer_name
-                .map(|n| sanitise_inbound(&n).chars().take(200).collect()),
-            body: sanitise_inbound(&message.body),
-            media: message.media,
-        };
-        self.store.record_inbound(&inbound).await
-    }
-
-    /// Applies a delivery report for a message `integration` sent; unknown sids and
-    /// backward moves change nothing.
-    pub async fn report(
-        &self,
-        integration: &Integration,
-        message_sid: String,
-        status: &str,
-        error_code: Option<i32>,
-        error_message: Option<String>,
-    ) -> Result<Option<TicketMessage>, MessagingError> {
-        let Some(status) = DeliveryStatus::from_twilio(status) else {
-            return Ok(None);
-        };
-        let report = StatusReport {
-            company_id: integration.company_id,
-            message_sid,
-            status,
-            error_code,
-            error_message,
-        };
-        self.store.apply_status(&report).await
     }
 
     /// An agent's answer on a ticket: stored `queued`, sent by the worker. Returns the
@@ -259,7 +185,7 @@ impl MessagingService {
         };
         let secrets = self
             .integrations
-            .open_all(&integration)
+            .secrets(&integration)
             .map_err(|e| DeliverError(e.to_string()))?;
         let request = OutboundRequest {
             integration,
@@ -297,3 +223,7 @@ impl MessagingService {
             .map_err(tenancy)
     }
 }
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

@@ -123,9 +123,9 @@ impl TriageJob {
             if let (true, IntegrationConfig::Vera(config)) =
                 (integration.enabled, &integration.config)
             {
-                let secrets = self.integrations.open_all(&integration).map_err(retry)?;
-                if let Some(key) = secrets.get("api_key") {
-                    return Ok(Some((config.clone(), key.clone())));
+                let secrets = self.integrations.secrets(&integration).map_err(retry)?;
+                if let Some(vera) = secrets.vera() {
+                    return Ok(Some((config.clone(), vera.api_key.clone())));
                 }
             }
         }
@@ -272,6 +272,7 @@ mod tests {
             store.clone(),
             integrations.clone(),
             Arc::new(MockChannelSender::new()),
+            Arc::new(crate::MockWebhookVerifier::new()),
             "https://omni.test/hook".into(),
         );
         TriageJob::new(

@@ -2,7 +2,7 @@
 //! (RFC 9457). Every failure a client can see goes through here.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use omni_core::FieldError;
 use omni_identity::IdentityError;
@@ -37,9 +37,10 @@ pub enum ApiError {
     /// No such resource, or not the caller's to see.
     #[error("not found")]
     NotFound,
-    /// The route exists but not with this method.
-    #[error("this route does not answer this method")]
-    MethodNotAllowed,
+    /// The route exists but not with this method; it answers these (the `Allow` header,
+    /// e.g. `GET, PUT`).
+    #[error("this route answers {0} only")]
+    MethodNotAllowed(&'static str),
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts; retry in {0} s")]
     TooManyRequests(u64),
@@ -94,7 +95,7 @@ impl ApiError {
                 ("urn:omni:problem:conflict", "Conflict")
             }
             ApiError::NotFound => ("urn:omni:problem:not-found", "Not found"),
-            ApiError::MethodNotAllowed => {
+            ApiError::MethodNotAllowed(_) => {
                 ("urn:omni:problem:method-not-allowed", "Method not allowed")
             }
             ApiError::TooManyRequests(_) => {
@@ -131,7 +132,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) | ApiError::ConflictWith(..) => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -177,6 +178,9 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unavailable(_)) {
             response.insert_header((RETRY_AFTER, "1"));
         }
+        if let ApiError::MethodNotAllowed(allow) = self {
+            response.insert_header((ALLOW, *allow));
+        }
         response.body(body)
     }
 }
@@ -208,6 +212,7 @@ impl From<TenancyError> for ApiError {
             TenancyError::Conflict(why) => ApiError::Conflict(why.into()),
             TenancyError::Validation(errors) => ApiError::Validation(errors),
             TenancyError::Unavailable(cause) => ApiError::Unavailable(cause),
+            e @ TenancyError::MissingSecret(_) => ApiError::Internal(e.to_string()),
             TenancyError::Unknown(cause) => ApiError::Internal(cause),
         }
     }
@@ -246,6 +251,9 @@ impl From<MessagingError> for ApiError {
             | MessagingError::AlreadySent
             | MessagingError::InboundNotSent
             | MessagingError::KeyReused => ApiError::Conflict(e.to_string()),
+            MessagingError::Refused(_) => {
+                ApiError::Forbidden("the webhook signature is not valid".into())
+            }
             MessagingError::Validation(errors) => ApiError::Validation(errors),
             MessagingError::Unavailable(cause) => ApiError::Unavailable(cause),
             MessagingError::Unknown(cause) => ApiError::Internal(cause.to_string()),

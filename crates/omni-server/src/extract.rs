@@ -62,7 +62,10 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-/// The answer for a known route called with a method it does not serve.
-pub async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// The answer for a known route called with a method it does not serve, naming those it
+/// does (RFC 9110 §15.5.6: a 405 carries `Allow`).
+pub fn method_not_allowed(
+    allow: &'static str,
+) -> impl Fn() -> std::future::Ready<Result<actix_web::HttpResponse, ApiError>> + Clone + 'static {
+    move || std::future::ready(Err(ApiError::MethodNotAllowed(allow)))
 }

@@ -6,8 +6,6 @@ pub mod auth;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
-pub mod crypto;
-pub mod engines;
 pub mod error;
 pub mod extract;
 pub mod hub;
@@ -19,7 +17,6 @@ pub mod span;
 pub mod state;
 pub mod telemetry;
 pub mod validate;
-pub mod verifier;
 pub mod worker;
 
 use omni_core::DisplayName;

@@ -61,7 +61,7 @@ use crate::routes;
         routes::ticket_messages::reply,
         routes::ticket_messages::get,
         routes::ticket_messages::resend,
-        routes::ticket_messages::webhook,
+        routes::webhook::webhook,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth, &CommonProblems),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omni_core::SystemClock;
+use omni_crypto::{AesGcmCipher, Argon2Hasher, JwtIssuer};
 use omni_identity::IdentityService;
 use omni_messaging::{JobHandler, JobQueue, MessagingService, TriageJob};
 use omni_outbound::GuardedClient;
@@ -11,17 +12,13 @@ use omni_store_postgres::{
     Database, PgCompanyRepository, PgIntegrationRepository, PgJobQueue, PgMessageStore,
     PgTicketRepository, PgUserRepository,
 };
-use omni_tenancy::{CompanyService, IntegrationService};
+use omni_tenancy::{CompanyService, IntegrationService, VerifierByProvider};
 use omni_ticketing::TicketService;
-use omni_twilio::TwilioClient;
-use omni_vera::VeraClient;
+use omni_twilio::{TwilioClient, TwilioSignatures};
+use omni_vera::{VeraClient, VeraEngines};
 
-use crate::auth::{Argon2Hasher, JwtIssuer};
 use crate::config::Config;
-use crate::crypto::AesGcmCipher;
-use crate::engines::Engines;
 use crate::limits::AuthLimits;
-use crate::verifier::ProviderVerifier;
 
 /// Shared application state, one per process (cloned into each worker as `web::Data`).
 pub struct AppState {
@@ -88,10 +85,10 @@ impl AppState {
         let vera_client = VeraClient::new(guarded);
         let twilio = TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?
             .with_messaging_base(&config.twilio_messaging_base_url);
-        let verifier = Arc::new(ProviderVerifier {
-            twilio: twilio.clone(),
-            vera: vera_client.clone(),
-        });
+        let verifier = Arc::new(VerifierByProvider::new(
+            Arc::new(twilio.clone()),
+            Arc::new(vera_client.clone()),
+        ));
         let integrations = IntegrationService::new(
             Arc::new(PgIntegrationRepository::new(db.clone())),
             cipher,
@@ -102,6 +99,7 @@ impl AppState {
             message_store.clone(),
             integrations.clone(),
             Arc::new(twilio),
+            Arc::new(TwilioSignatures),
             format!("{}/ticket-messages/webhook", config.http.public_base_url),
         );
         let jobs: Arc<dyn JobQueue> = Arc::new(PgJobQueue::new(db.clone()));
@@ -110,7 +108,7 @@ impl AppState {
             company_repo,
             message_store,
             integrations.clone(),
-            Arc::new(Engines { vera: vera_client }),
+            Arc::new(VeraEngines::new(vera_client)),
             messaging.clone(),
         );
         let job_handler = JobHandler::new(messaging.clone(), triage);

@@ -15,6 +15,9 @@ pub enum TenancyError {
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),
+    /// A stored integration lacks a secret its type requires.
+    #[error("the integration's {0} secret is not set")]
+    MissingSecret(crate::SecretName),
     /// The store cannot be reached now; retrying later may work.
     #[error("tenancy store unavailable: {0}")]
     Unavailable(String),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use omni_core::{FieldError, PhoneNumber};
 use serde_json::{Map, Value, json};
 
-use crate::{IntegrationType, SecretString};
+use crate::{IntegrationType, SecretName, SecretString};
 
 /// Twilio credentials and the number they serve (WhatsApp or SMS).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,24 +46,31 @@ pub struct ParsedConfig {
     /// The non-secret fields.
     pub config: IntegrationConfig,
     /// Secrets given in this request, by name.
-    pub secrets: BTreeMap<&'static str, SecretString>,
+    pub secrets: BTreeMap<SecretName, SecretString>,
 }
 
 const TWILIO_FIELDS: &[&str] = &[
     "account_sid",
-    "auth_token",
+    SecretName::AuthToken.as_str(),
     "phone_number",
     "messaging_service_sid",
 ];
-const VERA_FIELDS: &[&str] = &["base_url", "api_key", "model", "timeout_ms"];
+const VERA_FIELDS: &[&str] = &[
+    "base_url",
+    SecretName::ApiKey.as_str(),
+    "model",
+    "timeout_ms",
+];
 const VERA_DEFAULT_TIMEOUT_MS: u32 = 10_000;
 
 impl IntegrationType {
     /// The names of this type's secret fields.
-    pub const fn secret_names(self) -> &'static [&'static str] {
+    pub const fn secret_names(self) -> &'static [SecretName] {
         match self {
-            IntegrationType::TwilioWhatsapp | IntegrationType::TwilioSms => &["auth_token"],
-            IntegrationType::VeraAi => &["api_key"],
+            IntegrationType::TwilioWhatsapp | IntegrationType::TwilioSms => {
+                &[SecretName::AuthToken]
+            }
+            IntegrationType::VeraAi => &[SecretName::ApiKey],
         }
     }
 }
@@ -82,17 +89,17 @@ impl IntegrationConfig {
     /// token is presented to) must not carry the stored secret there unasked — otherwise
     /// whoever may edit an integration could point it at their own host and read the
     /// secret from the first request.
-    pub fn secrets_bound_to_changes(&self, next: &IntegrationConfig) -> &'static [&'static str] {
+    pub fn secrets_bound_to_changes(&self, next: &IntegrationConfig) -> &'static [SecretName] {
         match (self, next) {
             (IntegrationConfig::Vera(a), IntegrationConfig::Vera(b))
                 if a.base_url != b.base_url =>
             {
-                &["api_key"]
+                &[SecretName::ApiKey]
             }
             (IntegrationConfig::Twilio(a), IntegrationConfig::Twilio(b))
                 if a.account_sid != b.account_sid =>
             {
-                &["auth_token"]
+                &[SecretName::AuthToken]
             }
             _ => &[],
         }
@@ -153,9 +160,9 @@ impl IntegrationConfig {
             errors: &mut errors,
         };
         let mut secrets = BTreeMap::new();
-        for name in kind.secret_names() {
-            if let Some(secret) = fields.secret(name, input) {
-                secrets.insert(*name, secret);
+        for &name in kind.secret_names() {
+            if let Some(secret) = fields.secret(name.as_str(), input) {
+                secrets.insert(name, secret);
             }
         }
         let config = match kind {
@@ -334,7 +341,7 @@ mod tests {
             panic!()
         };
         assert_eq!(c.phone_number.as_str(), "+14155550100");
-        assert_eq!(parsed.secrets["auth_token"].expose(), "tok");
+        assert_eq!(parsed.secrets[&SecretName::AuthToken].expose(), "tok");
         let shown = parsed.config.to_json().to_string();
         assert!(!shown.contains("tok") && shown.contains(SID));
     }

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::{
     CredentialVerifier, Integration, IntegrationChanges, IntegrationConfig, IntegrationRepository,
-    IntegrationType, NewIntegration, NumberCheck, SecretCipher, SecretString, TenancyError,
-    Verification,
+    IntegrationSecrets, IntegrationType, NewIntegration, NumberCheck, SecretCipher, SecretName,
+    SecretString, TenancyError, Verification,
 };
 
 /// A new integration as a request describes it.
@@ -127,11 +127,9 @@ impl IntegrationService {
         }
         let enabled = input.enabled.unwrap_or(true);
         if enabled {
-            let opened: BTreeMap<String, SecretString> = parsed
-                .secrets
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect();
+            let opened =
+                IntegrationSecrets::assemble(input.kind, |name| parsed.secrets.get(&name).cloned())
+                    .map_err(|name| invalid(&format!("config.{name}"), "is required"))?;
             self.confirm_number(&parsed.config, &opened).await?;
         }
         let secrets = self.seal_all(company_id, &parsed.secrets)?;
@@ -200,8 +198,7 @@ impl IntegrationService {
         // Asked again whenever the integration starts routing, or routes on other terms.
         let routing_changes = !current.enabled || config != current.config || !given.is_empty();
         if enabled && routing_changes {
-            let mut opened = self.open_all(&current)?;
-            opened.extend(given.into_iter().map(|(k, v)| (k.to_owned(), v)));
+            let opened = self.open_with(&current, &given)?;
             self.confirm_number(&config, &opened).await?;
         }
         let changes = IntegrationChanges {
@@ -232,7 +229,7 @@ impl IntegrationService {
         id: IntegrationId,
     ) -> Result<Verification, TenancyError> {
         let integration = self.get(caller, id).await?;
-        let secrets = self.open_all(&integration)?;
+        let secrets = self.secrets(&integration)?;
         Ok(self.verifier.verify(&integration.config, &secrets).await)
     }
 
@@ -240,7 +237,7 @@ impl IntegrationService {
     async fn confirm_number(
         &self,
         config: &IntegrationConfig,
-        secrets: &BTreeMap<String, SecretString>,
+        secrets: &IntegrationSecrets,
     ) -> Result<(), TenancyError> {
         match self.verifier.owns_number(config, secrets).await {
             NumberCheck::Owned | NumberCheck::NotApplicable => Ok(()),
@@ -303,32 +300,52 @@ impl IntegrationService {
         Ok(chosen)
     }
 
-    /// The integration's secrets in clear, for the adapters that call the provider.
-    pub fn open_all(
+    /// The integration's secrets in clear, typed by its type, for the adapters that call
+    /// the provider.
+    pub fn secrets(&self, integration: &Integration) -> Result<IntegrationSecrets, TenancyError> {
+        self.open_with(integration, &BTreeMap::new())
+    }
+
+    /// The integration's secrets, those in `given` (from the request being handled) in
+    /// place of the stored ones.
+    fn open_with(
         &self,
         integration: &Integration,
-    ) -> Result<BTreeMap<String, SecretString>, TenancyError> {
-        integration
-            .secrets
-            .iter()
-            .map(|(name, sealed)| {
-                Ok((
-                    name.clone(),
-                    self.cipher.open(integration.company_id, name, sealed)?,
-                ))
-            })
-            .collect()
+        given: &BTreeMap<SecretName, SecretString>,
+    ) -> Result<IntegrationSecrets, TenancyError> {
+        let mut failure = None;
+        let assembled = IntegrationSecrets::assemble(integration.kind, |name| {
+            if let Some(secret) = given.get(&name) {
+                return Some(secret.clone());
+            }
+            let sealed = integration.secrets.get(name.as_str())?;
+            match self.cipher.open(integration.company_id, name, sealed) {
+                Ok(secret) => Some(secret),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }
+        });
+        match (assembled, failure) {
+            (_, Some(e)) => Err(e),
+            (Ok(secrets), None) => Ok(secrets),
+            (Err(name), None) => Err(TenancyError::MissingSecret(name)),
+        }
     }
 
     fn seal_all(
         &self,
         company: CompanyId,
-        secrets: &BTreeMap<&'static str, SecretString>,
+        secrets: &BTreeMap<SecretName, SecretString>,
     ) -> Result<BTreeMap<String, crate::SealedSecret>, TenancyError> {
         secrets
             .iter()
-            .map(|(name, secret)| {
-                Ok(((*name).to_owned(), self.cipher.seal(company, name, secret)?))
+            .map(|(&name, secret)| {
+                Ok((
+                    name.as_str().to_owned(),
+                    self.cipher.seal(company, name, secret)?,
+                ))
             })
             .collect()
     }

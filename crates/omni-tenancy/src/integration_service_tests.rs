@@ -242,7 +242,11 @@ async fn verify_opens_the_secrets_and_asks_the_provider() {
     let mut verifier = MockCredentialVerifier::new();
     verifier
         .expect_verify()
-        .withf(|_, secrets| secrets["auth_token"].expose() == "old-token")
+        .withf(|_, secrets| {
+            secrets
+                .twilio()
+                .is_some_and(|t| t.auth_token.expose() == "old-token")
+        })
         .returning(|_, _| Verification::refused("Authenticate"));
     let s = service(repo, verifier);
     let answer = s
@@ -338,7 +342,7 @@ async fn moving_where_a_secret_goes_takes_the_secret_again() {
     let here = vera("https://vera.example.com/v1");
     assert_eq!(
         here.secrets_bound_to_changes(&vera("https://attacker.example/v1")),
-        ["api_key"]
+        [SecretName::ApiKey]
     );
     assert!(here.secrets_bound_to_changes(&here.clone()).is_empty());
 }
@@ -359,7 +363,11 @@ async fn a_number_the_account_does_not_own_is_not_routed() {
         let given = answer.clone();
         verifier
             .expect_owns_number()
-            .withf(|_, secrets| secrets["auth_token"].expose() == "secret-token")
+            .withf(|_, secrets| {
+                secrets
+                    .twilio()
+                    .is_some_and(|t| t.auth_token.expose() == "secret-token")
+            })
             .times(1)
             .returning(move |_, _| given.clone());
         let s = service(repo, verifier);
@@ -395,7 +403,11 @@ async fn ownership_is_asked_when_an_integration_starts_routing_or_routes_otherwi
     // Only the enabling update asks (with the stored token, opened).
     verifier
         .expect_owns_number()
-        .withf(|_, secrets| secrets["auth_token"].expose() == "old-token")
+        .withf(|_, secrets| {
+            secrets
+                .twilio()
+                .is_some_and(|t| t.auth_token.expose() == "old-token")
+        })
         .times(1)
         .returning(|_, _| NumberCheck::NotOwned);
     let s = service(repo, verifier);

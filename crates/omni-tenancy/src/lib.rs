@@ -12,11 +12,13 @@ mod error;
 mod integration;
 mod integration_config;
 mod integration_entity;
+mod integration_secrets;
 mod integration_service;
 mod ports;
 mod secret;
 mod service;
 mod settings;
+mod verifier_by_provider;
 
 pub use company::{Company, CompanyUpdate};
 pub use error::TenancyError;
@@ -25,6 +27,7 @@ pub use integration_config::{IntegrationConfig, ParsedConfig, TwilioConfig, Vera
 pub use integration_entity::{
     Integration, IntegrationChanges, NewIntegration, Verification, VerificationOutcome,
 };
+pub use integration_secrets::{IntegrationSecrets, SecretName, TwilioSecrets, VeraSecrets};
 pub use integration_service::{IntegrationInput, IntegrationService, IntegrationUpdateInput};
 pub use ports::{
     CompanyRepository, CredentialVerifier, IntegrationRepository, NumberCheck, SecretCipher,
@@ -36,3 +39,4 @@ pub use ports::{
 pub use secret::{SealedSecret, SecretString};
 pub use service::CompanyService;
 pub use settings::{Category, CompanySettings, Locale, SettingsPatch, UnknownLocale};
+pub use verifier_by_provider::VerifierByProvider;

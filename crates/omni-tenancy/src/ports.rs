@@ -1,13 +1,12 @@
 use async_trait::async_trait;
 use omni_core::{CompanyId, DisplayName, Page, PageRequest, Scope};
 
-use std::collections::BTreeMap;
-
 use omni_core::IntegrationId;
 
 use crate::{
     Company, CompanySettings, CompanyUpdate, Integration, IntegrationChanges, IntegrationConfig,
-    NewIntegration, SealedSecret, SecretString, TenancyError, Verification,
+    IntegrationSecrets, NewIntegration, SealedSecret, SecretName, SecretString, TenancyError,
+    Verification,
 };
 
 /// Where companies live. Reads and writes take the caller's [`Scope`]: a company outside
@@ -93,7 +92,7 @@ pub trait SecretCipher: Send + Sync {
     fn seal(
         &self,
         company: CompanyId,
-        name: &str,
+        name: SecretName,
         secret: &SecretString,
     ) -> Result<SealedSecret, TenancyError>;
 
@@ -101,7 +100,7 @@ pub trait SecretCipher: Send + Sync {
     fn open(
         &self,
         company: CompanyId,
-        name: &str,
+        name: SecretName,
         sealed: &SealedSecret,
     ) -> Result<SecretString, TenancyError>;
 }
@@ -115,7 +114,7 @@ pub trait CredentialVerifier: Send + Sync {
     async fn verify(
         &self,
         config: &IntegrationConfig,
-        secrets: &BTreeMap<String, SecretString>,
+        secrets: &IntegrationSecrets,
     ) -> Verification;
 
     /// Whether the provider account behind `config` owns the number it routes (asked
@@ -124,7 +123,7 @@ pub trait CredentialVerifier: Send + Sync {
     async fn owns_number(
         &self,
         config: &IntegrationConfig,
-        secrets: &BTreeMap<String, SecretString>,
+        secrets: &IntegrationSecrets,
     ) -> NumberCheck;
 }
 

@@ -1,15 +1,19 @@
 //! Twilio adapter for Omni.
 //!
 //! A REST client for Twilio's API (reqwest, Basic auth with the account SID and auth
-//! token). Today it checks credentials (`GET /2010-04-01/Accounts/{sid}.json`); sending
-//! messages, status callbacks and webhook signatures land with the WhatsApp issue.
+//! token) that checks credentials and number ownership and sends messages (the messaging
+//! crate's `ChannelSender`); readers of the forms Twilio posts (inbound messages, status
+//! callbacks); and the webhook signature check (`TwilioSignatures`, the messaging crate's
+//! `WebhookVerifier`), agreeing with Twilio's own helper library.
 #![warn(missing_docs)]
 
 mod client;
 mod error;
 mod sender;
 mod signature;
+mod verifier;
 mod webhook;
+mod webhook_port;
 
 pub use client::{Account, NumberOwnership, SendRequest, SentMessage, TwilioClient};
 pub use error::TwilioError;
@@ -19,3 +23,4 @@ pub use signature::{
 pub use webhook::{
     InboundMedia, InboundMessage, RawForm, StatusCallback, Webhook, WebhookError, WebhookForm,
 };
+pub use webhook_port::TwilioSignatures;

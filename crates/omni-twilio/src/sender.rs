@@ -15,16 +15,16 @@ impl ChannelSender for TwilioClient {
                 message: "the integration is not a Twilio channel".into(),
             });
         };
-        let Some(token) = request.secrets.get("auth_token") else {
+        let Some(secrets) = request.secrets.twilio() else {
             return Err(SendError::Permanent {
                 code: None,
-                message: "the integration has no auth_token".into(),
+                message: "the integration's secrets are not Twilio's".into(),
             });
         };
         let prefix = if request.whatsapp { "whatsapp:" } else { "" };
         let send = SendRequest {
             account_sid: &config.account_sid,
-            auth_token: token,
+            auth_token: &secrets.auth_token,
             from: Some(format!("{prefix}{}", config.phone_number)),
             messaging_service_sid: config.messaging_service_sid.as_deref(),
             to: format!("{prefix}{}", request.to),

@@ -8,11 +8,14 @@
 
 mod builtin;
 mod client;
+mod engines;
 mod stats;
 mod vera;
+mod verifier;
 
 pub use builtin::{BuiltinTriage, normalise};
 pub use client::VeraClient;
+pub use engines::VeraEngines;
 pub use stats::{TriageStats, record_answer, triage_stats};
 pub use vera::{FallbackTriage, VeraTriage};
 

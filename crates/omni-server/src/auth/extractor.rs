@@ -23,25 +23,39 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state is missing".into()))?;
-            let token = token?;
-            let session = state.identity.authenticate(&token).await?;
-            let principal = session.principal;
-            state.limits.api(principal.user_id.get())?;
-            let span = tracing::Span::current();
-            span.record("user_id", principal.user_id.get());
-            if let Some(company) = principal.company_id {
-                span.record("company_id", company.get());
-            }
-            Ok(AuthUser(principal, session))
+            let session = state.identity.authenticate(&token?).await?;
+            admit(&state, &session)?;
+            Ok(AuthUser(session.principal, session))
         })
     }
 }
 
+/// What every authenticated request goes through once its session is known, whatever
+/// carried the credentials: the caller's API rate limit, and their name in the request's
+/// span.
+pub(crate) fn admit(state: &AppState, session: &Session) -> Result<(), ApiError> {
+    let principal = session.principal;
+    state.limits.api(principal.user_id.get())?;
+    let span = tracing::Span::current();
+    span.record("user_id", principal.user_id.get());
+    if let Some(company) = principal.company_id {
+        span.record("company_id", company.get());
+    }
+    Ok(())
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
-    let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::Unauthorized("an Authorization: Bearer token is required".into())
-    })?;
+    bearer_token_if_any(req)?
+        .ok_or_else(|| ApiError::Unauthorized("an Authorization: Bearer token is required".into()))
+}
+
+/// The token of an `Authorization: Bearer <token>` header, `None` with no such header;
+/// a malformed one is refused.
+pub(crate) fn bearer_token_if_any(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(header) = req.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
     let value = header
         .to_str()
         .map_err(|_| ApiError::Unauthorized("the Authorization header is malformed".into()))?;
@@ -49,7 +63,7 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
-            Ok(token.trim().to_owned())
+            Ok(Some(token.trim().to_owned()))
         }
         _ => Err(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <token>`".into(),

@@ -1,10 +1,7 @@
-//! Authentication adapters (argon2id, JWT) and the one extractor every protected route uses.
+//! The one extractor every protected route uses; the hashing and token adapters it relies on
+//! live in `omni-crypto`.
 
 mod extractor;
-mod jwt;
-mod password;
 
 pub use extractor::AuthUser;
-pub(crate) use extractor::bearer_token;
-pub use jwt::JwtIssuer;
-pub use password::Argon2Hasher;
+pub(crate) use extractor::{admit, bearer_token, bearer_token_if_any};

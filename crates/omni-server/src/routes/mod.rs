@@ -10,11 +10,37 @@ pub mod pagination;
 pub mod ticket_messages;
 pub mod tickets;
 pub mod users;
+pub mod webhook;
 pub mod ws;
 
 use actix_web::web;
 
 use crate::extract;
+
+/// The `Allow` value of a route serving these methods, e.g. `GET, PUT`.
+macro_rules! allow {
+    ($first:ident $(, $method:ident)*) => {
+        concat!(method_name!($first) $(, ", ", method_name!($method))*)
+    };
+}
+
+macro_rules! method_name {
+    (get) => {
+        "GET"
+    };
+    (post) => {
+        "POST"
+    };
+    (put) => {
+        "PUT"
+    };
+    (patch) => {
+        "PATCH"
+    };
+    (delete) => {
+        "DELETE"
+    };
+}
 
 /// Declares the route table once: [`configure`] mounts it and [`MOUNTED`] lists it, so
 /// the OpenAPI document can be checked against what the server really serves.
@@ -26,7 +52,9 @@ macro_rules! routes {
                 cfg.service(
                     web::resource($path)
                         $(.route(web::$method().to($handler)))+
-                        .default_service(web::to(extract::method_not_allowed)),
+                        .default_service(web::to(extract::method_not_allowed(
+                            allow!($($method),+),
+                        ))),
                 );
             )*
         }
@@ -58,7 +86,7 @@ routes! {
         delete => integrations::delete,
     },
     "/integrations/{id}/verify" => { post => integrations::verify },
-    "/ticket-messages/webhook" => { post => ticket_messages::webhook },
+    "/ticket-messages/webhook" => { post => webhook::webhook },
     "/ticket-messages" => { get => ticket_messages::list, post => ticket_messages::reply },
     "/ticket-messages/{id}" => { get => ticket_messages::get },
     "/ticket-messages/{id}/send" => { post => ticket_messages::resend },

@@ -1,21 +1,13 @@
-//! `/ticket-messages`: a ticket's messages, agents' answers, and Twilio's webhook.
+//! `/ticket-messages`: a ticket's messages and agents' answers.
 
-use actix_web::http::header::ContentType;
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{MessageId, TicketId};
-use omni_messaging::{
-    CustomerMessage, IdempotencyKey, InboundOutcome, Media, MessagingError, TicketMessage,
-};
-use omni_twilio::{
-    RawForm, SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator,
-    Webhook,
-};
+use omni_messaging::{IdempotencyKey, TicketMessage};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
-use crate::client_addr;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
 use crate::state::AppState;
@@ -48,32 +40,6 @@ pub struct ReplyRequest {
     #[serde(default)]
     #[schema(required, min_length = 1, max_length = 1600)]
     pub content: String,
-}
-
-/// The form Twilio posts: an inbound message, or (with `MessageStatus`) a status
-/// callback for a message we sent. Other fields Twilio adds are accepted and ignored.
-#[derive(Debug, ToSchema)]
-#[allow(non_snake_case, dead_code)] // Twilio's field names; documents the form only.
-pub struct TwilioWebhookForm {
-    /// Twilio's id of the message.
-    #[schema(example = "SM0123456789abcdef0123456789abcdef")]
-    MessageSid: String,
-    /// The sender: the customer (`whatsapp:+55…`) or, on a status callback, our number.
-    #[schema(example = "whatsapp:+5511987650001")]
-    From: String,
-    /// The recipient: our number, or the customer on a status callback.
-    #[schema(example = "whatsapp:+14155238886")]
-    To: String,
-    /// The text.
-    Body: Option<String>,
-    /// How many `MediaUrl{n}`/`MediaContentType{n}` pairs follow.
-    NumMedia: Option<String>,
-    /// The customer's WhatsApp profile name.
-    ProfileName: Option<String>,
-    /// On a status callback: `queued`, `sent`, `delivered`, `read`, `failed`…
-    MessageStatus: Option<String>,
-    /// On a failed status callback: Twilio's error code.
-    ErrorCode: Option<String>,
 }
 
 /// A ticket's messages, oldest first.
@@ -173,170 +139,4 @@ pub async fn resend(
         .resend(&caller.0, MessageId::new(*id))
         .await?;
     Ok(HttpResponse::Accepted().json(message))
-}
-
-/// Twilio's webhook: inbound messages and status callbacks, form-encoded and signed.
-/// Answers `<Response/>` once the message is stored — before any triage or sending, which
-/// are durable jobs.
-#[utoipa::path(post, path = "/ticket-messages/webhook", tag = "messages",
-    params(("X-Twilio-Signature" = String, Header, description = "Twilio's HMAC-SHA1 signature of the URL and form")),
-    request_body(content = TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 200, description = "Stored (or a duplicate, ignored)", content_type = "text/xml", body = String,
-            example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")),
-        (status = 400, description = "No signature, not a form, or a form Twilio would not send (a correctly signed body that is not UTF-8 too)"),
-        (status = 403, description = "The signature does not match, or no enabled integration has the number: the same answer"),
-        (status = 413, description = "The body is larger than 64 KiB"),
-        (status = 429, description = "Too many valid webhooks for this integration, or too many invalid ones from this address"),
-        (status = 503, description = "The database is unavailable; Twilio will retry"),
-    ))]
-pub async fn webhook(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let signature = req
-        .headers()
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::BadRequest(format!("the {SIGNATURE_HEADER} header is required")))?
-        .to_owned();
-    if req.content_type() != "application/x-www-form-urlencoded" {
-        return Err(ApiError::BadRequest(
-            "the body must be a form (application/x-www-form-urlencoded)".into(),
-        ));
-    }
-    let raw = RawForm::decode(&body);
-    let number = raw
-        .our_number()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let client = client_addr::limit_key_of(&req);
-    // An unknown number and a bad signature get the same answer, so that outsiders cannot
-    // learn which numbers Omni hosts; both spend the sender's budget of invalid webhooks.
-    let refuse = |why: &'static str| -> ApiError {
-        metrics::counter!("omni_webhooks_total", "outcome" => why).increment(1);
-        match state.limits.invalid_webhook(client) {
-            Err(too_many) => too_many,
-            Ok(()) => ApiError::Forbidden("the webhook signature is not valid".into()),
-        }
-    };
-    let integration = match state.messaging.route(&number).await {
-        Ok(integration) => integration,
-        Err(MessagingError::NotFound) => {
-            tracing::info!(number = %number, "webhook refused: no enabled integration has the number");
-            return Err(refuse("unknown_number"));
-        }
-        Err(e) => return Err(e.into()),
-    };
-
-    // The signature is over the URL Twilio called: our public base URL and this path.
-    let url = format!(
-        "{}{}",
-        state.config.http.public_base_url,
-        req.uri()
-            .path_and_query()
-            .map_or("/ticket-messages/webhook", |pq| pq.as_str())
-    );
-    let settings = req
-        .headers()
-        .get(SIGNATURE_SETTINGS_HEADER)
-        .and_then(|v| v.to_str().ok());
-    let secrets = state.integrations.open_all(&integration)?;
-    let valid = match (
-        SignatureAlgorithm::from_settings_header(settings),
-        secrets.get("auth_token"),
-    ) {
-        (Some(algorithm), Some(token)) => SignatureValidator::new(token.expose())
-            .validate_form(&url, &raw.0, &signature, algorithm),
-        _ => false,
-    };
-    if !valid {
-        tracing::warn!(integration = integration.id.get(), company = integration.company_id.get(), %url, "webhook refused: the signature does not match");
-        return Err(refuse("bad_signature"));
-    }
-    // Only webhooks Twilio really sent count against the integration's quota: forgeries
-    // naming a victim's number cannot make its real deliveries fail.
-    state.limits.webhook(integration.id.get())?;
-    tracing::Span::current().record("company_id", integration.company_id.get());
-    let form = raw
-        .into_text()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-
-    match form
-        .parse()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?
-    {
-        Webhook::Inbound(m) => {
-            let media = m
-                .media
-                .into_iter()
-                .map(|x| Media {
-                    url: x.url,
-                    content_type: x.content_type,
-                })
-                .collect();
-            let outcome = state
-                .messaging
-                .receive(
-                    &integration,
-                    CustomerMessage {
-                        message_sid: m.message_sid,
-                        customer: m.from,
-                        customer_name: m.profile_name,
-                        whatsapp: m.whatsapp,
-                        body: m.body,
-                        media,
-                    },
-                )
-                .await?;
-            match outcome {
-                InboundOutcome::Stored {
-                    message,
-                    ticket,
-                    new_ticket,
-                } => {
-                    tracing::info!(
-                        company = integration.company_id.get(),
-                        ticket = ticket.id.get(),
-                        message = message.id.get(),
-                        new_ticket,
-                        "inbound message stored"
-                    );
-                }
-                InboundOutcome::Duplicate { message_id } => {
-                    metrics::counter!("omni_webhooks_total", "outcome" => "duplicate").increment(1);
-                    tracing::info!(
-                        company = integration.company_id.get(),
-                        message = message_id.get(),
-                        "duplicate delivery ignored"
-                    );
-                }
-            }
-        }
-        Webhook::Status(s) => {
-            metrics::counter!("omni_webhooks_total", "outcome" => "status_callback").increment(1);
-            let applied = state
-                .messaging
-                .report(
-                    &integration,
-                    s.message_sid,
-                    &s.status,
-                    s.error_code,
-                    s.error_message,
-                )
-                .await?;
-            tracing::debug!(company = integration.company_id.get(), status = %s.status, applied = applied.is_some(), "status callback");
-        }
-    }
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType(mime_xml()))
-        .body("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"))
-}
-
-fn mime_xml() -> actix_web::mime::Mime {
-    "text/xml; charset=utf-8"
-        .parse()
-        .unwrap_or(actix_web::mime::TEXT_XML)
 }

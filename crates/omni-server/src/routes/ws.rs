@@ -4,15 +4,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
-use omni_core::CompanyId;
+use omni_core::{CompanyId, Event};
 use omni_identity::Session as AuthSession;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, admit, bearer_token_if_any};
 use crate::error::ApiError;
 use crate::hub::{Hub, Subscription};
 use crate::state::AppState;
@@ -78,13 +77,13 @@ pub async fn ticket(
 /// Upgrades to a WebSocket after checking the credentials (401 before any upgrade): the
 /// `Authorization` header, a one-time `ticket`, or (older clients) `token`.
 ///
-/// Frames are JSON events `{id, type, company_id, data, created_at}` of the caller's
-/// company; with `since`, the ones after that id are replayed first. The session is
+/// Frames are JSON [`Event`]s `{id, type, company_id, ticket_id, data, occurred_at}` of
+/// the caller's company; with `since`, the ones after that id are replayed first. The session is
 /// checked again at every heartbeat: when it ends the socket is closed with code 4001.
 #[utoipa::path(get, path = "/ws", tag = "realtime", security(("bearer" = []), ()),
     params(WsQuery),
     responses(
-        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 101, description = "Switching to the WebSocket protocol; every text frame then is one event", body = Event),
         (status = 400, description = "Not a WebSocket handshake"),
         (status = 401, description = "No valid token in the header, `ticket` or `token`"),
         (status = 403, description = "A superadmin has no company's events"),
@@ -97,14 +96,7 @@ pub async fn connect(
     body: web::Payload,
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned())
-        .filter(|t| !t.is_empty());
+    let header = bearer_token_if_any(&req)?;
     let auth = if let Some(token) = header.or_else(|| query.token.clone().filter(|t| !t.is_empty()))
     {
         state.identity.authenticate(&token).await?
@@ -116,6 +108,7 @@ pub async fn connect(
                 .into(),
         ));
     };
+    admit(&state, &auth)?;
     let company = auth.principal.company_id.ok_or_else(|| {
         ApiError::Forbidden("events belong to a company; a superadmin has none".into())
     })?;

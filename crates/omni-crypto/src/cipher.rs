@@ -3,7 +3,7 @@
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
 use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
 use omni_core::CompanyId;
-use omni_tenancy::{SealedSecret, SecretCipher, SecretString, TenancyError};
+use omni_tenancy::{SealedSecret, SecretCipher, SecretName, SecretString, TenancyError};
 use sha2::{Digest, Sha256};
 
 /// Seals with the current key; opens with whichever key (current or previous) a sealed
@@ -38,7 +38,7 @@ fn keyed(key: &[u8; 32]) -> (String, Aes256Gcm) {
 }
 
 /// Binds a ciphertext to its company and field: moved elsewhere, it no longer opens.
-fn aad(company: CompanyId, name: &str) -> String {
+fn aad(company: CompanyId, name: SecretName) -> String {
     format!("omni/integration-secret/{company}/{name}")
 }
 
@@ -46,7 +46,7 @@ impl SecretCipher for AesGcmCipher {
     fn seal(
         &self,
         company: CompanyId,
-        name: &str,
+        name: SecretName,
         secret: &SecretString,
     ) -> Result<SealedSecret, TenancyError> {
         let (key_id, cipher) = &self.current;
@@ -71,7 +71,7 @@ impl SecretCipher for AesGcmCipher {
     fn open(
         &self,
         company: CompanyId,
-        name: &str,
+        name: SecretName,
         sealed: &SealedSecret,
     ) -> Result<SecretString, TenancyError> {
         // The messages name the key and the field, never any byte of the secret.
@@ -116,51 +116,51 @@ mod tests {
     fn seals_with_a_fresh_nonce_and_opens_again() {
         let cipher = AesGcmCipher::new(&[7; 32], &[]);
         let secret = SecretString::new("twilio-auth-token".into());
-        let one = cipher.seal(A, "auth_token", &secret).unwrap();
-        let two = cipher.seal(A, "auth_token", &secret).unwrap();
+        let one = cipher.seal(A, SecretName::AuthToken, &secret).unwrap();
+        let two = cipher.seal(A, SecretName::AuthToken, &secret).unwrap();
         assert_ne!(one.nonce, two.nonce);
         assert_ne!(one.ciphertext, two.ciphertext);
         assert!(!String::from_utf8_lossy(&one.ciphertext).contains("twilio-auth-token"));
-        assert_eq!(cipher.open(A, "auth_token", &one).unwrap(), secret);
+        assert_eq!(cipher.open(A, SecretName::AuthToken, &one).unwrap(), secret);
     }
 
     #[test]
     fn a_sealed_value_moved_to_another_company_or_field_does_not_open() {
         let cipher = AesGcmCipher::new(&[7; 32], &[]);
         let sealed = cipher
-            .seal(A, "auth_token", &SecretString::new("t".into()))
+            .seal(A, SecretName::AuthToken, &SecretString::new("t".into()))
             .unwrap();
         assert!(
             cipher
-                .open(CompanyId::new(2), "auth_token", &sealed)
+                .open(CompanyId::new(2), SecretName::AuthToken, &sealed)
                 .is_err()
         );
-        assert!(cipher.open(A, "api_key", &sealed).is_err());
+        assert!(cipher.open(A, SecretName::ApiKey, &sealed).is_err());
         let mut tampered = sealed.clone();
         tampered.ciphertext[0] ^= 1;
-        assert!(cipher.open(A, "auth_token", &tampered).is_err());
+        assert!(cipher.open(A, SecretName::AuthToken, &tampered).is_err());
     }
 
     #[test]
     fn keys_rotate_without_losing_old_secrets() {
         let old = AesGcmCipher::new(&[1; 32], &[]);
         let sealed_with_old = old
-            .seal(A, "api_key", &SecretString::new("k".into()))
+            .seal(A, SecretName::ApiKey, &SecretString::new("k".into()))
             .unwrap();
         let rotated = AesGcmCipher::new(&[2; 32], &[[1; 32]]);
         assert_eq!(
             rotated
-                .open(A, "api_key", &sealed_with_old)
+                .open(A, SecretName::ApiKey, &sealed_with_old)
                 .unwrap()
                 .expose(),
             "k"
         );
         let resealed = rotated
-            .seal(A, "api_key", &SecretString::new("k".into()))
+            .seal(A, SecretName::ApiKey, &SecretString::new("k".into()))
             .unwrap();
         assert_ne!(resealed.key_id, sealed_with_old.key_id);
         let err = AesGcmCipher::new(&[3; 32], &[])
-            .open(A, "api_key", &sealed_with_old)
+            .open(A, SecretName::ApiKey, &sealed_with_old)
             .unwrap_err();
         assert!(err.to_string().contains(&sealed_with_old.key_id));
     }
