@@ -7,24 +7,26 @@
 //! travel as arrays and `unnest` turns them back into rows — and a static query id, so each
 //! connection prepares them once and then only binds and executes.
 
-use diesel::QueryResult;
+use std::sync::LazyLock;
+
+use diesel::dsl::AsSelect;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Untyped};
+use diesel::{QueryResult, SelectableHelper as _};
+
+use crate::tickets::TicketRow;
 
 use chrono::{DateTime, Utc};
 
-/// The ticket columns the batch reads back (those of `TicketRow`), named rather than `t.*`:
-/// a prepared statement keeps its result type, so a column added by a later migration
-/// while this process runs would make every execution of a `t.*` statement fail.
-macro_rules! ticket_columns {
-    () => {
-        "t.id, t.company_id, t.integration_id, t.customer_phone, t.customer_name, t.channel, \
-         t.status, t.priority, t.category, t.sentiment, t.sentiment_score, \
-         t.suggested_categories, t.assigned_to, t.last_message_at, t.last_activity_at, \
-         t.first_response_at, t.resolved_at, t.created_at, t.updated_at, t.version, \
-         t.manual_fields"
-    };
+/// The ticket columns the batch reads back, from `TicketRow` itself (one column list for
+/// every statement), named rather than `tickets.*`: a prepared statement keeps its result
+/// type, so a column added by a later migration while this process runs would make every
+/// execution of a `*` statement fail.
+static TICKET_COLUMNS: LazyLock<AsSelect<TicketRow, Pg>> = LazyLock::new(TicketRow::as_select);
+
+fn ticket_columns(out: &mut AstPass<'_, '_, Pg>) -> QueryResult<()> {
+    TICKET_COLUMNS.walk_ast(out.reborrow())
 }
 
 /// Declares a statement: its fields are its bind parameters, `walk` writes its text.
@@ -77,17 +79,16 @@ statement! {
     /// take their common tickets in the same order and cannot deadlock.
     LockOpenTickets { companies: &'a [i64], phones: &'a [&'a str] }
     |self, out| {
-        out.push_sql(concat!(
-            "SELECT ",
-            ticket_columns!(),
-            " FROM tickets t JOIN (SELECT DISTINCT c, p FROM unnest("
-        ));
+        out.push_sql("SELECT ");
+        ticket_columns(&mut out)?;
+        out.push_sql(" FROM tickets JOIN (SELECT DISTINCT c, p FROM unnest(");
         out.push_bind_param::<Array<BigInt>, _>(self.companies)?;
         out.push_sql("::bigint[], ");
         out.push_bind_param::<Array<Text>, _>(self.phones)?;
         out.push_sql(
-            "::text[]) AS u(c, p)) u ON t.company_id = u.c AND t.customer_phone = u.p \
-             WHERE t.status <> 'closed' ORDER BY t.id FOR UPDATE OF t",
+            "::text[]) AS u(c, p)) u \
+                 ON tickets.company_id = u.c AND tickets.customer_phone = u.p \
+             WHERE tickets.status <> 'closed' ORDER BY tickets.id FOR UPDATE OF tickets",
         );
     }
 }
@@ -131,17 +132,20 @@ statement! {
 }
 
 statement! {
-    /// Moves each ticket's last activity to its newest message (and takes the customer's
-    /// latest profile name), returning the tickets as they now are.
+    /// Moves each ticket's last activity to its newest message, takes the customer's latest
+    /// profile name and the status the domain decided, and returns the tickets as they now
+    /// are.
     TouchTickets {
         ids: &'a [i64],
         ats: &'a [DateTime<Utc>],
         names: &'a [Option<&'a str>],
+        statuses: &'a [&'a str],
     }
     |self, out| {
         out.push_sql(
-            "UPDATE tickets t SET last_message_at = u.at, last_activity_at = u.at, \
-                 customer_name = coalesce(u.name, t.customer_name), version = t.version + 1 \
+            "UPDATE tickets SET last_message_at = u.at, last_activity_at = u.at, \
+                 customer_name = coalesce(u.name, tickets.customer_name), status = u.status, \
+                 version = tickets.version + 1 \
              FROM unnest(",
         );
         out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
@@ -149,10 +153,71 @@ statement! {
         out.push_bind_param::<Array<Timestamptz>, _>(self.ats)?;
         out.push_sql("::timestamptz[], ");
         out.push_bind_param::<Array<Nullable<Text>>, _>(self.names)?;
-        out.push_sql(concat!(
-            "::text[]) AS u(id, at, name) WHERE t.id = u.id RETURNING ",
-            ticket_columns!()
-        ));
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(self.statuses)?;
+        out.push_sql("::text[]) AS u(id, at, name, status) WHERE tickets.id = u.id RETURNING ");
+        ticket_columns(&mut out)?;
+    }
+}
+
+statement! {
+    /// Opens a ticket for each customer; one a concurrent transaction opened first is
+    /// skipped (and missing from what it returns).
+    InsertTickets {
+        companies: &'a [i64],
+        integrations: &'a [i64],
+        phones: &'a [&'a str],
+        names: &'a [Option<&'a str>],
+        channels: &'a [&'a str],
+    }
+    |self, out| {
+        out.push_sql(
+            "INSERT INTO tickets (company_id, integration_id, customer_phone, customer_name, \
+                 channel) \
+             SELECT c, i, p, n, ch FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.companies)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<BigInt>, _>(self.integrations)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.phones)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(self.names)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(self.channels)?;
+        out.push_sql(
+            "::text[]) AS u(c, i, p, n, ch) \
+             ON CONFLICT (company_id, customer_phone) WHERE status <> 'closed' DO NOTHING \
+             RETURNING ",
+        );
+        ticket_columns(&mut out)?;
+    }
+}
+
+statement! {
+    /// Enqueues jobs; a live job with the same kind and key makes its row a no-op.
+    InsertJobs {
+        companies: &'a [Option<i64>],
+        kinds: &'a [&'a str],
+        keys: &'a [String],
+        payloads: &'a [serde_json::Value],
+    }
+    |self, out| {
+        out.push_sql(
+            "INSERT INTO jobs (company_id, kind, dedupe_key, payload) SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(self.companies)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.kinds)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(self.keys)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Jsonb>, _>(self.payloads)?;
+        out.push_sql(
+            "::jsonb[]) \
+             ON CONFLICT (kind, dedupe_key) \
+                 WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING",
+        );
     }
 }
 
@@ -203,8 +268,9 @@ mod tests {
     }
 
     /// The five statements over a batch of `n` (1 or 2) rows, as cacheable texts.
-    fn texts(n: usize) -> [String; 5] {
+    fn texts(n: usize) -> [String; 7] {
         let media = [serde_json::json!([]), serde_json::json!([])];
+        let keys = ["2".to_owned(), "4".to_owned()];
         let payload = serde_json::json!({});
         let now = Utc::now();
         [
@@ -228,12 +294,26 @@ mod tests {
                 ids: &[2, 4][..n],
                 ats: &[now, now][..n],
                 names: &[None, Some("Ana")][..n],
+                statuses: &["open", "new"][..n],
             }),
             cacheable_text(&InsertEvents {
                 companies: &[1, 3][..n],
                 types: &["message.created", "ticket.updated"][..n],
                 tickets: &[Some(2), None][..n],
                 payloads: &[&payload, &payload][..n],
+            }),
+            cacheable_text(&InsertTickets {
+                companies: &[1, 3][..n],
+                integrations: &[5, 6][..n],
+                phones: &["+5511", "+5512"][..n],
+                names: &[None, Some("Ana")][..n],
+                channels: &["whatsapp", "sms"][..n],
+            }),
+            cacheable_text(&InsertJobs {
+                companies: &[Some(1), None][..n],
+                kinds: &["triage", "message.send"][..n],
+                keys: &keys[..n],
+                payloads: &media[..n],
             }),
         ]
     }
@@ -249,10 +329,11 @@ mod tests {
             "{}",
             one[2]
         );
-        assert!(
-            !one[1].contains("t.*") && !one[3].contains("t.*"),
-            "{one:?}"
-        );
+        // Every statement that reads tickets back names TicketRow's own columns.
+        for text in [&one[1], &one[3], &one[5]] {
+            assert!(!text.contains('*'), "{text}");
+            assert!(text.contains(r#""tickets"."manual_fields""#), "{text}");
+        }
         // Cached by type.
         const {
             assert!(SeenSids::HAS_STATIC_QUERY_ID);
@@ -260,6 +341,8 @@ mod tests {
             assert!(InsertInbound::HAS_STATIC_QUERY_ID);
             assert!(TouchTickets::HAS_STATIC_QUERY_ID);
             assert!(InsertEvents::HAS_STATIC_QUERY_ID);
+            assert!(InsertTickets::HAS_STATIC_QUERY_ID);
+            assert!(InsertJobs::HAS_STATIC_QUERY_ID);
         }
     }
 }

@@ -1,20 +1,22 @@
-//! Group commit for inbound messages.
+//! Group commit for inbound messages, and the one way an inbound message is stored.
 //!
 //! Webhooks arrive concurrently; committing each in its own transaction costs a WAL flush
 //! and about eight round trips apiece. Here concurrent deliveries are gathered — whatever
 //! has queued while the previous batch ran, never waiting for more — and stored in one
 //! transaction with set-based statements, each prepared once per connection
-//! (`batch_sql`): one to find redeliveries and one to lock the customers' tickets
-//! (pipelined), one insert of all the messages, one update of all the tickets and one
-//! insert of all the events (pipelined), one commit. Each webhook is still answered only
-//! once its own rows are committed.
+//! (`batch_sql`): one to find redeliveries and one to lock the customers' open tickets
+//! (pipelined), one insert of the tickets new customers open, one insert of all the
+//! messages, one update of all the tickets, one insert of all the events and one of the
+//! triage jobs (pipelined), one commit. Each webhook is still answered only once its own
+//! rows are committed.
 //!
-//! Messages that need more than "append to an open conversation" (a first message, one that
-//! reopens a ticket) take the one-by-one path inside the same transaction. Should the batch
-//! fail as a whole (a deadlock with another instance, a concurrent redelivery), every
-//! message is stored again on its own, exactly as without batching.
+//! What each message does to its ticket (open it, reopen it, only join it, whether triage
+//! runs) is the ticketing domain's decision (`Ticket::take_customer_message`); these
+//! statements only write it. A message stored alone (no runtime to batch on, or the retry
+//! of a batch that failed as a whole — a deadlock with another instance, a concurrent
+//! redelivery) is a batch of one through the same statements.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -24,15 +26,17 @@ use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::MessageId;
 use omni_messaging::{
-    Inbound, InboundOutcome, MessagingError, TicketMessage, events as message_events,
+    Inbound, InboundOutcome, Job, MessagingError, TicketMessage, events as message_events,
 };
-use omni_ticketing::Ticket;
+use omni_ticketing::{FieldChange, Ticket, TicketChanges, TicketStatus, events as ticket_events};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::batch_sql::{InsertInbound, LockOpenTickets, SeenSids, TouchTickets};
+use crate::batch_sql::{InsertInbound, InsertTickets, LockOpenTickets, SeenSids, TouchTickets};
 use crate::events::EventColumns;
-use crate::messages::{InboundTxError, MessageRow, undecodable};
+use crate::jobs::JobColumns;
+use crate::messages::{MessageRow, undecodable};
 use crate::notifier::Announce;
+use crate::schema::ticket_messages;
 use crate::tickets::TicketRow;
 use crate::{Database, PooledConnection};
 
@@ -49,6 +53,31 @@ const LANES: usize = 2;
 const QUEUE: usize = 4096;
 
 type Outcome = Result<InboundOutcome, MessagingError>;
+
+/// Why an inbound transaction rolled back.
+#[derive(Debug)]
+enum InboundTxError {
+    /// The database's failure.
+    Db(diesel::result::Error),
+    /// A concurrent delivery of the same `MessageSid` won: everything this one did is
+    /// undone, and the winner's message is the answer.
+    Duplicate,
+}
+
+impl From<diesel::result::Error> for InboundTxError {
+    fn from(e: diesel::result::Error) -> Self {
+        InboundTxError::Db(e)
+    }
+}
+
+impl std::fmt::Display for InboundTxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InboundTxError::Db(e) => e.fmt(f),
+            InboundTxError::Duplicate => f.write_str("a concurrent delivery stored the message"),
+        }
+    }
+}
 
 struct Pending {
     inbound: Inbound,
@@ -185,19 +214,53 @@ async fn store(
             tracing::debug!(size = batch.len(), %why, "batch failed; storing its messages one by one");
             let mut outcomes = Vec::with_capacity(batch.len());
             for inbound in batch {
-                outcomes.push(crate::messages::record_alone(db, inbound).await);
+                outcomes.push(store_alone(db, inbound).await);
             }
-            // `record_alone` announced for itself.
-            (outcomes, false)
+            // `store_alone` announced for itself.
+            return outcomes;
         }
     };
     db.announce(Announce::Events);
-    // Jobs (triage) come only from first messages and reopenings, which take the path
-    // alone; workers are not woken for batches that only appended.
+    // Jobs (triage) come only from first messages and reopenings; workers are not woken
+    // for batches that only joined conversations.
     if enqueued {
         db.announce(Announce::Jobs);
     }
     outcomes
+}
+
+/// Stores one inbound message in a transaction of its own: a batch of one.
+pub(crate) async fn store_alone(db: &Database, inbound: &Inbound) -> Outcome {
+    let mut conn = db.conn().await.map_err(crate::messages::unavailable)?;
+    let result = conn
+        .transaction(async |conn| store_together(conn, &[inbound]).await)
+        .await;
+    match result {
+        Ok((mut outcomes, enqueued)) => {
+            db.announce(Announce::Events);
+            if enqueued {
+                db.announce(Announce::Jobs);
+            }
+            outcomes
+                .pop()
+                .ok_or_else(|| MessagingError::unknown("a batch of one answered nothing"))
+        }
+        // A concurrent delivery of the same MessageSid committed first: its message is
+        // the answer, and nothing of this one was kept.
+        Err(InboundTxError::Duplicate) => {
+            let id: i64 = ticket_messages::table
+                .filter(ticket_messages::company_id.eq(inbound.company_id.get()))
+                .filter(ticket_messages::whatsapp_message_id.eq(&inbound.message_sid))
+                .select(ticket_messages::id)
+                .first(&mut conn)
+                .await
+                .map_err(|e| MessagingError::Unknown(Box::new(e)))?;
+            Ok(InboundOutcome::Duplicate {
+                message_id: MessageId::new(id),
+            })
+        }
+        Err(InboundTxError::Db(e)) => Err(MessagingError::Unknown(Box::new(e))),
+    }
 }
 
 #[derive(QueryableByName)]
@@ -230,6 +293,67 @@ impl<'a> InboundColumns<'a> {
         self.sids.push(&m.message_sid);
         self.media.push(crate::messages::media_json(&m.media));
     }
+
+    fn insert(&self) -> InsertInbound<'_> {
+        InsertInbound {
+            companies: &self.companies,
+            tickets: &self.tickets,
+            contents: &self.contents,
+            phones: &self.phones,
+            sids: &self.sids,
+            media: &self.media,
+        }
+    }
+}
+
+/// The tickets the batch touches, column by column.
+#[derive(Default)]
+struct TouchColumns<'a> {
+    ids: Vec<i64>,
+    ats: Vec<DateTime<Utc>>,
+    names: Vec<Option<&'a str>>,
+    statuses: Vec<&'static str>,
+}
+
+impl TouchColumns<'_> {
+    fn update(&self) -> TouchTickets<'_> {
+        TouchTickets {
+            ids: &self.ids,
+            ats: &self.ats,
+            names: &self.names,
+            statuses: &self.statuses,
+        }
+    }
+}
+
+/// The tickets new customers open, column by column.
+#[derive(Default)]
+struct NewTicketColumns<'a> {
+    companies: Vec<i64>,
+    integrations: Vec<i64>,
+    phones: Vec<&'a str>,
+    names: Vec<Option<&'a str>>,
+    channels: Vec<&'static str>,
+}
+
+impl<'a> NewTicketColumns<'a> {
+    fn push(&mut self, m: &'a Inbound) {
+        self.companies.push(m.company_id.get());
+        self.integrations.push(m.integration_id.get());
+        self.phones.push(m.customer.as_str());
+        self.names.push(m.customer_name.as_deref());
+        self.channels.push(m.channel.as_str());
+    }
+
+    fn insert(&self) -> InsertTickets<'_> {
+        InsertTickets {
+            companies: &self.companies,
+            integrations: &self.integrations,
+            phones: &self.phones,
+            names: &self.names,
+            channels: &self.channels,
+        }
+    }
 }
 
 /// What to do with each message of the batch.
@@ -238,10 +362,8 @@ enum Plan {
     Seen(i64),
     /// A repeat of the message at this index of the batch.
     SameAs(usize),
-    /// Appended to this open ticket, in the set-based statements.
-    Append(i64),
-    /// Through the one-by-one path.
-    Alone,
+    /// Stored by this batch.
+    Store,
 }
 
 /// A message's identity within a company, borrowed from the batch or the rows read.
@@ -251,7 +373,21 @@ fn sid_of(m: &Inbound) -> Key<'_> {
     (m.company_id.get(), m.message_sid.as_str())
 }
 
-/// The outcomes, and whether any message took the path alone (which may enqueue triage).
+fn customer_of(m: &Inbound) -> Key<'_> {
+    (m.company_id.get(), m.customer.as_str())
+}
+
+/// What the domain decided for one stored message.
+struct Step {
+    ticket: i64,
+    /// The message opened its ticket.
+    opened: bool,
+    /// The status it moved the ticket to.
+    status: Option<FieldChange<TicketStatus>>,
+}
+
+/// Stores `batch` in the caller's transaction with set-based statements, whatever its
+/// size (one included): the outcomes, and whether any triage job was enqueued.
 async fn store_together(
     conn: &mut AsyncPgConnection,
     batch: &[&Inbound],
@@ -279,26 +415,6 @@ async fn store_together(
         .iter()
         .map(|s| ((s.company_id, s.sid.as_str()), s.id))
         .collect();
-    let open_tickets: Vec<Ticket> = locked
-        .into_iter()
-        .map(crate::messages::ticket)
-        .collect::<QueryResult<_>>()?;
-    let open: HashMap<Key, &Ticket> = open_tickets
-        .iter()
-        .map(|t| ((t.company_id.get(), t.customer_phone.as_str()), t))
-        .collect();
-
-    // A customer whose messages cannot all be appended is handled one by one throughout,
-    // so that their messages keep their order.
-    let alone_customers: HashSet<Key> = batch
-        .iter()
-        .map(|m| (m.company_id.get(), m.customer.as_str()))
-        .filter(|customer| {
-            !open
-                .get(customer)
-                .is_some_and(|t| t.on_customer_message(false).only_appends())
-        })
-        .collect();
     let mut first_of: HashMap<Key, usize> = HashMap::new();
     let plans: Vec<Plan> = batch
         .iter()
@@ -306,47 +422,65 @@ async fn store_together(
         .map(|(i, m)| {
             let key = sid_of(m);
             if let Some(id) = seen.get(&key) {
-                return Plan::Seen(*id);
-            }
-            if let Some(first) = first_of.get(&key) {
-                return Plan::SameAs(*first);
-            }
-            first_of.insert(key, i);
-            let customer = (m.company_id.get(), m.customer.as_str());
-            match open.get(&customer) {
-                Some(t) if !alone_customers.contains(&customer) => Plan::Append(t.id.get()),
-                _ => Plan::Alone,
+                Plan::Seen(*id)
+            } else if let Some(first) = first_of.get(&key) {
+                Plan::SameAs(*first)
+            } else {
+                first_of.insert(key, i);
+                Plan::Store
             }
         })
         .collect();
 
-    // Appended: one insert of every message…
+    let mut open = OpenTickets::default();
+    open.add(locked)?;
+    let opened = open_missing(conn, batch, &plans, &mut open).await?;
+
+    // The domain decides, message by message in the order they came: the first message
+    // of a customer may open or reopen the ticket, the next ones then only join it.
     let mut rows = InboundColumns::default();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut triage: Vec<(i64, Job)> = Vec::new();
+    let mut announced_open: HashSet<i64> = HashSet::new();
     for (m, plan) in batch.iter().zip(&plans) {
-        if let Plan::Append(ticket) = plan {
-            rows.push(m, *ticket);
+        if !matches!(plan, Plan::Store) {
+            continue;
         }
+        let ticket = open.get_mut(customer_of(m))?;
+        let id = ticket.id.get();
+        let opened_now = opened.contains(&id) && announced_open.insert(id);
+        let effect = ticket.take_customer_message(opened_now);
+        if effect.triage {
+            triage.push((
+                ticket.company_id.get(),
+                Job::Triage {
+                    ticket_id: ticket.id,
+                },
+            ));
+        }
+        rows.push(m, id);
+        steps.push(Step {
+            ticket: id,
+            opened: opened_now,
+            status: effect.status,
+        });
     }
-    let appended = rows.tickets.len();
-    let stored_messages: Vec<TicketMessage> = if appended == 0 {
+
+    // One insert of every message…
+    let planned = rows.tickets.len();
+    let stored_messages: Vec<TicketMessage> = if planned == 0 {
         Vec::new()
     } else {
-        InsertInbound {
-            companies: &rows.companies,
-            tickets: &rows.tickets,
-            contents: &rows.contents,
-            phones: &rows.phones,
-            sids: &rows.sids,
-            media: &rows.media,
-        }
-        .load::<MessageRow>(conn)
-        .await?
-        .into_iter()
-        .map(crate::messages::message)
-        .collect::<QueryResult<_>>()?
+        rows.insert()
+            .load::<MessageRow>(conn)
+            .await?
+            .into_iter()
+            .map(crate::messages::message)
+            .collect::<QueryResult<_>>()?
     };
-    // …a redelivery another transaction committed meanwhile is not ours to decide here.
-    if stored_messages.len() != appended {
+    // …a redelivery another transaction committed meanwhile undoes the batch: what it
+    // decided assumed the message was new.
+    if stored_messages.len() != planned {
         return Err(InboundTxError::Duplicate);
     }
     let stored: HashMap<Key, &TicketMessage> = stored_messages
@@ -360,56 +494,101 @@ async fn store_together(
         stored
             .get(&sid_of(m))
             .copied()
-            .ok_or_else(|| undecodable("an appended message is missing".into()))
+            .ok_or_else(|| undecodable("a stored message is missing".into()))
     };
 
-    // …each ticket's newest message…
-    let mut touched: HashMap<i64, (DateTime<Utc>, Option<&str>)> = HashMap::new();
-    for (m, plan) in batch.iter().zip(&plans) {
-        if let Plan::Append(ticket) = plan {
-            let at = stored_for(m)?.created_at;
-            let entry = touched.entry(*ticket).or_insert((at, None));
-            entry.0 = entry.0.max(at);
-            if let Some(name) = m.customer_name.as_deref() {
-                entry.1 = Some(name);
-            }
-        }
-    }
-    // …one update of every ticket and one insert of every event, pipelined.
-    let (mut ids, mut ats, mut names) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, (at, name)) in touched {
-        ids.push(id);
-        ats.push(at);
-        names.push(name);
-    }
-    let new_events = batch
+    // …one update of every ticket it touched: its newest message, the customer's latest
+    // profile name, the status the domain chose…
+    let mut touched: HashMap<i64, (DateTime<Utc>, Option<&str>, TicketStatus)> = HashMap::new();
+    for m in batch
         .iter()
         .zip(&plans)
-        .filter(|(_, p)| matches!(p, Plan::Append(_)))
-        .map(|(m, _)| stored_for(m).map(message_events::created))
-        .collect::<QueryResult<Vec<_>>>()?;
+        .filter(|(_, p)| matches!(p, Plan::Store))
+        .map(|(m, _)| m)
+    {
+        let at = stored_for(m)?.created_at;
+        let ticket = open.get_mut(customer_of(m))?;
+        let entry = touched
+            .entry(ticket.id.get())
+            .or_insert((at, None, ticket.status));
+        entry.0 = entry.0.max(at);
+        if let Some(name) = m.customer_name.as_deref() {
+            entry.1 = Some(name);
+        }
+    }
+    let mut touch = TouchColumns::default();
+    for (id, (at, name, status)) in touched {
+        touch.ids.push(id);
+        touch.ats.push(at);
+        touch.names.push(name);
+        touch.statuses.push(status.as_str());
+    }
+    let stored_in_order = || {
+        batch
+            .iter()
+            .zip(&plans)
+            .filter(|(_, p)| matches!(p, Plan::Store))
+            .map(|(m, _)| *m)
+    };
     let mut after: HashMap<i64, Ticket> = HashMap::new();
-    if !ids.is_empty() {
-        let columns = EventColumns::new(&new_events);
-        let pipe: &AsyncPgConnection = conn;
-        let (rows, _) = futures_util::try_join!(
-            TouchTickets {
-                ids: &ids,
-                ats: &ats,
-                names: &names,
-            }
-            .load::<TicketRow>(&mut &*pipe),
-            columns.insert().execute(&mut &*pipe),
-        )?;
+    let mut keep = |rows: Vec<TicketRow>| -> QueryResult<()> {
         for row in rows {
             let t = crate::messages::ticket(row)?;
             after.insert(t.id.get(), t);
         }
+        Ok(())
+    };
+    // …then one insert of every event and one of every job. Triage runs exactly when a
+    // message opened or reopened its ticket; without that, every event is a
+    // `message.created`, which does not need the tickets as updated, and the update and the
+    // events' insert go out together.
+    let pipe: &AsyncPgConnection = conn;
+    if touch.ids.is_empty() {
+        // Nothing stored: every message was a redelivery.
+    } else if triage.is_empty() {
+        let new_events = stored_in_order()
+            .map(|m| stored_for(m).map(message_events::created))
+            .collect::<QueryResult<Vec<_>>>()?;
+        let events = EventColumns::new(&new_events);
+        let (rows, _) = futures_util::try_join!(
+            touch.update().load::<TicketRow>(&mut &*pipe),
+            events.insert().execute(&mut &*pipe),
+        )?;
+        keep(rows)?;
+    } else {
+        keep(touch.update().load::<TicketRow>(&mut &*pipe).await?)?;
+    }
+    let after_of = |id: i64| {
+        after
+            .get(&id)
+            .ok_or_else(|| undecodable("a touched ticket was not updated".into()))
+    };
+    if !triage.is_empty() {
+        let mut new_events = Vec::with_capacity(steps.len() * 2);
+        for (m, step) in stored_in_order().zip(&steps) {
+            let ticket = after_of(step.ticket)?;
+            if step.opened {
+                new_events.push(ticket_events::created(ticket));
+            } else if let Some(status) = &step.status {
+                let changes = TicketChanges {
+                    status: Some(status.clone()),
+                    ..TicketChanges::default()
+                };
+                new_events.push(ticket_events::updated(ticket, &changes));
+            }
+            new_events.push(message_events::created(stored_for(m)?));
+        }
+        let events = EventColumns::new(&new_events);
+        let jobs = JobColumns::of(triage.iter().map(|(company, job)| (Some(*company), job)));
+        futures_util::try_join!(
+            events.insert().execute(&mut &*pipe),
+            jobs.insert().execute(&mut &*pipe),
+        )?;
     }
 
-    // The rest, one by one, in this same transaction; repeats within the batch answer like
-    // redeliveries of the first.
+    // Repeats within the batch answer like redeliveries of the first.
     let mut outcomes: Vec<InboundOutcome> = Vec::with_capacity(batch.len());
+    let mut steps = steps.iter();
     for (m, plan) in batch.iter().zip(&plans) {
         let outcome = match plan {
             Plan::Seen(id) => InboundOutcome::Duplicate {
@@ -422,18 +601,98 @@ async fn store_together(
                 Some(other) => other.clone(),
                 None => return Err(undecodable("a repeat before its first".into()).into()),
             },
-            Plan::Append(ticket) => InboundOutcome::Stored {
-                message: stored_for(m)?.clone(),
-                ticket: after
-                    .get(ticket)
-                    .cloned()
-                    .ok_or_else(|| undecodable("an appended ticket was not updated".into()))?,
-                new_ticket: false,
-            },
-            Plan::Alone => crate::messages::record_inbound_tx(conn, m).await?,
+            Plan::Store => {
+                let step = steps
+                    .next()
+                    .ok_or_else(|| undecodable("a stored message has no step".into()))?;
+                InboundOutcome::Stored {
+                    message: stored_for(m)?.clone(),
+                    ticket: after_of(step.ticket)?.clone(),
+                    new_ticket: step.opened,
+                }
+            }
         };
         outcomes.push(outcome);
     }
-    let alone = plans.iter().any(|p| matches!(p, Plan::Alone));
-    Ok((outcomes, alone))
+    Ok((outcomes, !triage.is_empty()))
 }
+
+/// The customers' tickets that are not closed, as this batch sees them.
+#[derive(Default)]
+struct OpenTickets {
+    by_customer: HashMap<(i64, String), Ticket>,
+}
+
+impl OpenTickets {
+    fn add(&mut self, rows: Vec<TicketRow>) -> QueryResult<()> {
+        for row in rows {
+            let t = crate::messages::ticket(row)?;
+            self.by_customer.insert(
+                (t.company_id.get(), t.customer_phone.as_str().to_owned()),
+                t,
+            );
+        }
+        Ok(())
+    }
+
+    fn contains(&self, (company, phone): Key) -> bool {
+        self.by_customer.contains_key(&(company, phone.to_owned()))
+    }
+
+    fn get_mut(&mut self, (company, phone): Key) -> QueryResult<&mut Ticket> {
+        self.by_customer
+            .get_mut(&(company, phone.to_owned()))
+            .ok_or_else(|| undecodable("a customer of the batch has no ticket".into()))
+    }
+}
+
+/// Opens a ticket for each customer of the batch who has none open, in a fixed order (so
+/// that concurrent batches meet their common customers in the same order); returns the ids
+/// of the tickets it opened.
+async fn open_missing(
+    conn: &mut AsyncPgConnection,
+    batch: &[&Inbound],
+    plans: &[Plan],
+    open: &mut OpenTickets,
+) -> Result<HashSet<i64>, InboundTxError> {
+    let mut missing: BTreeMap<Key, &Inbound> = BTreeMap::new();
+    for (m, plan) in batch.iter().zip(plans) {
+        if matches!(plan, Plan::Store) && !open.contains(customer_of(m)) {
+            missing.entry(customer_of(m)).or_insert(m);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut new = NewTicketColumns::default();
+    for m in missing.values() {
+        new.push(m);
+    }
+    let inserted = new.insert().load::<TicketRow>(conn).await?;
+    let opened: HashSet<i64> = inserted.iter().map(TicketRow::id).collect();
+    open.add(inserted)?;
+    // The partial unique index arbitrates concurrent first messages: a customer whose
+    // insert did nothing had a ticket opened by another transaction, which has committed
+    // by now (the insert waited for it).
+    let lost: Vec<Key> = missing
+        .keys()
+        .copied()
+        .filter(|customer| !open.contains(*customer))
+        .collect();
+    if !lost.is_empty() {
+        let companies: Vec<i64> = lost.iter().map(|k| k.0).collect();
+        let phones: Vec<&str> = lost.iter().map(|k| k.1).collect();
+        let rows = LockOpenTickets {
+            companies: &companies,
+            phones: &phones,
+        }
+        .load::<TicketRow>(conn)
+        .await?;
+        open.add(rows)?;
+    }
+    Ok(opened)
+}
+
+#[cfg(all(test, feature = "test-support"))]
+#[path = "inbound_batch_tests.rs"]
+mod tests;

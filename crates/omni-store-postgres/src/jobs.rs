@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer, Interval, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Integer, Interval, Jsonb, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use omni_core::JobId;
 use omni_messaging::{ClaimedJob, Job, JobCount, JobKind, JobQueue, QueueError};
 
+use crate::batch_sql::InsertJobs;
 use crate::{Database, StoreError};
 
 /// The channel `NOTIFY` wakes workers on when a job is enqueued.
@@ -58,17 +59,53 @@ pub(crate) async fn enqueue(
     company: Option<i64>,
     job: &Job,
 ) -> QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO jobs (company_id, kind, dedupe_key, payload) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING",
-    )
-    .bind::<Nullable<BigInt>, _>(company)
-    .bind::<Text, _>(job.kind().as_str())
-    .bind::<Text, _>(job.dedupe_key())
-    .bind::<Jsonb, _>(job.payload())
-    .execute(conn)
-    .await?;
+    JobColumns::new(company, std::slice::from_ref(job))
+        .insert()
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+/// Jobs laid out column by column, as the set-based insert takes them.
+pub(crate) struct JobColumns {
+    companies: Vec<Option<i64>>,
+    kinds: Vec<&'static str>,
+    keys: Vec<String>,
+    payloads: Vec<serde_json::Value>,
+}
+
+impl JobColumns {
+    /// `jobs`, each on behalf of `company` (none: the operator's).
+    pub(crate) fn new(company: Option<i64>, jobs: &[Job]) -> Self {
+        Self::of(jobs.iter().map(|job| (company, job)))
+    }
+
+    /// Jobs, each with its company.
+    pub(crate) fn of<'j>(jobs: impl IntoIterator<Item = (Option<i64>, &'j Job)>) -> Self {
+        let mut columns = Self {
+            companies: Vec::new(),
+            kinds: Vec::new(),
+            keys: Vec::new(),
+            payloads: Vec::new(),
+        };
+        for (company, job) in jobs {
+            columns.companies.push(company);
+            columns.kinds.push(job.kind().as_str());
+            columns.keys.push(job.dedupe_key());
+            columns.payloads.push(job.payload());
+        }
+        columns
+    }
+
+    /// The insert of these jobs (to run on any connection, pipelined or not).
+    pub(crate) fn insert(&self) -> InsertJobs<'_> {
+        InsertJobs {
+            companies: &self.companies,
+            kinds: &self.kinds,
+            keys: &self.keys,
+            payloads: &self.payloads,
+        }
+    }
 }
 
 impl PgJobQueue {

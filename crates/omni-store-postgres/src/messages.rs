@@ -4,14 +4,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::{CompanyId, Cursor, MessageId, Page, PageRequest, Scope, TicketId, UserId};
 use omni_messaging::{
     Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, Media, MessageStore, MessagingError,
     NewOutbound, OutboundOutcome, StatusReport, TicketMessage, events as message_events,
 };
-use omni_ticketing::{Ticket, TicketChanges, events as ticket_events};
+use omni_ticketing::Ticket;
 
 use crate::errors::{Violation, constraint_violation};
 use crate::jobs::enqueue;
@@ -104,226 +103,15 @@ fn store_error(e: diesel::result::Error) -> MessagingError {
     MessagingError::Unknown(Box::new(e))
 }
 
-fn unavailable(e: crate::StoreError) -> MessagingError {
+pub(crate) fn unavailable(e: crate::StoreError) -> MessagingError {
     match e {
         crate::StoreError::Unavailable(cause) => MessagingError::Unavailable(cause),
         other => MessagingError::Unknown(Box::new(other)),
     }
 }
 
-/// Why an inbound transaction rolled back.
-#[derive(Debug)]
-pub(crate) enum InboundTxError {
-    /// The database's failure.
-    Db(diesel::result::Error),
-    /// A concurrent delivery of the same `MessageSid` won: everything this one did is
-    /// undone, and the winner's message is the answer.
-    Duplicate,
-}
-
-impl From<diesel::result::Error> for InboundTxError {
-    fn from(e: diesel::result::Error) -> Self {
-        InboundTxError::Db(e)
-    }
-}
-
-impl std::fmt::Display for InboundTxError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            InboundTxError::Db(e) => e.fmt(f),
-            InboundTxError::Duplicate => f.write_str("a concurrent delivery stored the message"),
-        }
-    }
-}
-
 pub(crate) fn media_json(media: &[Media]) -> serde_json::Value {
     serde_json::to_value(media).unwrap_or_else(|_| serde_json::json!([]))
-}
-
-/// The customer's ticket that is not closed, locked; opened when there is none. Returns
-/// the ticket and whether it is new.
-async fn ticket_for(
-    conn: &mut AsyncPgConnection,
-    inbound: &Inbound,
-) -> QueryResult<(Ticket, bool)> {
-    let company = inbound.company_id.get();
-    let phone = inbound.customer.as_str();
-    let open = || {
-        tickets::table
-            .filter(tickets::company_id.eq(company))
-            .filter(tickets::customer_phone.eq(phone))
-            .filter(tickets::status.ne("closed"))
-            .for_update()
-            .select(TicketRow::as_select())
-    };
-    if let Some(row) = open().first::<TicketRow>(conn).await.optional()? {
-        return Ok((ticket(row)?, false));
-    }
-    // The partial unique index arbitrates concurrent first messages: the loser waits for
-    // the winner's commit, inserts nothing, and then finds the winner's ticket.
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt, column_name = id)]
-        _id: i64,
-    }
-    let inserted: Option<Id> = diesel::sql_query(
-        "INSERT INTO tickets (company_id, integration_id, customer_phone, customer_name, channel) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (company_id, customer_phone) WHERE status <> 'closed' DO NOTHING RETURNING id",
-    )
-    .bind::<BigInt, _>(company)
-    .bind::<BigInt, _>(inbound.integration_id.get())
-    .bind::<Text, _>(phone)
-    .bind::<Nullable<Text>, _>(inbound.customer_name.as_deref())
-    .bind::<Text, _>(inbound.channel.as_str())
-    .get_result(conn)
-    .await
-    .optional()?;
-    let row = open().first::<TicketRow>(conn).await?;
-    Ok((ticket(row)?, inserted.is_some()))
-}
-
-/// A customer's message as it is inserted, one by one or in a batch.
-#[derive(Insertable)]
-#[diesel(table_name = ticket_messages, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct NewInboundRow<'a> {
-    company_id: i64,
-    ticket_id: i64,
-    content: &'a str,
-    from_customer: bool,
-    whatsapp_number: &'a str,
-    whatsapp_message_id: &'a str,
-    delivery_status: &'static str,
-    media: serde_json::Value,
-}
-
-impl<'a> NewInboundRow<'a> {
-    /// `inbound`, on `ticket`.
-    pub(crate) fn new(inbound: &'a Inbound, ticket: i64) -> Self {
-        Self {
-            company_id: inbound.company_id.get(),
-            ticket_id: ticket,
-            content: &inbound.body,
-            from_customer: true,
-            whatsapp_number: inbound.customer.as_str(),
-            whatsapp_message_id: &inbound.message_sid,
-            delivery_status: DeliveryStatus::Received.as_str(),
-            media: media_json(&inbound.media),
-        }
-    }
-}
-
-pub(crate) async fn record_inbound_tx(
-    conn: &mut AsyncPgConnection,
-    inbound: &Inbound,
-) -> Result<InboundOutcome, InboundTxError> {
-    let company = inbound.company_id.get();
-    let seen: Option<i64> = ticket_messages::table
-        .filter(ticket_messages::company_id.eq(company))
-        .filter(ticket_messages::whatsapp_message_id.eq(&inbound.message_sid))
-        .select(ticket_messages::id)
-        .first(conn)
-        .await
-        .optional()?;
-    if let Some(id) = seen {
-        return Ok(InboundOutcome::Duplicate {
-            message_id: MessageId::new(id),
-        });
-    }
-    let (current, new_ticket) = ticket_for(conn, inbound).await?;
-    let effect = current.on_customer_message(new_ticket);
-
-    let row: Option<MessageRow> = diesel::insert_into(ticket_messages::table)
-        .values(NewInboundRow::new(inbound, current.id.get()))
-        .on_conflict((
-            ticket_messages::company_id,
-            ticket_messages::whatsapp_message_id,
-        ))
-        .do_nothing()
-        .returning(MessageRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?;
-    let Some(row) = row else {
-        return Err(InboundTxError::Duplicate);
-    };
-    let stored = message(row)?;
-
-    let status = effect.status.as_ref().map_or(current.status, |c| c.to);
-    let updated: TicketRow =
-        diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
-            .set((
-                tickets::status.eq(status.as_str()),
-                tickets::last_message_at.eq(stored.created_at),
-                tickets::last_activity_at.eq(stored.created_at),
-                tickets::customer_name.eq(inbound
-                    .customer_name
-                    .clone()
-                    .or(current.customer_name.clone())),
-                tickets::version.eq(tickets::version + 1),
-            ))
-            .returning(TicketRow::as_returning())
-            .get_result(conn)
-            .await?;
-    let after = ticket(updated)?;
-
-    let mut new_events = Vec::with_capacity(2);
-    if new_ticket {
-        new_events.push(ticket_events::created(&after));
-    } else if let Some(status) = effect.status {
-        let changes = TicketChanges {
-            status: Some(status),
-            ..TicketChanges::default()
-        };
-        new_events.push(ticket_events::updated(&after, &changes));
-    }
-    new_events.push(message_events::created(&stored));
-    events::append(conn, &new_events).await?;
-    if effect.triage {
-        enqueue(
-            conn,
-            Some(company),
-            &Job::Triage {
-                ticket_id: after.id,
-            },
-        )
-        .await?;
-    }
-    Ok(InboundOutcome::Stored {
-        message: stored,
-        ticket: after,
-        new_ticket,
-    })
-}
-
-/// Stores one inbound message in a transaction of its own (the path without batching, and
-/// the fallback of a batch that failed).
-pub(crate) async fn record_alone(
-    db: &Database,
-    inbound: &Inbound,
-) -> Result<InboundOutcome, MessagingError> {
-    let mut conn = db.conn().await.map_err(unavailable)?;
-    let result = conn
-        .transaction(async |conn| record_inbound_tx(conn, inbound).await)
-        .await;
-    db.announce(Announce::Events);
-    db.announce(Announce::Jobs);
-    match result {
-        Ok(outcome) => Ok(outcome),
-        Err(InboundTxError::Duplicate) => {
-            let id: i64 = ticket_messages::table
-                .filter(ticket_messages::company_id.eq(inbound.company_id.get()))
-                .filter(ticket_messages::whatsapp_message_id.eq(&inbound.message_sid))
-                .select(ticket_messages::id)
-                .first(&mut conn)
-                .await
-                .map_err(store_error)?;
-            Ok(InboundOutcome::Duplicate {
-                message_id: MessageId::new(id),
-            })
-        }
-        Err(InboundTxError::Db(e)) => Err(store_error(e)),
-    }
 }
 
 async fn find_message(
@@ -351,7 +139,7 @@ impl MessageStore for PgMessageStore {
     async fn record_inbound(&self, inbound: &Inbound) -> Result<InboundOutcome, MessagingError> {
         match self.batcher.submit(&self.db, inbound).await {
             Some(outcome) => outcome,
-            None => record_alone(&self.db, inbound).await,
+            None => crate::inbound_batch::store_alone(&self.db, inbound).await,
         }
     }
 

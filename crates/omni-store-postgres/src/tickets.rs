@@ -58,6 +58,11 @@ pub(crate) struct TicketRow {
 }
 
 impl TicketRow {
+    /// The ticket's id.
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
+
     pub(crate) fn into_ticket(self) -> Result<Ticket, String> {
         let corrupt = |what: &str| format!("stored ticket {} has an invalid {what}", self.id);
         Ok(Ticket {

@@ -23,14 +23,6 @@ pub struct CustomerMessageEffect {
     pub triage: bool,
 }
 
-impl CustomerMessageEffect {
-    /// Whether the message only joins the conversation: no status change, no triage (the
-    /// set-based batch path takes these; the rest go one by one).
-    pub fn only_appends(&self) -> bool {
-        self.status.is_none() && !self.triage
-    }
-}
-
 /// What storing an answer changes on its ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyEffect {
@@ -75,6 +67,27 @@ impl Ticket {
             }),
             triage: opened_now || reopen,
         }
+    }
+
+    /// [`Ticket::on_customer_message`], taken: the ticket moves to the status it decides, so
+    /// that the customer's next message (in the same batch of webhooks) is judged against
+    /// the ticket as this one left it.
+    ///
+    /// ```
+    /// # use omni_ticketing::{Ticket, TicketStatus};
+    /// # fn check(mut ticket: Ticket) {
+    /// ticket.status = TicketStatus::Resolved;
+    /// assert!(ticket.take_customer_message(false).triage);
+    /// assert_eq!(ticket.status, TicketStatus::Open);
+    /// assert!(!ticket.take_customer_message(false).triage);
+    /// # }
+    /// ```
+    pub fn take_customer_message(&mut self, opened_now: bool) -> CustomerMessageEffect {
+        let effect = self.on_customer_message(opened_now);
+        if let Some(change) = &effect.status {
+            self.status = change.to;
+        }
+        effect
     }
 
     /// Whether the ticket may be answered now.
@@ -185,12 +198,28 @@ mod tests {
         }
         let opened = ticket(TicketStatus::New).on_customer_message(true);
         assert_eq!((opened.status.clone(), opened.triage), (None, true));
-        assert!(!opened.only_appends());
-        assert!(
-            ticket(TicketStatus::Open)
-                .on_customer_message(false)
-                .only_appends()
+    }
+
+    #[test]
+    fn a_batch_of_one_customer_reopens_once_and_then_only_appends() {
+        let mut t = ticket(TicketStatus::Pending);
+        let first = t.take_customer_message(false);
+        assert_eq!(
+            first.status,
+            Some(FieldChange {
+                from: TicketStatus::Pending,
+                to: TicketStatus::Open
+            })
         );
+        assert!(first.triage);
+        assert_eq!(t.status, TicketStatus::Open);
+        let second = t.take_customer_message(false);
+        assert_eq!((second.status, second.triage), (None, false));
+
+        let mut new = ticket(TicketStatus::New);
+        assert!(new.take_customer_message(true).triage);
+        assert!(!new.take_customer_message(false).triage);
+        assert_eq!(new.status, TicketStatus::New);
     }
 
     #[test]

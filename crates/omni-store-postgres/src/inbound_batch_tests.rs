@@ -1,0 +1,193 @@
+//! One batch that holds every case an inbound message can be, stored by the set-based
+//! statements against a real PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use omni_core::{CompanyId, IntegrationId};
+use omni_messaging::{Inbound, InboundOutcome};
+use omni_ticketing::{Channel, TicketStatus};
+
+use super::store_together;
+use crate::Database;
+use crate::test_db::TestDatabase;
+
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct Line {
+    #[diesel(sql_type = Text)]
+    line: String,
+}
+
+async fn id(conn: &mut crate::PooledConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Id>(conn)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn lines(conn: &mut crate::PooledConnection, sql: &str) -> Vec<String> {
+    diesel::sql_query(sql)
+        .load::<Line>(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect()
+}
+
+fn inbound(company: i64, integration: i64, sid: &str, phone: &str, name: Option<&str>) -> Inbound {
+    Inbound {
+        company_id: CompanyId::new(company),
+        integration_id: IntegrationId::new(integration),
+        channel: Channel::Whatsapp,
+        message_sid: sid.into(),
+        customer: phone.parse().unwrap(),
+        customer_name: name.map(str::to_owned),
+        body: format!("body of {sid}"),
+        media: vec![],
+    }
+}
+
+#[tokio::test]
+async fn one_batch_opens_reopens_joins_and_skips_redeliveries_as_the_domain_decides() {
+    let test_db = TestDatabase::new().await.unwrap();
+    let db = Database::new(test_db.config().unwrap()).unwrap();
+    let mut conn = db.conn().await.unwrap();
+    let c = id(
+        &mut conn,
+        "INSERT INTO companies (name) VALUES ('A') RETURNING id",
+    )
+    .await;
+    let i = id(
+        &mut conn,
+        &format!(
+            "INSERT INTO integrations (company_id, type, phone_number) \
+             VALUES ({c}, 'twilio_whatsapp', '+14155550100') RETURNING id"
+        ),
+    )
+    .await;
+    let ticket = |phone: &str, status: &str| {
+        format!(
+            "INSERT INTO tickets (company_id, integration_id, customer_phone, channel, status) \
+             VALUES ({c}, {i}, '{phone}', 'whatsapp', '{status}') RETURNING id"
+        )
+    };
+    let resolved = id(&mut conn, &ticket("+5511900000002", "resolved")).await;
+    let open = id(&mut conn, &ticket("+5511900000003", "open")).await;
+    let closed = id(&mut conn, &ticket("+5511900000004", "closed")).await;
+    let earlier = id(
+        &mut conn,
+        &format!(
+            "INSERT INTO ticket_messages (company_id, ticket_id, content, from_customer, \
+                 whatsapp_number, whatsapp_message_id, delivery_status) \
+             VALUES ({c}, {open}, 'earlier', true, '+5511900000003', 'SMold', 'received') \
+             RETURNING id"
+        ),
+    )
+    .await;
+
+    let batch = [
+        inbound(c, i, "SMa1", "+5511900000001", Some("Ana")), // a new customer…
+        inbound(c, i, "SMb1", "+5511900000002", None),        // …one coming back…
+        inbound(c, i, "SMa2", "+5511900000001", Some("Ana Maria")),
+        inbound(c, i, "SMc1", "+5511900000003", None), // …one in a conversation…
+        inbound(c, i, "SMa1", "+5511900000001", Some("Ana")), // …a repeat in the batch…
+        inbound(c, i, "SMold", "+5511900000003", None), // …a redelivery…
+        inbound(c, i, "SMb2", "+5511900000002", None),
+        inbound(c, i, "SMd1", "+5511900000004", None), // …one whose ticket was closed.
+    ];
+    let refs: Vec<&Inbound> = batch.iter().collect();
+    let (outcomes, enqueued) = conn
+        .transaction(async |conn| store_together(conn, &refs).await)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(enqueued);
+
+    let stored = |k: usize| match &outcomes[k] {
+        InboundOutcome::Stored {
+            message,
+            ticket,
+            new_ticket,
+        } => (message.clone(), ticket.clone(), *new_ticket),
+        other => panic!("message {k}: {other:?}"),
+    };
+    let (a1, ticket_a, opened_a1) = stored(0);
+    let (_, ticket_a_again, opened_a2) = stored(2);
+    assert!(opened_a1 && !opened_a2);
+    assert_eq!(ticket_a.id, ticket_a_again.id);
+    assert_eq!(ticket_a.status, TicketStatus::New);
+    assert_eq!(ticket_a.customer_name.as_deref(), Some("Ana Maria"));
+    let (_, ticket_b, opened_b) = stored(1);
+    assert_eq!(
+        (ticket_b.id.get(), ticket_b.status, opened_b),
+        (resolved, TicketStatus::Open, false)
+    );
+    let (_, ticket_c, _) = stored(3);
+    assert_eq!(
+        (ticket_c.id.get(), ticket_c.status),
+        (open, TicketStatus::Open)
+    );
+    assert_eq!(outcomes[4], InboundOutcome::Duplicate { message_id: a1.id });
+    assert_eq!(
+        outcomes[5],
+        InboundOutcome::Duplicate {
+            message_id: earlier.into()
+        }
+    );
+    let (_, ticket_d, opened_d) = stored(7);
+    assert!(opened_d);
+    assert_ne!(ticket_d.id.get(), closed);
+
+    // Every message once; events in the order the messages came, ticket events first.
+    assert_eq!(
+        lines(
+            &mut conn,
+            "SELECT whatsapp_message_id AS line FROM ticket_messages ORDER BY id"
+        )
+        .await,
+        ["SMold", "SMa1", "SMb1", "SMa2", "SMc1", "SMb2", "SMd1"]
+    );
+    let a = ticket_a.id.get();
+    let d = ticket_d.id.get();
+    assert_eq!(
+        lines(
+            &mut conn,
+            "SELECT type || ' ' || coalesce(ticket_id::text, '-') || \
+                 coalesce(' ' || (payload -> 'changes' -> 'status' ->> 'to'), '') AS line \
+             FROM events ORDER BY id"
+        )
+        .await,
+        [
+            format!("ticket.created {a}"),
+            format!("message.created {a}"),
+            format!("ticket.updated {resolved} open"),
+            format!("message.created {resolved}"),
+            format!("message.created {a}"),
+            format!("message.created {open}"),
+            format!("message.created {resolved}"),
+            format!("ticket.created {d}"),
+            format!("message.created {d}"),
+        ]
+    );
+    // Triage for what opened or reopened, once each.
+    let mut jobs = lines(
+        &mut conn,
+        "SELECT kind || ' ' || (payload ->> 'ticket_id') AS line FROM jobs ORDER BY id",
+    )
+    .await;
+    jobs.sort();
+    let mut expected = vec![
+        format!("triage {a}"),
+        format!("triage {resolved}"),
+        format!("triage {d}"),
+    ];
+    expected.sort();
+    assert_eq!(jobs, expected);
+}
