@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod constraints;
+mod contract;
 mod migrations;
 mod pool;
 mod schema;

@@ -1,0 +1,101 @@
+//! The tenancy crate's [`CompanyRepository`] in memory.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use omni_core::{CompanyId, Cursor, DisplayName, Page, PageRequest, Scope};
+use omni_tenancy::{Company, CompanyRepository, CompanySettings, CompanyUpdate, TenancyError};
+
+use crate::MemoryStore;
+
+#[async_trait]
+impl CompanyRepository for MemoryStore {
+    async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<Company>, TenancyError> {
+        let after = page.cursor.map_or(i64::MIN, |c| c.id);
+        let state = self.lock();
+        let companies = state
+            .companies
+            .range(after.saturating_add(1)..)
+            .map(|(_, c)| c)
+            .filter(|c| scope.includes(Some(c.id)))
+            .take(usize::from(page.limit.get()) + 1)
+            .cloned()
+            .collect();
+        Ok(Page::from_overfetch(companies, page.limit, |c| Cursor {
+            at: None,
+            id: c.id.get(),
+        }))
+    }
+
+    async fn find(&self, scope: Scope, id: CompanyId) -> Result<Option<Company>, TenancyError> {
+        if !scope.includes(Some(id)) {
+            return Ok(None);
+        }
+        Ok(self.lock().companies.get(&id.get()).cloned())
+    }
+
+    async fn insert(
+        &self,
+        name: &DisplayName,
+        settings: &CompanySettings,
+    ) -> Result<Company, TenancyError> {
+        let mut state = self.lock();
+        let now = Utc::now();
+        let id = state.next_id();
+        let company = Company {
+            id: CompanyId::new(id),
+            name: name.clone(),
+            settings: settings.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        state.companies.insert(id, company.clone());
+        Ok(company)
+    }
+
+    async fn update(
+        &self,
+        scope: Scope,
+        id: CompanyId,
+        changes: CompanyUpdate,
+    ) -> Result<Option<Company>, TenancyError> {
+        if !scope.includes(Some(id)) {
+            return Ok(None);
+        }
+        let mut state = self.lock();
+        let Some(company) = state.companies.get_mut(&id.get()) else {
+            return Ok(None);
+        };
+        if let Some(name) = changes.name {
+            company.name = name;
+        }
+        if let Some(settings) = changes.settings {
+            company.settings = settings;
+        }
+        company.updated_at = Utc::now();
+        Ok(Some(company.clone()))
+    }
+
+    async fn delete(&self, scope: Scope, id: CompanyId) -> Result<bool, TenancyError> {
+        if !scope.includes(Some(id)) {
+            return Ok(false);
+        }
+        let mut state = self.lock();
+        if state.companies.remove(&id.get()).is_none() {
+            return Ok(false);
+        }
+        // Everything the company owned goes with it, as the database's cascades do.
+        let owned = Some(id);
+        state.users.retain(|_, (u, _)| u.company_id != owned);
+        state.integrations.retain(|_, i| i.company_id != id);
+        state.tickets.retain(|_, t| t.company_id != id);
+        state.messages.retain(|_, m| m.message.company_id != id);
+        state.events.retain(|_, e| e.company_id != id);
+        state.jobs.retain(|_, j| j.company_id != owned);
+        let users: std::collections::HashSet<_> = state.users.values().map(|(u, _)| u.id).collect();
+        state.revoked.retain(|_, (user, _)| users.contains(user));
+        state
+            .ws_tickets
+            .retain(|_, t| users.contains(&t.grant.user_id));
+        Ok(true)
+    }
+}

@@ -1,0 +1,1107 @@
+//! The port contract: what every storage adapter must do, written once and run against each
+//! (this crate's memory store and the PostgreSQL adapters).
+//!
+//! Each check takes fresh, empty [`Ports`] and fails by panicking, as a test does.
+//! [`port_contract_tests!`](crate::port_contract_tests) makes one `#[tokio::test]` per
+//! check:
+//!
+//! ```ignore
+//! async fn fresh() -> omni_store_memory::contract::Ports { /* an empty store's ports */ }
+//! omni_store_memory::port_contract_tests!(fresh());
+//! ```
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test suite: a failed expectation is a panic"
+)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use omni_core::{
+    CompanyId, DisplayName, EventLog, EventType, IntegrationId, PageRequest, PhoneNumber, Scope,
+    TicketId, UserId,
+};
+use omni_identity::{
+    Email, IdentityError, NewUser, PasswordHash, Role, User, UserRepository, UserUpdate,
+};
+use omni_messaging::{
+    DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, JobKind, JobQueue, MessageStore,
+    MessagingError, NewOutbound, OutboundOutcome, StatusReport, TicketMessage,
+};
+use omni_tenancy::{
+    CompanyRepository, IntegrationConfig, IntegrationRepository, IntegrationType, NewIntegration,
+    TenancyError, TwilioConfig,
+};
+use omni_ticketing::{
+    Channel, FieldChange, NewTicket, Priority, Sentiment, SuggestedCategory, Ticket, TicketChanges,
+    TicketFilter, TicketRepository, TicketStatus, TicketingError, TriageResult,
+};
+
+/// Every storage port, over one shared state (what one adapter changes, the others see).
+#[derive(Clone)]
+pub struct Ports {
+    /// Users, sessions and WebSocket tickets.
+    pub users: Arc<dyn UserRepository>,
+    /// Companies.
+    pub companies: Arc<dyn CompanyRepository>,
+    /// Integrations.
+    pub integrations: Arc<dyn IntegrationRepository>,
+    /// Tickets.
+    pub tickets: Arc<dyn TicketRepository>,
+    /// Messages.
+    pub messages: Arc<dyn MessageStore>,
+    /// The job queue.
+    pub jobs: Arc<dyn JobQueue>,
+    /// The event log.
+    pub events: Arc<dyn EventLog>,
+    /// Whatever the adapters need alive while the check runs (a test database, say);
+    /// dropped with the ports.
+    pub keep_alive: Option<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Ports {
+    /// The ports of one memory store.
+    pub fn memory() -> Self {
+        let store = crate::MemoryStore::new();
+        Self {
+            users: Arc::new(store.clone()),
+            companies: Arc::new(store.clone()),
+            integrations: Arc::new(store.clone()),
+            tickets: Arc::new(store.clone()),
+            messages: Arc::new(store.clone()),
+            jobs: Arc::new(store.clone()),
+            events: Arc::new(store),
+            keep_alive: None,
+        }
+    }
+}
+
+/// One `#[tokio::test]` per contract check, each on the fresh ports `$fresh` (an expression
+/// evaluated once per test, e.g. `fresh()` of an `async fn fresh() -> Ports`) resolves to.
+#[macro_export]
+macro_rules! port_contract_tests {
+    ($fresh:expr) => {
+        $crate::port_contract_tests!(@each $fresh;
+            a_customer_message_opens_a_ticket_once_and_redeliveries_change_nothing,
+            a_customer_reopens_a_resolved_ticket_and_a_closed_one_gives_way,
+            replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket,
+            delivery_reports_only_move_forward,
+            resending_follows_the_domain,
+            no_tenant_sees_another_tenants_rows,
+            ticket_changes_check_the_version_and_triage_keeps_hand_set_fields,
+            a_customer_has_one_open_ticket_and_assignees_come_from_the_company,
+            ticket_lists_page_by_latest_activity_and_filter,
+            jobs_are_leased_retried_released_and_capped_per_company,
+            the_event_log_replays_one_company_between_cursors,
+            users_have_unique_emails_and_a_company_keeps_an_admin,
+            integration_numbers_are_unique_and_route_webhooks,
+            deleting_a_company_takes_what_it_owned,
+        );
+    };
+    (@each $fresh:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                $crate::contract::$check($fresh.await).await;
+            }
+        )*
+    };
+}
+
+/// A company with its admin, and a WhatsApp number on Twilio.
+struct Tenant {
+    company: CompanyId,
+    admin: User,
+    integration: IntegrationId,
+}
+
+fn name(s: &str) -> DisplayName {
+    DisplayName::parse(s).unwrap()
+}
+
+fn phone(s: &str) -> PhoneNumber {
+    s.parse().unwrap()
+}
+
+async fn tenant(p: &Ports, n: u32) -> Tenant {
+    let admin = p
+        .users
+        .create_company_with_admin(
+            &name(&format!("Company {n}")),
+            &Email::parse(&format!("admin{n}@example.com")).unwrap(),
+            &name("Admin"),
+            &PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        )
+        .await
+        .unwrap();
+    let company = admin.company_id.unwrap();
+    let integration = p
+        .integrations
+        .insert(NewIntegration {
+            company_id: company,
+            kind: IntegrationType::TwilioWhatsapp,
+            config: IntegrationConfig::Twilio(TwilioConfig {
+                account_sid: format!("AC{}", "0".repeat(32)),
+                phone_number: phone(&format!("+1415555{n:04}")),
+                messaging_service_sid: None,
+            }),
+            secrets: BTreeMap::new(),
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    Tenant {
+        company,
+        admin,
+        integration: integration.id,
+    }
+}
+
+fn inbound(t: &Tenant, sid: &str, customer: &str) -> Inbound {
+    Inbound {
+        company_id: t.company,
+        integration_id: t.integration,
+        channel: Channel::Whatsapp,
+        message_sid: sid.into(),
+        customer: phone(customer),
+        customer_name: Some("Ana".into()),
+        body: format!("pedido atrasado {sid}"),
+        media: vec![],
+    }
+}
+
+async fn stored(p: &Ports, message: &Inbound) -> (TicketMessage, Ticket, bool) {
+    match p.messages.record_inbound(message).await.unwrap() {
+        InboundOutcome::Stored {
+            message,
+            ticket,
+            new_ticket,
+        } => (message, ticket, new_ticket),
+        other => panic!("expected a stored message, got {other:?}"),
+    }
+}
+
+async fn event_types_after(p: &Ports, cursor: i64) -> Vec<EventType> {
+    p.events
+        .after(cursor, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
+}
+
+async fn live_jobs(p: &Ports, kind: JobKind) -> i64 {
+    p.jobs
+        .counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.kind == kind.as_str() && (c.status == "queued" || c.status == "running"))
+        .map(|c| c.count)
+        .sum()
+}
+
+async fn set_status(p: &Ports, ticket: &Ticket, to: TicketStatus) -> Ticket {
+    let current = p
+        .tickets
+        .find(Scope::All, ticket.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let changes = TicketChanges {
+        status: Some(FieldChange {
+            from: current.status,
+            to,
+        }),
+        ..TicketChanges::default()
+    };
+    p.tickets
+        .apply(Scope::All, current.id, current.version, &changes)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn reply(p: &Ports, t: &Tenant, ticket: TicketId, key: Option<&str>) -> OutboundOutcome {
+    p.messages
+        .record_outbound(
+            Scope::Company(t.company),
+            &NewOutbound {
+                ticket_id: ticket,
+                author_id: Some(t.admin.id),
+                content: "Já verificamos.".into(),
+                idempotency_key: key.map(|k| IdempotencyKey::from_client(k).unwrap()),
+            },
+        )
+        .await
+        .unwrap()
+}
+
+fn created(outcome: OutboundOutcome) -> TicketMessage {
+    match outcome {
+        OutboundOutcome::Created(m) => m,
+        other => panic!("expected a new message, got {other:?}"),
+    }
+}
+
+/// A new customer's message opens a ticket (announced, triaged once); their redelivered
+/// message is a duplicate of the first; their next message joins the ticket.
+pub async fn a_customer_message_opens_a_ticket_once_and_redeliveries_change_nothing(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let start = p.events.latest_id().await.unwrap();
+    let first = inbound(&t, "SM1", "+5511987650001");
+    let (message, ticket, new_ticket) = stored(&p, &first).await;
+    assert!(new_ticket);
+    assert_eq!(ticket.status, TicketStatus::New);
+    assert_eq!(ticket.integration_id, Some(t.integration));
+    assert_eq!(ticket.customer_name.as_deref(), Some("Ana"));
+    assert_eq!(ticket.last_message_at, Some(message.created_at));
+    assert!(message.from_customer);
+    assert_eq!(message.delivery_status, DeliveryStatus::Received);
+    assert_eq!(message.ticket_id, ticket.id);
+    assert_eq!(
+        event_types_after(&p, start).await,
+        [EventType::TicketCreated, EventType::MessageCreated]
+    );
+    assert_eq!(live_jobs(&p, JobKind::Triage).await, 1);
+
+    let again = p.messages.record_inbound(&first).await.unwrap();
+    assert_eq!(
+        again,
+        InboundOutcome::Duplicate {
+            message_id: message.id
+        }
+    );
+    let (next, same, new_ticket) = stored(&p, &inbound(&t, "SM2", "+5511987650001")).await;
+    assert!(!new_ticket);
+    assert_eq!(same.id, ticket.id);
+    assert!(next.id.get() > message.id.get());
+    assert_eq!(live_jobs(&p, JobKind::Triage).await, 1, "no second triage");
+    let page = p
+        .messages
+        .list(Scope::All, ticket.id, PageRequest::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.data.len(), 2);
+    assert_eq!(
+        p.messages.customer_texts(ticket.id, 20).await.unwrap(),
+        ["pedido atrasado SM1", "pedido atrasado SM2"]
+    );
+}
+
+/// A message on a resolved ticket reopens it (and triage runs again); after a ticket is
+/// closed, the customer's next message opens a new one.
+pub async fn a_customer_reopens_a_resolved_ticket_and_a_closed_one_gives_way(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    set_status(&p, &ticket, TicketStatus::Resolved).await;
+    let jobs = p
+        .jobs
+        .claim(&[JobKind::Triage], 10, Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    for job in jobs {
+        p.jobs.complete(job.id).await.unwrap();
+    }
+    let cursor = p.events.latest_id().await.unwrap();
+    let (_, reopened, new_ticket) = stored(&p, &inbound(&t, "SM2", "+5511987650001")).await;
+    assert!(!new_ticket);
+    assert_eq!(reopened.id, ticket.id);
+    assert_eq!(reopened.status, TicketStatus::Open);
+    assert_eq!(
+        event_types_after(&p, cursor).await,
+        [EventType::TicketUpdated, EventType::MessageCreated]
+    );
+    assert_eq!(live_jobs(&p, JobKind::Triage).await, 1, "triage again");
+
+    set_status(&p, &reopened, TicketStatus::Closed).await;
+    let (_, fresh, new_ticket) = stored(&p, &inbound(&t, "SM3", "+5511987650001")).await;
+    assert!(new_ticket);
+    assert_ne!(fresh.id, ticket.id);
+    assert_eq!(fresh.status, TicketStatus::New);
+}
+
+/// An agent's reply is queued with its send job and counts as the first response; the same
+/// key replays it; a closed ticket takes no reply.
+pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let message = created(reply(&p, &t, ticket.id, Some("k-1")).await);
+    assert_eq!(message.delivery_status, DeliveryStatus::Queued);
+    assert!(!message.from_customer);
+    assert_eq!(message.author_id, Some(t.admin.id));
+    assert_eq!(message.whatsapp_number, ticket.customer_phone);
+    assert_eq!(live_jobs(&p, JobKind::Send).await, 1);
+    let after = p
+        .tickets
+        .find(Scope::All, ticket.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.first_response_at, Some(message.created_at));
+    assert_eq!(after.last_message_at, Some(message.created_at));
+
+    assert_eq!(
+        reply(&p, &t, ticket.id, Some("k-1")).await,
+        OutboundOutcome::Replayed(message.clone())
+    );
+    assert_eq!(
+        live_jobs(&p, JobKind::Send).await,
+        1,
+        "a replay sends nothing"
+    );
+
+    // The bot's answer is not a first response.
+    let (_, other, _) = stored(&p, &inbound(&t, "SM2", "+5511987650002")).await;
+    let bot = p
+        .messages
+        .record_outbound(
+            Scope::All,
+            &NewOutbound {
+                ticket_id: other.id,
+                author_id: None,
+                content: "Recebemos sua mensagem.".into(),
+                idempotency_key: Some(IdempotencyKey::auto_reply(other.id)),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(bot, OutboundOutcome::Created(_)));
+    let other = p.tickets.find(Scope::All, other.id).await.unwrap().unwrap();
+    assert_eq!(other.first_response_at, None);
+
+    let closed = set_status(&p, &after, TicketStatus::Closed).await;
+    let refused = p
+        .messages
+        .record_outbound(
+            Scope::Company(t.company),
+            &NewOutbound {
+                ticket_id: closed.id,
+                author_id: Some(t.admin.id),
+                content: "Olá?".into(),
+                idempotency_key: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(MessagingError::TicketClosed)),
+        "{refused:?}"
+    );
+}
+
+/// Provider reports move a message forward only; a sent message carries the provider's id.
+pub async fn delivery_reports_only_move_forward(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let message = created(reply(&p, &t, ticket.id, None).await);
+    p.messages
+        .mark_sent(message.id, "SMout1", DeliveryStatus::Sent)
+        .await
+        .unwrap();
+    let delivery = p.messages.delivery(message.id).await.unwrap().unwrap();
+    assert_eq!(delivery.message.delivery_status, DeliveryStatus::Sent);
+    assert_eq!(
+        delivery.message.whatsapp_message_id.as_deref(),
+        Some("SMout1")
+    );
+    assert_eq!(delivery.integration_id, Some(t.integration));
+    assert_eq!(delivery.channel, Channel::Whatsapp);
+    let report = |status| StatusReport {
+        company_id: t.company,
+        message_sid: "SMout1".into(),
+        status,
+        error_code: None,
+        error_message: None,
+    };
+    let cursor = p.events.latest_id().await.unwrap();
+    let read = p.messages.apply_status(&report(DeliveryStatus::Read)).await;
+    assert_eq!(read.unwrap().unwrap().delivery_status, DeliveryStatus::Read);
+    for late in [DeliveryStatus::Delivered, DeliveryStatus::Sent] {
+        assert_eq!(p.messages.apply_status(&report(late)).await.unwrap(), None);
+    }
+    assert_eq!(
+        event_types_after(&p, cursor).await,
+        [EventType::MessageStatusUpdated]
+    );
+    // Another company's report for the same id changes nothing.
+    let other = tenant(&p, 2).await;
+    let foreign = StatusReport {
+        company_id: other.company,
+        ..report(DeliveryStatus::Failed)
+    };
+    assert_eq!(p.messages.apply_status(&foreign).await.unwrap(), None);
+    // A send outcome arriving after the message moved on changes nothing either.
+    p.messages
+        .mark_failed(message.id, Some(1), "late")
+        .await
+        .unwrap();
+    let now = p
+        .messages
+        .find(Scope::All, message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.delivery_status, DeliveryStatus::Read);
+}
+
+/// A failed message goes back to the queue with its send job; a sent or inbound one does
+/// not; another tenant's message is not found.
+pub async fn resending_follows_the_domain(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let (inbound_message, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let message = created(reply(&p, &t, ticket.id, None).await);
+    let sends = p
+        .jobs
+        .claim(&[JobKind::Send], 10, Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    for job in sends {
+        p.jobs.complete(job.id).await.unwrap();
+    }
+    p.messages
+        .mark_failed(message.id, Some(63016), "outside the window")
+        .await
+        .unwrap();
+    let scope = Scope::Company(t.company);
+    let again = p.messages.requeue(scope, message.id).await.unwrap();
+    assert_eq!(again.delivery_status, DeliveryStatus::Queued);
+    assert_eq!(
+        (again.error_code, again.error_message.as_deref()),
+        (None, None)
+    );
+    assert_eq!(live_jobs(&p, JobKind::Send).await, 1);
+
+    p.messages
+        .mark_sent(message.id, "SMout1", DeliveryStatus::Sent)
+        .await
+        .unwrap();
+    assert!(matches!(
+        p.messages.requeue(scope, message.id).await,
+        Err(MessagingError::AlreadySent)
+    ));
+    assert!(matches!(
+        p.messages.requeue(scope, inbound_message.id).await,
+        Err(MessagingError::InboundNotSent)
+    ));
+    let other = tenant(&p, 2).await;
+    assert!(matches!(
+        p.messages
+            .requeue(Scope::Company(other.company), message.id)
+            .await,
+        Err(MessagingError::NotFound)
+    ));
+}
+
+/// A company's scope reaches its own rows only, through every port.
+pub async fn no_tenant_sees_another_tenants_rows(p: Ports) {
+    let a = tenant(&p, 1).await;
+    let b = tenant(&p, 2).await;
+    let (message, ticket, _) = stored(&p, &inbound(&a, "SM1", "+5511987650001")).await;
+    let theirs = Scope::Company(b.company);
+    assert_eq!(p.tickets.find(theirs, ticket.id).await.unwrap(), None);
+    assert!(
+        p.tickets
+            .list(theirs, &TicketFilter::default(), PageRequest::default())
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    assert_eq!(p.messages.find(theirs, message.id).await.unwrap(), None);
+    assert_eq!(
+        p.messages
+            .list(theirs, ticket.id, PageRequest::default())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        p.messages
+            .record_outbound(
+                theirs,
+                &NewOutbound {
+                    ticket_id: ticket.id,
+                    author_id: Some(b.admin.id),
+                    content: "x".into(),
+                    idempotency_key: None,
+                },
+            )
+            .await,
+        Err(MessagingError::NotFound)
+    ));
+    assert_eq!(p.users.find(theirs, a.admin.id).await.unwrap(), None);
+    assert_eq!(
+        p.integrations.find(theirs, a.integration).await.unwrap(),
+        None
+    );
+    assert_eq!(p.companies.find(theirs, a.company).await.unwrap(), None);
+    let users = p
+        .users
+        .list(theirs, None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        users.data.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [b.admin.id]
+    );
+    assert!(!p.tickets.delete(theirs, ticket.id).await.unwrap());
+    // The same customer writing to both companies has a ticket in each.
+    let (_, in_b, new_ticket) = stored(&p, &inbound(&b, "SM1", "+5511987650001")).await;
+    assert!(new_ticket);
+    assert_eq!(in_b.company_id, b.company);
+}
+
+/// A change names the version it was made on; a stale version changes nothing. Fields a
+/// person set stay as they set them when triage answers later.
+pub async fn ticket_changes_check_the_version_and_triage_keeps_hand_set_fields(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let changes = TicketChanges {
+        category: Some(FieldChange {
+            from: None,
+            to: Some("shipping".into()),
+        }),
+        ..TicketChanges::default()
+    };
+    let stale = ticket.version - 1;
+    assert_eq!(
+        p.tickets
+            .apply(Scope::All, ticket.id, stale, &changes)
+            .await
+            .unwrap(),
+        None
+    );
+    let changed = p
+        .tickets
+        .apply(
+            Scope::Company(t.company),
+            ticket.id,
+            ticket.version,
+            &changes,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.version, ticket.version + 1);
+    assert_eq!(changed.category.as_deref(), Some("shipping"));
+    assert!(changed.hand_set.category && !changed.hand_set.priority);
+
+    let cursor = p.events.latest_id().await.unwrap();
+    let result = TriageResult {
+        category: "billing".into(),
+        priority: Priority::Urgent,
+        sentiment: Sentiment::Negative,
+        sentiment_score: -0.6,
+        suggested_categories: vec![SuggestedCategory {
+            name: "billing".into(),
+            confidence: 0.8,
+        }],
+        reply: None,
+        engine: "contract".into(),
+    };
+    let triaged = p
+        .tickets
+        .apply_triage(ticket.id, &result)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(triaged.category.as_deref(), Some("shipping"), "kept");
+    assert_eq!(triaged.priority, Priority::Urgent);
+    assert_eq!(triaged.sentiment, Some(Sentiment::Negative));
+    assert_eq!(triaged.sentiment_score, Some(-0.6));
+    assert_eq!(triaged.version, changed.version + 1);
+    assert_eq!(
+        event_types_after(&p, cursor).await,
+        [EventType::TriageCompleted, EventType::TicketUpdated]
+    );
+    let found = p
+        .tickets
+        .find(Scope::All, ticket.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, triaged);
+    assert_eq!(
+        p.tickets
+            .apply_triage(TicketId::new(i64::MAX), &result)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// One ticket not closed per customer of a company; the assignee is one of its users.
+pub async fn a_customer_has_one_open_ticket_and_assignees_come_from_the_company(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let other = tenant(&p, 2).await;
+    let new = |assigned_to: Option<UserId>| NewTicket {
+        company_id: t.company,
+        customer_phone: phone("+5511987650009"),
+        customer_name: None,
+        channel: Channel::Whatsapp,
+        priority: Priority::High,
+        category: None,
+        assigned_to,
+    };
+    let refused = p.tickets.insert(new(Some(other.admin.id))).await;
+    assert!(
+        matches!(refused, Err(TicketingError::Validation(_))),
+        "{refused:?}"
+    );
+    let cursor = p.events.latest_id().await.unwrap();
+    let ticket = p.tickets.insert(new(Some(t.admin.id))).await.unwrap();
+    assert_eq!(ticket.status, TicketStatus::New);
+    assert_eq!(ticket.priority, Priority::High);
+    assert_eq!(ticket.assigned_to, Some(t.admin.id));
+    assert_eq!(
+        event_types_after(&p, cursor).await,
+        [EventType::TicketCreated]
+    );
+    let again = p.tickets.insert(new(None)).await;
+    assert!(
+        matches!(again, Err(TicketingError::OpenTicketExists { existing }) if existing == ticket.id.get()),
+        "{again:?}"
+    );
+    let reassign = TicketChanges {
+        assigned_to: Some(FieldChange {
+            from: Some(t.admin.id),
+            to: Some(other.admin.id),
+        }),
+        ..TicketChanges::default()
+    };
+    assert!(matches!(
+        p.tickets
+            .apply(Scope::All, ticket.id, ticket.version, &reassign)
+            .await,
+        Err(TicketingError::Validation(_))
+    ));
+    let missing = NewTicket {
+        company_id: CompanyId::new(i64::MAX),
+        ..new(None)
+    };
+    assert!(matches!(
+        p.tickets.insert(missing).await,
+        Err(TicketingError::NotFound)
+    ));
+}
+
+/// Lists come newest activity first, in keyset pages, filtered as asked.
+pub async fn ticket_lists_page_by_latest_activity_and_filter(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let (_, ticket, _) = stored(
+            &p,
+            &inbound(&t, &format!("SM{n}"), &format!("+551198765000{n}")),
+        )
+        .await;
+        ids.push(ticket.id);
+    }
+    // The first customer writes again: their ticket is now the most recent.
+    stored(&p, &inbound(&t, "SM9", "+5511987650001")).await;
+    let scope = Scope::Company(t.company);
+    let first = p
+        .tickets
+        .list(
+            scope,
+            &TicketFilter::default(),
+            PageRequest {
+                limit: omni_core::Limit::new(2).unwrap(),
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
+    let cursor = first.next_cursor.expect("a second page");
+    let second = p
+        .tickets
+        .list(
+            scope,
+            &TicketFilter::default(),
+            PageRequest {
+                limit: omni_core::Limit::new(2).unwrap(),
+                cursor: Some(cursor),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        second.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    assert_eq!(second.next_cursor, None);
+
+    let resolved = p.tickets.find(scope, ids[1]).await.unwrap().unwrap();
+    set_status(&p, &resolved, TicketStatus::Resolved).await;
+    let by_status = TicketFilter {
+        statuses: vec![TicketStatus::Resolved],
+        ..TicketFilter::default()
+    };
+    let found = p
+        .tickets
+        .list(scope, &by_status, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        found.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    let by_phone = TicketFilter {
+        customer_phone: Some(phone("+5511987650003")),
+        ..TicketFilter::default()
+    };
+    let found = p
+        .tickets
+        .list(scope, &by_phone, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        found.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [ids[2]]
+    );
+    let by_text = TicketFilter {
+        text: Some("SM9".into()),
+        ..TicketFilter::default()
+    };
+    let found = p
+        .tickets
+        .list(scope, &by_text, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        found.data.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [ids[0]]
+    );
+    let unassigned = TicketFilter {
+        assignee: omni_ticketing::AssigneeFilter::User(t.admin.id),
+        ..TicketFilter::default()
+    };
+    assert!(
+        p.tickets
+            .list(scope, &unassigned, PageRequest::default())
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+}
+
+/// Claimed jobs are leased; a failure runs again after its delay; a released job runs again
+/// at once without spending an attempt; one company cannot take every slot.
+pub async fn jobs_are_leased_retried_released_and_capped_per_company(p: Ports) {
+    let a = tenant(&p, 1).await;
+    let b = tenant(&p, 2).await;
+    for n in 1..=3 {
+        stored(
+            &p,
+            &inbound(&a, &format!("SMa{n}"), &format!("+551198765000{n}")),
+        )
+        .await;
+    }
+    stored(&p, &inbound(&b, "SMb1", "+5511987650001")).await;
+    let lease = Duration::from_secs(60);
+    let claimed = p
+        .jobs
+        .claim(&[JobKind::Triage], 10, lease, 2)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3, "two of a's and b's one: {claimed:?}");
+    assert!(
+        claimed
+            .iter()
+            .all(|j| j.kind == JobKind::Triage && j.attempts == 1)
+    );
+    assert!(claimed.iter().all(|j| j.job.is_ok()));
+    assert!(
+        p.jobs
+            .claim(&[JobKind::Triage], 10, lease, 2)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a still has two running"
+    );
+    assert!(
+        p.jobs
+            .claim(&[JobKind::Send], 10, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (first, second, third) = (claimed[0].id, claimed[1].id, claimed[2].id);
+    assert!(p.jobs.extend(first, lease).await.unwrap());
+    assert!(
+        !p.jobs
+            .fail(first, "try later", Duration::from_secs(3600))
+            .await
+            .unwrap()
+    );
+    p.jobs.release(second).await.unwrap();
+    p.jobs.complete(third).await.unwrap();
+    assert!(
+        !p.jobs.extend(third, lease).await.unwrap(),
+        "done is not held"
+    );
+    let again = p
+        .jobs
+        .claim(&[JobKind::Triage], 10, lease, 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = again.iter().map(|j| j.id).collect();
+    assert!(ids.contains(&second), "released runs at once: {again:?}");
+    assert!(!ids.contains(&first), "failed waits for its delay");
+    let released = again.iter().find(|j| j.id == second).unwrap();
+    assert_eq!(released.attempts, 1, "a release spends no attempt");
+    let counts = p.jobs.counts().await.unwrap();
+    let of = |status: &str| {
+        counts
+            .iter()
+            .filter(|c| c.kind == "triage" && c.status == status)
+            .map(|c| c.count)
+            .sum::<i64>()
+    };
+    assert_eq!(of("queued"), 1);
+    assert_eq!(of("running"), i64::try_from(again.len()).unwrap());
+    assert_eq!(of("done"), 0, "done jobs are not counted");
+}
+
+/// The log hands events out in order, and one company's events between two cursors.
+pub async fn the_event_log_replays_one_company_between_cursors(p: Ports) {
+    let a = tenant(&p, 1).await;
+    let b = tenant(&p, 2).await;
+    let start = p.events.latest_id().await.unwrap();
+    stored(&p, &inbound(&a, "SM1", "+5511987650001")).await;
+    stored(&p, &inbound(&b, "SM1", "+5511987650001")).await;
+    stored(&p, &inbound(&a, "SM2", "+5511987650001")).await;
+    let all = p.events.after(start, 100).await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(all.windows(2).all(|w| w[0].id.get() < w[1].id.get()));
+    let end = p.events.latest_id().await.unwrap();
+    assert_eq!(end, all.last().unwrap().id.get());
+    let of_a = p
+        .events
+        .company_between(a.company, start, end, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        of_a.iter().map(|e| e.event_type).collect::<Vec<_>>(),
+        [
+            EventType::TicketCreated,
+            EventType::MessageCreated,
+            EventType::MessageCreated
+        ]
+    );
+    assert!(of_a.iter().all(|e| e.company_id == a.company));
+    let upto_first = p
+        .events
+        .company_between(a.company, start, all[1].id.get(), 100)
+        .await
+        .unwrap();
+    assert_eq!(upto_first.len(), 2, "upto is inclusive");
+    assert_eq!(p.events.after(start, 2).await.unwrap().len(), 2, "limit");
+    assert_eq!(p.events.prune(Duration::from_secs(3600)).await.unwrap(), 0);
+    assert!(p.events.pruned_through().await.unwrap() <= start);
+}
+
+/// E-mail addresses are unique; a company keeps at least one admin; a WebSocket ticket is
+/// taken once; revoked tokens and ended sessions show in the session lookup.
+pub async fn users_have_unique_emails_and_a_company_keeps_an_admin(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let agent = |email: &str| NewUser {
+        company_id: Some(t.company),
+        email: Email::parse(email).unwrap(),
+        name: name("Agent"),
+        role: Role::Agent,
+        password_hash: PasswordHash::new("hash".into()),
+    };
+    let bia = p.users.insert(agent("bia@example.com")).await.unwrap();
+    assert!(matches!(
+        p.users.insert(agent("admin1@example.com")).await,
+        Err(IdentityError::EmailTaken)
+    ));
+    let (found, hash) = p
+        .users
+        .find_credentials(&Email::parse("bia@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, hash.as_str()), (bia.id, "hash"));
+    assert!(matches!(
+        p.users.delete(Scope::All, t.admin.id, true).await,
+        Err(IdentityError::LastAdmin)
+    ));
+    let demote = UserUpdate {
+        role: Some(Role::Agent),
+        removes_an_admin: true,
+        ..UserUpdate::default()
+    };
+    assert!(matches!(
+        p.users.update(Scope::All, t.admin.id, demote).await,
+        Err(IdentityError::LastAdmin)
+    ));
+    let renamed = p
+        .users
+        .update(
+            Scope::Company(t.company),
+            bia.id,
+            UserUpdate {
+                name: Some(name("Bia")),
+                end_sessions: true,
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.name.as_str(), "Bia");
+    assert_eq!(renamed.session_epoch, bia.session_epoch + 1);
+
+    let session = omni_identity::Session {
+        principal: omni_identity::Principal::of(&renamed),
+        token_id: "tok-1".into(),
+        session_epoch: renamed.session_epoch,
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    p.users.store_ticket("ws-1", &session, 30).await.unwrap();
+    let grant = p.users.take_ticket("ws-1").await.unwrap().unwrap();
+    assert_eq!((grant.user_id, grant.token_id.as_str()), (bia.id, "tok-1"));
+    assert_eq!(p.users.take_ticket("ws-1").await.unwrap(), None, "once");
+
+    let (_, revoked) = p
+        .users
+        .find_session(bia.id, "tok-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!revoked);
+    p.users
+        .revoke_token(bia.id, "tok-1", session.expires_at)
+        .await
+        .unwrap();
+    let (_, revoked) = p
+        .users
+        .find_session(bia.id, "tok-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(revoked);
+    p.users.end_sessions(bia.id).await.unwrap();
+    let (user, _) = p
+        .users
+        .find_session(bia.id, "tok-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.session_epoch, renamed.session_epoch + 1);
+    assert!(
+        p.users
+            .delete(Scope::Company(t.company), bia.id, false)
+            .await
+            .unwrap()
+    );
+    assert_eq!(p.users.find(Scope::All, bia.id).await.unwrap(), None);
+}
+
+/// A number belongs to one integration, by which webhooks find their company.
+pub async fn integration_numbers_are_unique_and_route_webhooks(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let other = tenant(&p, 2).await;
+    let number = phone("+14155550001");
+    let routed = p
+        .integrations
+        .find_by_phone(&number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((routed.id, routed.company_id), (t.integration, t.company));
+    let taken = p
+        .integrations
+        .insert(NewIntegration {
+            company_id: other.company,
+            kind: IntegrationType::TwilioWhatsapp,
+            config: routed.config.clone(),
+            secrets: BTreeMap::new(),
+            enabled: true,
+        })
+        .await;
+    assert!(matches!(taken, Err(TenancyError::Conflict(_))), "{taken:?}");
+    assert_eq!(
+        p.integrations
+            .channels(t.company)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+        [t.integration]
+    );
+    let disabled = p
+        .integrations
+        .update(
+            Scope::Company(t.company),
+            t.integration,
+            omni_tenancy::IntegrationChanges {
+                config: routed.config.clone(),
+                secrets: BTreeMap::new(),
+                enabled: false,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!disabled.enabled);
+    assert!(p.integrations.channels(t.company).await.unwrap().is_empty());
+    assert!(
+        !p.integrations
+            .delete(Scope::Company(other.company), t.integration)
+            .await
+            .unwrap()
+    );
+    assert!(
+        p.integrations
+            .delete(Scope::All, t.integration)
+            .await
+            .unwrap()
+    );
+    assert_eq!(p.integrations.find_by_phone(&number).await.unwrap(), None);
+}
+
+/// A company's deletion takes its users, integrations and tickets with it.
+pub async fn deleting_a_company_takes_what_it_owned(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let keep = tenant(&p, 2).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    assert!(
+        !p.companies
+            .delete(Scope::Company(keep.company), t.company)
+            .await
+            .unwrap()
+    );
+    assert!(p.companies.delete(Scope::All, t.company).await.unwrap());
+    assert_eq!(p.companies.find(Scope::All, t.company).await.unwrap(), None);
+    assert_eq!(p.users.find(Scope::All, t.admin.id).await.unwrap(), None);
+    assert_eq!(p.tickets.find(Scope::All, ticket.id).await.unwrap(), None);
+    assert_eq!(
+        p.integrations
+            .find(Scope::All, t.integration)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        p.companies
+            .find(Scope::All, keep.company)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -1,0 +1,381 @@
+//! The messaging crate's [`MessageStore`] in memory. Each method is one unit of work under
+//! the lock: the message, the ticket it moves, their events and the jobs they imply.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use omni_core::{Cursor, MessageId, Page, PageRequest, Scope, TicketId};
+use omni_messaging::{
+    Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, MessageStore, MessagingError,
+    NewOutbound, OutboundOutcome, StatusReport, TicketMessage, events as message_events,
+};
+use omni_ticketing::{NewTicket, Priority, TicketChanges, TicketingError, events as ticket_events};
+
+use crate::MemoryStore;
+use crate::state::{State, StoredMessage};
+use crate::tickets::{insert_ticket, open_ticket_of};
+
+fn ticketing(e: TicketingError) -> MessagingError {
+    match e {
+        TicketingError::NotFound => MessagingError::NotFound,
+        other => MessagingError::Unknown(Box::new(other)),
+    }
+}
+
+fn find_in(state: &State, scope: Scope, id: MessageId) -> Option<&TicketMessage> {
+    state
+        .messages
+        .get(&id.get())
+        .map(|m| &m.message)
+        .filter(|m| scope.includes(Some(m.company_id)))
+}
+
+/// Stores a new message and returns it.
+fn insert_message(
+    state: &mut State,
+    message: impl FnOnce(MessageId) -> TicketMessage,
+    idempotency_key: Option<String>,
+) -> TicketMessage {
+    let id = state.next_id();
+    let message = message(MessageId::new(id));
+    state.messages.insert(
+        id,
+        StoredMessage {
+            message: message.clone(),
+            idempotency_key,
+        },
+    );
+    message
+}
+
+/// Records how a send ended on a message that was still waiting for it.
+fn finish(
+    state: &mut State,
+    id: MessageId,
+    sid: Option<&str>,
+    status: DeliveryStatus,
+    code: Option<i32>,
+    why: Option<&str>,
+) {
+    let Some(stored) = state.messages.get_mut(&id.get()) else {
+        return;
+    };
+    let m = &mut stored.message;
+    if !matches!(
+        m.delivery_status,
+        DeliveryStatus::Queued | DeliveryStatus::Sending
+    ) {
+        return;
+    }
+    m.delivery_status = status;
+    m.whatsapp_message_id = sid.map(str::to_owned);
+    m.error_code = code;
+    m.error_message = why.map(str::to_owned);
+    m.updated_at = Utc::now();
+    let event = message_events::status_updated(m);
+    state.append([event]);
+}
+
+#[async_trait]
+impl MessageStore for MemoryStore {
+    async fn record_inbound(&self, inbound: &Inbound) -> Result<InboundOutcome, MessagingError> {
+        let mut state = self.lock();
+        if let Some(seen) = state.messages.values().find(|m| {
+            m.message.company_id == inbound.company_id
+                && m.message.whatsapp_message_id.as_deref() == Some(inbound.message_sid.as_str())
+        }) {
+            return Ok(InboundOutcome::Duplicate {
+                message_id: seen.message.id,
+            });
+        }
+        let (mut ticket, opened_now) =
+            match open_ticket_of(&state, inbound.company_id, &inbound.customer) {
+                Some(open) => (open.clone(), false),
+                None => {
+                    let mut opened = insert_ticket(
+                        &mut state,
+                        &NewTicket {
+                            company_id: inbound.company_id,
+                            customer_phone: inbound.customer.clone(),
+                            customer_name: inbound.customer_name.clone(),
+                            channel: inbound.channel,
+                            priority: Priority::Medium,
+                            category: None,
+                            assigned_to: None,
+                        },
+                    )
+                    .map_err(ticketing)?;
+                    opened.integration_id = Some(inbound.integration_id);
+                    (opened, true)
+                }
+            };
+        // The domain decides whether the message reopens the ticket and calls triage.
+        let effect = ticket.take_customer_message(opened_now);
+        let now = Utc::now();
+        let message = insert_message(
+            &mut state,
+            |id| TicketMessage {
+                id,
+                ticket_id: ticket.id,
+                company_id: inbound.company_id,
+                content: inbound.body.clone(),
+                from_customer: true,
+                whatsapp_number: inbound.customer.clone(),
+                whatsapp_message_id: Some(inbound.message_sid.clone()),
+                author_id: None,
+                delivery_status: DeliveryStatus::Received,
+                error_code: None,
+                error_message: None,
+                media: inbound.media.clone(),
+                created_at: now,
+                updated_at: now,
+            },
+            None,
+        );
+        ticket.last_message_at = Some(now);
+        ticket.last_activity_at = now;
+        if let Some(name) = &inbound.customer_name {
+            ticket.customer_name = Some(name.clone());
+        }
+        ticket.version += 1;
+        ticket.updated_at = now;
+        state.tickets.insert(ticket.id.get(), ticket.clone());
+        let mut new_events = Vec::with_capacity(2);
+        if opened_now {
+            new_events.push(ticket_events::created(&ticket));
+        } else if let Some(status) = effect.status {
+            let changes = TicketChanges {
+                status: Some(status),
+                ..TicketChanges::default()
+            };
+            new_events.push(ticket_events::updated(&ticket, &changes));
+        }
+        new_events.push(message_events::created(&message));
+        state.append(new_events);
+        if effect.triage {
+            state.enqueue(
+                Some(ticket.company_id),
+                &Job::Triage {
+                    ticket_id: ticket.id,
+                },
+            );
+        }
+        Ok(InboundOutcome::Stored {
+            message,
+            ticket,
+            new_ticket: opened_now,
+        })
+    }
+
+    async fn record_outbound(
+        &self,
+        scope: Scope,
+        outbound: &NewOutbound,
+    ) -> Result<OutboundOutcome, MessagingError> {
+        let mut state = self.lock();
+        let Some(current) = state
+            .tickets
+            .get(&outbound.ticket_id.get())
+            .filter(|t| scope.includes(Some(t.company_id)))
+            .cloned()
+        else {
+            return Err(MessagingError::NotFound);
+        };
+        let key = outbound.idempotency_key.as_ref().map(|k| k.as_str());
+        if let Some(key) = key
+            && let Some(earlier) = state.messages.values().find(|m| {
+                m.message.company_id == current.company_id
+                    && m.message.author_id == outbound.author_id
+                    && m.idempotency_key.as_deref() == Some(key)
+            })
+        {
+            return Ok(OutboundOutcome::Replayed(earlier.message.clone()));
+        }
+        current.accepts_reply()?;
+        let now = Utc::now();
+        let created = insert_message(
+            &mut state,
+            |id| TicketMessage {
+                id,
+                ticket_id: current.id,
+                company_id: current.company_id,
+                content: outbound.content.clone(),
+                from_customer: false,
+                whatsapp_number: current.customer_phone.clone(),
+                whatsapp_message_id: None,
+                author_id: outbound.author_id,
+                delivery_status: DeliveryStatus::Queued,
+                error_code: None,
+                error_message: None,
+                media: Vec::new(),
+                created_at: now,
+                updated_at: now,
+            },
+            key.map(str::to_owned),
+        );
+        let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
+        if let Some(ticket) = state.tickets.get_mut(&current.id.get()) {
+            ticket.first_response_at = effect.first_response_at;
+            ticket.last_message_at = Some(effect.last_message_at);
+            ticket.last_activity_at = effect.last_activity_at;
+            ticket.version += 1;
+            ticket.updated_at = now;
+        }
+        state.append([message_events::created(&created)]);
+        state.enqueue(
+            Some(current.company_id),
+            &Job::Send {
+                message_id: created.id,
+            },
+        );
+        Ok(OutboundOutcome::Created(created))
+    }
+
+    async fn apply_status(
+        &self,
+        report: &StatusReport,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        let mut state = self.lock();
+        let Some(stored) = state.messages.values_mut().find(|m| {
+            m.message.company_id == report.company_id
+                && !m.message.from_customer
+                && m.message.whatsapp_message_id.as_deref() == Some(report.message_sid.as_str())
+        }) else {
+            return Ok(None);
+        };
+        let m = &mut stored.message;
+        if !m.delivery_status.may_become(report.status) {
+            return Ok(None);
+        }
+        m.delivery_status = report.status;
+        m.error_code = report.error_code;
+        m.error_message.clone_from(&report.error_message);
+        m.updated_at = Utc::now();
+        let updated = m.clone();
+        state.append([message_events::status_updated(&updated)]);
+        Ok(Some(updated))
+    }
+
+    async fn find(
+        &self,
+        scope: Scope,
+        id: MessageId,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        Ok(find_in(&self.lock(), scope, id).cloned())
+    }
+
+    async fn list(
+        &self,
+        scope: Scope,
+        ticket: TicketId,
+        page: PageRequest,
+    ) -> Result<Option<Page<TicketMessage>>, MessagingError> {
+        let state = self.lock();
+        if !state
+            .tickets
+            .get(&ticket.get())
+            .is_some_and(|t| scope.includes(Some(t.company_id)))
+        {
+            return Ok(None);
+        }
+        let after = page.cursor.map_or(i64::MIN, |c| c.id);
+        let messages = state
+            .messages
+            .range(after.saturating_add(1)..)
+            .map(|(_, m)| &m.message)
+            .filter(|m| m.ticket_id == ticket)
+            .take(usize::from(page.limit.get()) + 1)
+            .cloned()
+            .collect();
+        Ok(Some(Page::from_overfetch(messages, page.limit, |m| {
+            Cursor {
+                at: None,
+                id: m.id.get(),
+            }
+        })))
+    }
+
+    async fn requeue(&self, scope: Scope, id: MessageId) -> Result<TicketMessage, MessagingError> {
+        let mut state = self.lock();
+        let Some(current) = find_in(&state, scope, id).cloned() else {
+            return Err(MessagingError::NotFound);
+        };
+        let mut again = current.requeue()?;
+        again.updated_at = Utc::now();
+        if let Some(stored) = state.messages.get_mut(&id.get()) {
+            stored.message = again.clone();
+        }
+        // A failed message visibly goes back to queued; a never-sent one stays so.
+        if current.delivery_status != again.delivery_status {
+            state.append([message_events::status_updated(&again)]);
+        }
+        state.enqueue(
+            Some(again.company_id),
+            &Job::Send {
+                message_id: again.id,
+            },
+        );
+        Ok(again)
+    }
+
+    async fn customer_texts(
+        &self,
+        ticket: TicketId,
+        limit: i64,
+    ) -> Result<Vec<String>, MessagingError> {
+        let state = self.lock();
+        let mut texts: Vec<String> = state
+            .messages
+            .values()
+            .rev()
+            .map(|m| &m.message)
+            .filter(|m| m.ticket_id == ticket && m.from_customer && !m.content.is_empty())
+            .take(usize::try_from(limit).unwrap_or(0))
+            .map(|m| m.content.clone())
+            .collect();
+        texts.reverse();
+        Ok(texts)
+    }
+
+    async fn delivery(&self, id: MessageId) -> Result<Option<Delivery>, MessagingError> {
+        let state = self.lock();
+        let Some(message) = find_in(&state, Scope::All, id).cloned() else {
+            return Ok(None);
+        };
+        let ticket = state
+            .tickets
+            .get(&message.ticket_id.get())
+            .ok_or_else(|| MessagingError::unknown("a message's ticket is missing"))?;
+        Ok(Some(Delivery {
+            integration_id: ticket.integration_id,
+            channel: ticket.channel,
+            message,
+        }))
+    }
+
+    async fn mark_sent(
+        &self,
+        id: MessageId,
+        sid: &str,
+        status: DeliveryStatus,
+    ) -> Result<(), MessagingError> {
+        finish(&mut self.lock(), id, Some(sid), status, None, None);
+        Ok(())
+    }
+
+    async fn mark_failed(
+        &self,
+        id: MessageId,
+        code: Option<i32>,
+        why: &str,
+    ) -> Result<(), MessagingError> {
+        finish(
+            &mut self.lock(),
+            id,
+            None,
+            DeliveryStatus::Failed,
+            code,
+            Some(why),
+        );
+        Ok(())
+    }
+}
