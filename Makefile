@@ -15,10 +15,13 @@ build:
 	cargo build --bin omni-server
 
 ## Every test of the workspace, in parallel, each against its own database; the API fuzz
-## test among them runs schemathesis (see fuzz-tools).
+## test among them runs schemathesis (see fuzz-tools). Then the doctests (the README's
+## embedding code among them) and the embedding example.
 test: fuzz-tools
 	@command -v cargo-nextest >/dev/null 2>&1 || { echo "cargo-nextest missing: cargo install cargo-nextest --locked" >&2; exit 1; }
 	DATABASE_URL="$$($(DB) url postgres)" cargo nextest run --workspace --all-features --no-fail-fast
+	cargo test --workspace --all-features --doc
+	cargo run --quiet -p omni-messaging --example whatsapp_conversation
 
 ## schemathesis, pinned in tests/fuzz/requirements.txt, in a virtualenv under target/.
 FUZZ_VENV := target/fuzz-venv
@@ -41,6 +44,7 @@ bench:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
 fmt:
 	cargo fmt --all

@@ -88,6 +88,7 @@ impl IdentityService {
     }
 
     /// Creates a company with its first admin and logs the admin in.
+    #[tracing::instrument(skip_all)]
     pub async fn register(&self, registration: Registration) -> Result<AuthSession, IdentityError> {
         if !self.allow_registration {
             return Err(IdentityError::RegistrationClosed);
@@ -107,6 +108,7 @@ impl IdentityService {
 
     /// Logs a user in. An unknown e-mail, a malformed one and a wrong password get the same
     /// answer after the same hashing work.
+    #[tracing::instrument(skip_all)]
     pub async fn login(&self, email: &str, password: &str) -> Result<AuthSession, IdentityError> {
         let found = match Email::parse(email) {
             Ok(email) => self.users.find_credentials(&email).await?,
@@ -126,6 +128,7 @@ impl IdentityService {
     /// a token stops working when its user is deleted, when it is logged out, and when the
     /// user's password, e-mail or role changes (the session epoch moved on); a changed
     /// role applies at once.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, token: &str) -> Result<Session, IdentityError> {
         let claims = self.tokens.verify(token)?;
         self.current(
@@ -177,6 +180,7 @@ impl IdentityService {
     }
 
     /// Ends this session: its token stops working (`POST /auth/logout`).
+    #[tracing::instrument(skip_all, fields(user_id = %session.principal.user_id))]
     pub async fn logout(&self, session: &Session) -> Result<(), IdentityError> {
         self.users
             .revoke_token(
@@ -188,12 +192,14 @@ impl IdentityService {
     }
 
     /// Ends every session of the caller (`POST /auth/logout-all`).
+    #[tracing::instrument(skip_all, fields(user_id = %session.principal.user_id))]
     pub async fn logout_all(&self, session: &Session) -> Result<(), IdentityError> {
         self.users.end_sessions(session.principal.user_id).await
     }
 
     /// A one-time ticket that opens one WebSocket for this session within
     /// [`WS_TICKET_TTL_SECS`], so that no long-lived token has to travel in a URL.
+    #[tracing::instrument(skip_all, fields(user_id = %session.principal.user_id))]
     pub async fn ws_ticket(&self, session: &Session) -> Result<WsTicket, IdentityError> {
         let ticket = self.tokens.new_ticket();
         self.users
@@ -207,6 +213,7 @@ impl IdentityService {
 
     /// The session a ticket was issued for, if the ticket is fresh, unused, and that
     /// session still holds. A ticket works once.
+    #[tracing::instrument(skip_all)]
     pub async fn redeem_ticket(&self, ticket: &str) -> Result<Session, IdentityError> {
         let invalid = IdentityError::Unauthenticated("the ticket is invalid, used or expired");
         if ticket.is_empty() || ticket.len() > 128 {
@@ -234,6 +241,7 @@ impl IdentityService {
 
     /// Users the caller may see: their company's, or (superadmin) everyone's, optionally of
     /// one company.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn list_users(
         &self,
         caller: &Principal,
@@ -244,6 +252,7 @@ impl IdentityService {
     }
 
     /// One user the caller may see.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, user_id = %id))]
     pub async fn get_user(&self, caller: &Principal, id: UserId) -> Result<User, IdentityError> {
         self.users
             .find(caller.scope(), id)
@@ -252,6 +261,7 @@ impl IdentityService {
     }
 
     /// Adds a user: admins to their own company, the superadmin anywhere.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn create_user(
         &self,
         caller: &Principal,
@@ -297,6 +307,7 @@ impl IdentityService {
     }
 
     /// Creates a platform operator (the `create-superadmin` command; no caller).
+    #[tracing::instrument(skip_all)]
     pub async fn create_superadmin(
         &self,
         email: Email,
@@ -317,6 +328,7 @@ impl IdentityService {
 
     /// Changes a user. Anyone may change their own name, e-mail and password; changing
     /// someone else, or any role, takes an admin of their company (or the superadmin).
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, user_id = %id))]
     pub async fn update_user(
         &self,
         caller: &Principal,
@@ -397,6 +409,7 @@ impl IdentityService {
     }
 
     /// Deletes a user; never the caller themselves.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, user_id = %id))]
     pub async fn delete_user(&self, caller: &Principal, id: UserId) -> Result<(), IdentityError> {
         let scope = caller.scope();
         let target = self

@@ -24,6 +24,12 @@ omni_core::wire_enum! {
 }
 
 impl DeliveryStatus {
+    /// The statuses of an outbound message whose send has not ended: the outcome of a
+    /// send (sent, or failed) may only be written on a message still in one of them, so
+    /// that a provider's report that arrived first is not overwritten.
+    pub const AWAITING_SEND: [DeliveryStatus; 2] =
+        [DeliveryStatus::Queued, DeliveryStatus::Sending];
+
     /// How far along a message is. Twilio's callbacks arrive in any order; a status only
     /// replaces one of a lower rank, so `read` is never undone by a late `sent`.
     pub const fn rank(self) -> u8 {

@@ -8,10 +8,7 @@ impl TicketMessage {
     /// is sent once.
     pub fn awaits_send(&self) -> bool {
         !self.from_customer
-            && matches!(
-                self.delivery_status,
-                DeliveryStatus::Queued | DeliveryStatus::Sending
-            )
+            && DeliveryStatus::AWAITING_SEND.contains(&self.delivery_status)
             && self.whatsapp_message_id.is_none()
     }
 

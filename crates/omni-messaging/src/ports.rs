@@ -10,8 +10,19 @@ use crate::{
     OutboundOutcome, StatusReport, TicketMessage,
 };
 
-/// Where messages live. Each method is one transaction that also writes the events (see
-/// [`crate::events`] and the ticketing crate's) and the jobs the change implies.
+/// Where messages live. Each method is one unit of work — one transaction in PostgreSQL,
+/// one critical section in memory — that also writes the events (see [`crate::events`]
+/// and the ticketing crate's) and the jobs the change implies: the domain decides (the
+/// ticket's `take_customer_message`, `accepts_reply` and `on_reply`, the message's
+/// `requeue`, [`DeliveryStatus::may_become`]), the store keeps what was decided, and the
+/// store's constraints (one open ticket per customer, one message per provider id, one
+/// message per idempotency key) come back as typed outcomes, never as raw errors. Every
+/// adapter passes the same contract suite (`omni_store_memory::contract`).
+///
+/// The unit of work is the method rather than a transaction handle the use case holds:
+/// a use case never keeps a transaction open across a call to a provider, and a store
+/// may batch units (the PostgreSQL store commits concurrent inbound messages together)
+/// without the domain knowing.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait MessageStore: Send + Sync {

@@ -55,6 +55,7 @@ impl MessagingService {
 
     /// An agent's answer on a ticket: stored `queued`, sent by the worker. Returns the
     /// message and whether it is the replay of an earlier request with the same key.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, ticket_id = %ticket_id))]
     pub async fn reply(
         &self,
         caller: &Principal,
@@ -88,6 +89,7 @@ impl MessagingService {
     /// Sends triage's first answer on a ticket, like any outbound message but with no
     /// author. At most one per ticket: its idempotency key is the ticket's. `None` when the
     /// ticket can no longer be answered (closed or gone).
+    #[tracing::instrument(skip_all, fields(ticket_id = %ticket_id))]
     pub async fn auto_reply(
         &self,
         ticket_id: TicketId,
@@ -114,6 +116,7 @@ impl MessagingService {
     }
 
     /// Queues a failed or never-sent outbound message again.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, message_id = %id))]
     pub async fn resend(
         &self,
         caller: &Principal,
@@ -123,6 +126,7 @@ impl MessagingService {
     }
 
     /// One message.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, message_id = %id))]
     pub async fn get(
         &self,
         caller: &Principal,
@@ -135,6 +139,7 @@ impl MessagingService {
     }
 
     /// A ticket's messages, oldest first.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, ticket_id = %ticket))]
     pub async fn list(
         &self,
         caller: &Principal,
@@ -152,6 +157,7 @@ impl MessagingService {
     /// is an error, so that the job runs again later. A message that is no longer waiting
     /// (sent meanwhile, deleted) ends the job without sending: a job may run twice, a
     /// message is sent once.
+    #[tracing::instrument(skip_all, fields(message_id = %id))]
     pub async fn deliver(&self, id: MessageId) -> Result<(), DeliverError> {
         let retry = |e: MessagingError| DeliverError(e.to_string());
         let Some(delivery) = self.store.delivery(id).await.map_err(retry)? else {

@@ -47,6 +47,7 @@ impl TriageJob {
     }
 
     /// Triage one ticket; an error means "run again later".
+    #[tracing::instrument(skip_all, fields(ticket_id = %ticket_id))]
     pub async fn run(&self, ticket_id: TicketId) -> Result<(), DeliverError> {
         let Some(ticket) = self
             .tickets

@@ -106,6 +106,7 @@ impl WebhookRefusal {
 impl MessagingService {
     /// Routes a webhook by the provider's `number` to its enabled integration and checks
     /// that the provider signed it with the integration's secret.
+    #[tracing::instrument(skip_all, fields(number = %number.as_str()))]
     pub async fn authenticate(
         &self,
         number: &PhoneNumber,
@@ -128,6 +129,7 @@ impl MessagingService {
 
     /// Stores a customer's message that reached the webhook's integration: once per
     /// provider id, on the customer's open ticket or a new one.
+    #[tracing::instrument(skip_all, fields(company_id = %from.integration().company_id, integration_id = %from.integration().id, message_sid = %message.message_sid))]
     pub async fn accept_inbound(
         &self,
         from: &VerifiedWebhook,
@@ -158,6 +160,7 @@ impl MessagingService {
 
     /// Applies a delivery report for a message the webhook's integration sent; unknown
     /// sids and backward moves change nothing (`None`).
+    #[tracing::instrument(skip_all, fields(company_id = %from.integration().company_id, message_sid = %report.message_sid, status = report.status.as_str()))]
     pub async fn apply_status(
         &self,
         from: &VerifiedWebhook,

@@ -63,7 +63,7 @@ impl RootSpanBuilder for OmniRootSpan {
     }
 }
 
-/// The path and query with the values of [`SECRET_PARAMS`] replaced by `[redacted]`.
+/// The path and query with the values of `SECRET_PARAMS` replaced by `[redacted]`.
 pub fn redacted_target(uri: &actix_web::http::Uri) -> Cow<'_, str> {
     let path = uri.path();
     let Some(query) = uri.query() else {

@@ -39,6 +39,11 @@ mod users;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+// The README's Rust blocks are an embedder's first code: they compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 use state::State;
 
 /// The in-memory store: implements `UserRepository`, `CompanyRepository`,

@@ -60,10 +60,7 @@ fn finish(
         return;
     };
     let m = &mut stored.message;
-    if !matches!(
-        m.delivery_status,
-        DeliveryStatus::Queued | DeliveryStatus::Sending
-    ) {
+    if !DeliveryStatus::AWAITING_SEND.contains(&m.delivery_status) {
         return;
     }
     m.delivery_status = status;

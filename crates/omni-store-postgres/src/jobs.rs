@@ -119,6 +119,7 @@ impl PgJobQueue {
 impl JobQueue for PgJobQueue {
     // Two instances claiming at the same instant may each see the other's claims unmade,
     // so the per-company cap is exact per instance and close across them.
+    #[tracing::instrument(skip_all, fields(limit = limit))]
     async fn claim(
         &self,
         kinds: &[JobKind],

@@ -136,6 +136,7 @@ async fn find_message(
 
 #[async_trait]
 impl MessageStore for PgMessageStore {
+    #[tracing::instrument(skip_all, fields(company_id = %inbound.company_id, message_sid = %inbound.message_sid))]
     async fn record_inbound(&self, inbound: &Inbound) -> Result<InboundOutcome, MessagingError> {
         match self.batcher.submit(&self.db, inbound).await {
             Some(outcome) => outcome,
@@ -143,6 +144,7 @@ impl MessageStore for PgMessageStore {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(ticket_id = %outbound.ticket_id))]
     async fn record_outbound(
         &self,
         scope: Scope,
@@ -257,6 +259,7 @@ impl MessageStore for PgMessageStore {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(company_id = %report.company_id, message_sid = %report.message_sid))]
     async fn apply_status(
         &self,
         report: &StatusReport,
@@ -353,6 +356,7 @@ impl MessageStore for PgMessageStore {
         })))
     }
 
+    #[tracing::instrument(skip_all, fields(message_id = %id))]
     async fn requeue(&self, scope: Scope, id: MessageId) -> Result<TicketMessage, MessagingError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         let result = conn
@@ -469,6 +473,7 @@ impl MessageStore for PgMessageStore {
 
 impl PgMessageStore {
     /// Records the outcome of a send on a message that is still waiting for it.
+    #[tracing::instrument(skip_all, fields(message_id = %id, status = status.as_str()))]
     async fn finish(
         &self,
         id: MessageId,
@@ -483,10 +488,10 @@ impl PgMessageStore {
                 let row: Option<MessageRow> = diesel::update(
                     ticket_messages::table
                         .filter(ticket_messages::id.eq(id.get()))
-                        .filter(ticket_messages::delivery_status.eq_any([
-                            DeliveryStatus::Queued.as_str(),
-                            DeliveryStatus::Sending.as_str(),
-                        ])),
+                        .filter(
+                            ticket_messages::delivery_status
+                                .eq_any(DeliveryStatus::AWAITING_SEND.map(DeliveryStatus::as_str)),
+                        ),
                 )
                 .set((
                     ticket_messages::delivery_status.eq(status.as_str()),

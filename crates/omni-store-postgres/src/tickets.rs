@@ -261,6 +261,7 @@ impl TicketRepository for PgTicketRepository {
             .transpose()
     }
 
+    #[tracing::instrument(skip_all, fields(company_id = %new.company_id))]
     async fn insert(&self, new: NewTicket) -> Result<Ticket, TicketingError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         let result = conn
@@ -287,6 +288,7 @@ impl TicketRepository for PgTicketRepository {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(ticket_id = %id))]
     async fn apply(
         &self,
         scope: Scope,
@@ -354,6 +356,7 @@ impl TicketRepository for PgTicketRepository {
         result.map_err(store_error)
     }
 
+    #[tracing::instrument(skip_all, fields(ticket_id = %id))]
     async fn apply_triage(
         &self,
         id: TicketId,
@@ -400,6 +403,7 @@ impl TicketRepository for PgTicketRepository {
         result.map_err(store_error)
     }
 
+    #[tracing::instrument(skip_all, fields(ticket_id = %id))]
     async fn delete(&self, scope: Scope, id: TicketId) -> Result<bool, TicketingError> {
         let company = match scope {
             Scope::All => None,

@@ -72,6 +72,7 @@ impl IntegrationService {
     }
 
     /// The integrations the caller may manage.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn list(
         &self,
         caller: &Principal,
@@ -82,6 +83,7 @@ impl IntegrationService {
     }
 
     /// One integration the caller may manage.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, integration_id = %id))]
     pub async fn get(
         &self,
         caller: &Principal,
@@ -95,6 +97,7 @@ impl IntegrationService {
     }
 
     /// Adds an integration; every secret of its type is required.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, kind = input.kind.as_str()))]
     pub async fn create(
         &self,
         caller: &Principal,
@@ -148,6 +151,7 @@ impl IntegrationService {
 
     /// Changes an integration: `config` fields are laid over the stored ones; a secret
     /// omitted keeps its value.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, integration_id = %id))]
     pub async fn update(
         &self,
         caller: &Principal,
@@ -213,6 +217,7 @@ impl IntegrationService {
     }
 
     /// Deletes an integration.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, integration_id = %id))]
     pub async fn delete(&self, caller: &Principal, id: IntegrationId) -> Result<(), TenancyError> {
         admins_only(caller)?;
         if self.integrations.delete(caller.scope(), id).await? {
@@ -223,6 +228,7 @@ impl IntegrationService {
     }
 
     /// Asks the provider whether the integration's credentials work.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, integration_id = %id))]
     pub async fn verify(
         &self,
         caller: &Principal,
@@ -256,6 +262,7 @@ impl IntegrationService {
     }
 
     /// A company's integrations (system use: triage looks for the company's Vera AI).
+    #[tracing::instrument(skip_all, fields(company_id = %company))]
     pub async fn list_for_company(
         &self,
         company: CompanyId,
@@ -280,6 +287,7 @@ impl IntegrationService {
     /// The channel to send a company's message through: `preferred` (the ticket's) when it
     /// is still enabled, else the company's first enabled one of the right kind (WhatsApp or
     /// SMS), else any enabled one.
+    #[tracing::instrument(skip_all, fields(company_id = %company))]
     pub async fn channel_for(
         &self,
         company: CompanyId,

@@ -22,6 +22,7 @@ impl CompanyService {
     }
 
     /// The companies the caller may see.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn list(
         &self,
         caller: &Principal,
@@ -31,6 +32,7 @@ impl CompanyService {
     }
 
     /// One company the caller may see.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, company_id = %id))]
     pub async fn get(&self, caller: &Principal, id: CompanyId) -> Result<Company, TenancyError> {
         self.companies
             .find(caller.scope(), id)
@@ -39,6 +41,7 @@ impl CompanyService {
     }
 
     /// Creates a company (superadmin only); settings not given take their defaults.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn create(
         &self,
         caller: &Principal,
@@ -57,6 +60,7 @@ impl CompanyService {
     }
 
     /// Renames a company or changes its settings (merged into the current ones).
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, company_id = %id))]
     pub async fn update(
         &self,
         caller: &Principal,
@@ -94,6 +98,7 @@ impl CompanyService {
     }
 
     /// Deletes a company and its whole tenant (superadmin only).
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, company_id = %id))]
     pub async fn delete(&self, caller: &Principal, id: CompanyId) -> Result<(), TenancyError> {
         let scope = caller.scope();
         if self.companies.find(scope, id).await?.is_none() {

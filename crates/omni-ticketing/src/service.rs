@@ -52,6 +52,37 @@ pub struct TicketUpdateInput {
 /// applied only to that version; if another change landed first, it is decided again on
 /// the new version. So the last write wins per field, no field written by the other change
 /// is lost, and the state machine holds against the ticket as it really is.
+///
+/// The state machine is the service's, whatever the store:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use omni_core::DisplayName;
+/// # use omni_identity::{Email, PasswordHash, Principal, UserRepository};
+/// use omni_ticketing::{NewTicketInput, TicketService, TicketStatus, TicketUpdateInput, TicketingError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = omni_store_memory::MemoryStore::new();
+/// let service = TicketService::new(Arc::new(store.clone()), Arc::new(store.clone()));
+/// # let admin = store.create_company_with_admin(&DisplayName::parse("Loja")?,
+/// #     &Email::parse("a@loja.example")?, &DisplayName::parse("Ana")?, &PasswordHash::new("h".into())).await?;
+/// let caller = Principal::of(&admin);
+/// let ticket = service
+///     .create(&caller, NewTicketInput {
+///         customer_phone: "+5511987650001".parse()?,
+///         customer_name: None, channel: None, priority: None, category: None,
+///         assigned_to: None, company_id: None,
+///     })
+///     .await?;
+/// let close = |status| TicketUpdateInput { status: Some(status), ..Default::default() };
+/// service.update(&caller, ticket.id, close(TicketStatus::Closed)).await?;
+/// // Closed is final: the customer's next message opens a new ticket.
+/// let reopen = service.update(&caller, ticket.id, close(TicketStatus::Open)).await;
+/// assert!(matches!(reopen, Err(TicketingError::InvalidTransition { .. })));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct TicketService {
     tickets: Arc<dyn TicketRepository>,
@@ -76,6 +107,7 @@ impl TicketService {
     }
 
     /// Tickets the caller may see, filtered, newest activity first.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn list(
         &self,
         caller: &Principal,
@@ -89,6 +121,7 @@ impl TicketService {
     }
 
     /// One ticket.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, ticket_id = %id))]
     pub async fn get(&self, caller: &Principal, id: TicketId) -> Result<Ticket, TicketingError> {
         self.tickets
             .find(caller.scope(), id)
@@ -97,6 +130,7 @@ impl TicketService {
     }
 
     /// Opens a ticket for a customer (status `new`).
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn create(
         &self,
         caller: &Principal,
@@ -132,6 +166,7 @@ impl TicketService {
     }
 
     /// Changes a ticket's status, priority, category or assignee.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, ticket_id = %id))]
     pub async fn update(
         &self,
         caller: &Principal,
@@ -165,6 +200,7 @@ impl TicketService {
     }
 
     /// Deletes a ticket with its messages (admins).
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, ticket_id = %id))]
     pub async fn delete(&self, caller: &Principal, id: TicketId) -> Result<(), TicketingError> {
         if caller.role == Role::Agent {
             // Agents see the ticket, so refusing says nothing about its existence.

@@ -8,6 +8,7 @@ use crate::{SendRequest, TwilioClient, TwilioError};
 
 #[async_trait]
 impl ChannelSender for TwilioClient {
+    #[tracing::instrument(skip_all, fields(integration_id = %request.integration.id))]
     async fn send(&self, request: &OutboundRequest) -> Result<Sent, SendError> {
         let IntegrationConfig::Twilio(config) = &request.integration.config else {
             return Err(SendError::Permanent {

@@ -100,6 +100,7 @@ impl VeraTriage {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn ask(&self, body: &serde_json::Value) -> Result<String, TriageError> {
         let http = self.client.http();
         let request = http
