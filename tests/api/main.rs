@@ -5,6 +5,7 @@
 mod auth;
 mod binary;
 mod companies;
+mod crash;
 mod docs;
 mod errors;
 mod fuzz;

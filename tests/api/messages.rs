@@ -33,6 +33,13 @@ pub(crate) async fn setup_configured(
 ) -> Setup {
     let twilio = MockServer::start().await;
     crate::helpers::twilio_owns_numbers(&twilio).await;
+    // The Messages list a worker asks after an interrupted or failed attempt: empty, so
+    // the message is sent (the crash test mounts its own).
+    Mock::given(method("GET"))
+        .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"messages": []})))
+        .mount(&twilio)
+        .await;
     let db = omni_store_postgres::test_db::TestDatabase::new()
         .await
         .unwrap();
@@ -508,7 +515,9 @@ async fn sends(twilio: &MockServer) -> Vec<wiremock::Request> {
         .await
         .unwrap_or_default()
         .into_iter()
-        .filter(|r| r.url.path().ends_with("/Messages.json"))
+        .filter(|r| {
+            r.method == wiremock::http::Method::POST && r.url.path().ends_with("/Messages.json")
+        })
         .collect()
 }
 

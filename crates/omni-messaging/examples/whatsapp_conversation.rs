@@ -50,6 +50,15 @@ impl ChannelSender for PrintingChannel {
             status: DeliveryStatus::Sent,
         })
     }
+
+    // Nothing here survives a crash, so no attempt is ever retaken.
+    async fn find_sent(
+        &self,
+        _: &OutboundRequest,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Sent>, SendError> {
+        Ok(None)
+    }
 }
 
 /// No provider is reachable from this example: credentials and numbers are taken as

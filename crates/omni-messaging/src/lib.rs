@@ -32,7 +32,9 @@ pub use message::{
     Delivery, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome, StatusReport,
     TicketMessage,
 };
-pub use ports::{ChannelSender, MessageStore, OutboundRequest, SendError, Sent, TriageEngines};
+pub use ports::{
+    ChannelSender, MessageStore, OutboundRequest, SendError, SendStart, Sent, TriageEngines,
+};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockChannelSender, MockMessageStore, MockTriageEngines};
 pub use service::{DeliverError, MessagingService};

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use omni_core::{MessageId, Page, PageRequest, PhoneNumber, Scope, TicketId};
 use std::sync::Arc;
 
@@ -75,6 +76,11 @@ pub trait MessageStore: Send + Sync {
     /// What the send worker needs; `None` if the message is gone.
     async fn delivery(&self, id: MessageId) -> Result<Option<Delivery>, MessagingError>;
 
+    /// Notes, durably and before the provider is called, that an attempt to send the
+    /// message begins; says whether an earlier attempt began and recorded no outcome (its
+    /// worker died mid-call), and when the first one began. `None` if the message is gone.
+    async fn begin_send(&self, id: MessageId) -> Result<Option<SendStart>, MessagingError>;
+
     /// Records the provider's acceptance: its sid and status.
     async fn mark_sent(
         &self,
@@ -136,12 +142,35 @@ pub enum SendError {
     },
 }
 
+/// Where a message's sending stands as a worker takes it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendStart {
+    /// No attempt began before this one.
+    First,
+    /// An attempt began at `since` and recorded no outcome: the provider may have the
+    /// message already.
+    Retaken {
+        /// When the first attempt began.
+        since: DateTime<Utc>,
+    },
+}
+
 /// Sends messages through a provider (Twilio).
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ChannelSender: Send + Sync {
     /// Hands one message to the provider.
     async fn send(&self, request: &OutboundRequest) -> Result<Sent, SendError>;
+
+    /// The provider's record of this very message if it accepted it at or after `since`
+    /// (an attempt whose outcome was lost): the provider takes no idempotency key, so
+    /// asking is how a message is never sent twice. `None` when the provider has no such
+    /// message.
+    async fn find_sent(
+        &self,
+        request: &OutboundRequest,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Sent>, SendError>;
 }
 
 /// Chooses the triage engine for a company: Vera AI with its configuration when the company

@@ -7,7 +7,7 @@ use omni_ticketing::Channel;
 
 use crate::{
     ChannelSender, IdempotencyKey, MessageContent, MessageStore, MessagingError, NewOutbound,
-    OutboundOutcome, OutboundRequest, SendError, TicketMessage, WebhookVerifier,
+    OutboundOutcome, OutboundRequest, SendError, SendStart, TicketMessage, WebhookVerifier,
 };
 
 /// Why a send job did not finish: it should run again later.
@@ -202,6 +202,40 @@ impl MessagingService {
             media_urls: message.media.iter().map(|m| m.url.clone()).collect(),
             status_callback: self.status_callback_url.clone(),
         };
+        // The attempt is on record before the provider hears of it: a worker that takes
+        // the job over after a crash knows to ask before sending again.
+        let Some(start) = self.store.begin_send(id).await.map_err(retry)? else {
+            return Ok(());
+        };
+        if let SendStart::Retaken { since } = start {
+            match self.sender.find_sent(&request, since).await {
+                Ok(Some(sent)) => {
+                    tracing::info!(
+                        "the provider had the message from an interrupted attempt; not sending it again"
+                    );
+                    return self
+                        .store
+                        .mark_sent(id, &sent.sid, sent.status)
+                        .await
+                        .map_err(retry);
+                }
+                Ok(None) => {}
+                // Unknown whether it went out: ask again later rather than risk a double.
+                Err(SendError::Retryable(why)) => {
+                    return Err(DeliverError(format!(
+                        "could not ask the provider whether an interrupted send went out: {why}"
+                    )));
+                }
+                // The provider refuses these credentials: a send would be refused too.
+                Err(SendError::Permanent { code, message }) => {
+                    return self
+                        .store
+                        .mark_failed(id, code, &message)
+                        .await
+                        .map_err(retry);
+                }
+            }
+        }
         match self.sender.send(&request).await {
             Ok(sent) => self
                 .store

@@ -16,7 +16,7 @@ use omni_ticketing::Channel;
 use super::*;
 use crate::{
     CustomerMessage, Delivery, DeliveryStatus, InboundOutcome, MockChannelSender, MockMessageStore,
-    MockWebhookVerifier, ProviderStatus, Sent, SignedWebhook, WebhookRefusal,
+    MockWebhookVerifier, ProviderStatus, SendStart, Sent, SignedWebhook, WebhookRefusal,
 };
 
 const A: CompanyId = CompanyId::new(1);
@@ -275,6 +275,7 @@ async fn a_message_is_sent_with_the_opened_token_and_its_sid_recorded() {
     let mut ports = Ports::default();
     waiting(&mut ports, DeliveryStatus::Queued);
     channels(&mut ports, vec![integration(true)]);
+    first_attempt(&mut ports);
     ports
         .sender
         .expect_send()
@@ -307,6 +308,7 @@ async fn a_refusal_fails_the_message_and_a_temporary_failure_retries_the_job() {
     let mut refused = Ports::default();
     waiting(&mut refused, DeliveryStatus::Queued);
     channels(&mut refused, vec![integration(true)]);
+    first_attempt(&mut refused);
     refused.sender.expect_send().returning(|_| {
         Err(SendError::Permanent {
             code: Some(63016),
@@ -328,6 +330,7 @@ async fn a_refusal_fails_the_message_and_a_temporary_failure_retries_the_job() {
     let mut flaky = Ports::default();
     waiting(&mut flaky, DeliveryStatus::Queued);
     channels(&mut flaky, vec![integration(true)]);
+    first_attempt(&mut flaky);
     flaky
         .sender
         .expect_send()
@@ -335,6 +338,89 @@ async fn a_refusal_fails_the_message_and_a_temporary_failure_retries_the_job() {
     flaky.store.expect_mark_failed().never();
     flaky.store.expect_mark_sent().never();
     assert!(flaky.service().deliver(MessageId::new(11)).await.is_err());
+}
+
+fn first_attempt(ports: &mut Ports) {
+    ports
+        .store
+        .expect_begin_send()
+        .with(eq(MessageId::new(11)))
+        .times(1)
+        .returning(|_| Ok(Some(SendStart::First)));
+    ports.sender.expect_find_sent().never();
+}
+
+fn retaken(ports: &mut Ports, since: chrono::DateTime<chrono::Utc>) {
+    waiting(ports, DeliveryStatus::Queued);
+    channels(ports, vec![integration(true)]);
+    ports
+        .store
+        .expect_begin_send()
+        .returning(move |_| Ok(Some(SendStart::Retaken { since })));
+}
+
+#[tokio::test]
+async fn an_interrupted_send_is_asked_about_before_it_is_sent_again() {
+    let since = chrono::Utc::now() - chrono::Duration::seconds(30);
+    // The provider had it: its sid is recorded and nothing is sent.
+    let mut had_it = Ports::default();
+    retaken(&mut had_it, since);
+    had_it
+        .sender
+        .expect_find_sent()
+        .withf(move |r, at| *at == since && r.body == "Olá" && r.to == phone("+5511987650001"))
+        .times(1)
+        .returning(|_, _| {
+            Ok(Some(Sent {
+                sid: "SMfirst".into(),
+                status: DeliveryStatus::Delivered,
+            }))
+        });
+    had_it.sender.expect_send().never();
+    had_it
+        .store
+        .expect_mark_sent()
+        .with(
+            eq(MessageId::new(11)),
+            eq("SMfirst"),
+            eq(DeliveryStatus::Delivered),
+        )
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    had_it.service().deliver(MessageId::new(11)).await.unwrap();
+
+    // It never reached the provider: sent now.
+    let mut lost = Ports::default();
+    retaken(&mut lost, since);
+    lost.sender.expect_find_sent().returning(|_, _| Ok(None));
+    lost.sender.expect_send().times(1).returning(|_| {
+        Ok(Sent {
+            sid: "SMsecond".into(),
+            status: DeliveryStatus::Sending,
+        })
+    });
+    lost.store
+        .expect_mark_sent()
+        .with(
+            eq(MessageId::new(11)),
+            eq("SMsecond"),
+            eq(DeliveryStatus::Sending),
+        )
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    lost.service().deliver(MessageId::new(11)).await.unwrap();
+
+    // The provider cannot say: try later, never guess.
+    let mut unsure = Ports::default();
+    retaken(&mut unsure, since);
+    unsure
+        .sender
+        .expect_find_sent()
+        .returning(|_, _| Err(SendError::Retryable("timed out".into())));
+    unsure.sender.expect_send().never();
+    unsure.store.expect_mark_sent().never();
+    unsure.store.expect_mark_failed().never();
+    assert!(unsure.service().deliver(MessageId::new(11)).await.is_err());
 }
 
 #[tokio::test]

@@ -188,12 +188,14 @@ async fn run(
     tracing::info!("job worker stopped");
 }
 
-/// Exponential back-off with ±20 % jitter: 2 s, 4 s, 8 s… capped at 10 minutes.
+/// Exponential back-off with ±20 % jitter: 2 s, 4 s, 8 s… capped at a minute, so that a
+/// provider back from an outage hears from Omni within a minute; the queue's 40 attempts
+/// then span about 36 minutes before a job is dead.
 fn backoff(attempt: i32) -> Duration {
     let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
     let base = Duration::from_secs(2)
         .saturating_mul(2u32.saturating_pow(exp))
-        .min(Duration::from_secs(600));
+        .min(Duration::from_secs(60));
     let jitter = rand::rng().random_range(0.8..1.2);
     base.mul_f64(jitter)
 }
@@ -269,6 +271,9 @@ mod tests {
             fifth >= Duration::from_millis(25_600) && fifth <= Duration::from_millis(38_400),
             "{fifth:?}"
         );
-        assert!(backoff(30) <= Duration::from_secs(720));
+        assert!(backoff(30) <= Duration::from_secs(72));
+        // Forty attempts outlast a 30-minute outage.
+        let total: Duration = (1..40).map(backoff).sum();
+        assert!(total >= Duration::from_secs(30 * 60), "{total:?}");
     }
 }

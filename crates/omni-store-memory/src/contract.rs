@@ -29,7 +29,7 @@ use omni_identity::{
 };
 use omni_messaging::{
     DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, JobKind, JobQueue, MessageStore,
-    MessagingError, NewOutbound, OutboundOutcome, StatusReport, TicketMessage,
+    MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport, TicketMessage,
 };
 use omni_tenancy::{
     CompanyRepository, IntegrationConfig, IntegrationRepository, IntegrationType, NewIntegration,
@@ -99,6 +99,7 @@ macro_rules! port_contract_tests {
             users_have_unique_emails_and_a_company_keeps_an_admin,
             integration_numbers_are_unique_and_route_webhooks,
             deleting_a_company_takes_what_it_owned,
+            a_send_attempt_is_on_record_before_the_provider_is_called,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -1103,5 +1104,47 @@ pub async fn deleting_a_company_takes_what_it_owned(p: Ports) {
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+/// The first attempt to send is noted; a later one learns when the first began (its
+/// worker died before recording an outcome); sending again by hand starts afresh.
+pub async fn a_send_attempt_is_on_record_before_the_provider_is_called(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let message = created(reply(&p, &t, ticket.id, None).await);
+    let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+    assert_eq!(
+        p.messages.begin_send(message.id).await.unwrap(),
+        Some(SendStart::First)
+    );
+    let Some(SendStart::Retaken { since }) = p.messages.begin_send(message.id).await.unwrap()
+    else {
+        panic!("a second attempt is a takeover");
+    };
+    assert!(since >= before && since <= chrono::Utc::now());
+    assert_eq!(
+        p.messages.begin_send(message.id).await.unwrap(),
+        Some(SendStart::Retaken { since }),
+        "the first start stays"
+    );
+    p.messages
+        .mark_failed(message.id, None, "refused")
+        .await
+        .unwrap();
+    p.messages
+        .requeue(Scope::Company(t.company), message.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.messages.begin_send(message.id).await.unwrap(),
+        Some(SendStart::First)
+    );
+    assert_eq!(
+        p.messages
+            .begin_send(omni_core::MessageId::new(i64::MAX))
+            .await
+            .unwrap(),
+        None
     );
 }

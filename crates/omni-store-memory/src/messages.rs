@@ -6,7 +6,7 @@ use chrono::Utc;
 use omni_core::{Cursor, MessageId, Page, PageRequest, Scope, TicketId};
 use omni_messaging::{
     Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, MessageStore, MessagingError,
-    NewOutbound, OutboundOutcome, StatusReport, TicketMessage, events as message_events,
+    NewOutbound, OutboundOutcome, SendStart, StatusReport, TicketMessage, events as message_events,
 };
 use omni_ticketing::{NewTicket, Priority, TicketChanges, TicketingError, events as ticket_events};
 
@@ -42,6 +42,7 @@ fn insert_message(
         StoredMessage {
             message: message.clone(),
             idempotency_key,
+            send_started_at: None,
         },
     );
     message
@@ -300,6 +301,8 @@ impl MessageStore for MemoryStore {
         again.updated_at = Utc::now();
         if let Some(stored) = state.messages.get_mut(&id.get()) {
             stored.message = again.clone();
+            // A new series of attempts: the failed one's ended.
+            stored.send_started_at = None;
         }
         // A failed message visibly goes back to queued; a never-sent one stays so.
         if current.delivery_status != again.delivery_status {
@@ -346,6 +349,20 @@ impl MessageStore for MemoryStore {
             integration_id: ticket.integration_id,
             channel: ticket.channel,
             message,
+        }))
+    }
+
+    async fn begin_send(&self, id: MessageId) -> Result<Option<SendStart>, MessagingError> {
+        let mut state = self.lock();
+        let Some(stored) = state.messages.get_mut(&id.get()) else {
+            return Ok(None);
+        };
+        Ok(Some(match stored.send_started_at {
+            Some(since) => SendStart::Retaken { since },
+            None => {
+                stored.send_started_at = Some(Utc::now());
+                SendStart::First
+            }
         }))
     }
 

@@ -16,6 +16,8 @@ pub(crate) struct StoredMessage {
     pub(crate) message: TicketMessage,
     /// The namespaced idempotency key it was created under.
     pub(crate) idempotency_key: Option<String>,
+    /// When the first attempt to hand it to the provider began.
+    pub(crate) send_started_at: Option<DateTime<Utc>>,
 }
 
 /// Where a job is in its life.
@@ -59,8 +61,9 @@ pub(crate) struct JobRow {
     pub(crate) updated_at: DateTime<Utc>,
 }
 
-/// How many times a job runs before it is dead (the database's default).
-pub(crate) const MAX_ATTEMPTS: i32 = 10;
+/// How many times a job runs before it is dead (the database's default: with back-off
+/// capped at a minute, about 36 minutes of retries).
+pub(crate) const MAX_ATTEMPTS: i32 = 40;
 
 /// A WebSocket ticket waiting to be taken.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::{CompanyId, Cursor, MessageId, Page, PageRequest, Scope, TicketId, UserId};
 use omni_messaging::{
     Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, Media, MessageStore, MessagingError,
-    NewOutbound, OutboundOutcome, StatusReport, TicketMessage, events as message_events,
+    NewOutbound, OutboundOutcome, SendStart, StatusReport, TicketMessage, events as message_events,
 };
 use omni_ticketing::Ticket;
 
@@ -372,6 +372,8 @@ impl MessageStore for PgMessageStore {
                             ticket_messages::whatsapp_message_id.eq(&again.whatsapp_message_id),
                             ticket_messages::error_code.eq(again.error_code),
                             ticket_messages::error_message.eq(&again.error_message),
+                            // A new series of attempts: the failed one's ended.
+                            ticket_messages::send_started_at.eq(None::<DateTime<Utc>>),
                         ))
                         .returning(MessageRow::as_returning())
                         .get_result(conn)
@@ -448,6 +450,32 @@ impl MessageStore for PgMessageStore {
             channel: channel
                 .parse()
                 .map_err(|_| MessagingError::unknown("a ticket has an invalid channel"))?,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(message_id = %id))]
+    async fn begin_send(&self, id: MessageId) -> Result<Option<SendStart>, MessagingError> {
+        #[derive(QueryableByName)]
+        struct Began {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+            before: Option<DateTime<Utc>>,
+        }
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        // One statement, committed before the provider is called: the row lock orders two
+        // workers that raced for one job, and the earlier start is read under it.
+        let began: Option<Began> = diesel::sql_query(
+            "WITH before AS (SELECT id, send_started_at FROM ticket_messages WHERE id = $1 FOR UPDATE) \
+             UPDATE ticket_messages m SET send_started_at = coalesce(before.send_started_at, now()) \
+             FROM before WHERE m.id = before.id RETURNING before.send_started_at AS before",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(id.get())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(store_error)?;
+        Ok(began.map(|b| match b.before {
+            None => SendStart::First,
+            Some(since) => SendStart::Retaken { since },
         }))
     }
 

@@ -104,6 +104,7 @@ diesel::table! {
         idempotency_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        send_started_at -> Nullable<Timestamptz>,
     }
 }
 

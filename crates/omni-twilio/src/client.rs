@@ -262,6 +262,35 @@ impl TwilioClient {
         read_resource(response).await
     }
 
+    /// The account's latest messages to `to` (from `from`, when given): newest first, one
+    /// page of up to 50 — what a worker needs to find a message it may have sent moments ago.
+    pub async fn recent_messages(
+        &self,
+        account_sid: &str,
+        auth_token: &SecretString,
+        to: &str,
+        from: Option<&str>,
+    ) -> Result<Vec<MessageRecord>, TwilioError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
+            self.base_url
+        );
+        let mut query = vec![("To", to), ("PageSize", "50")];
+        if let Some(from) = from {
+            query.push(("From", from));
+        }
+        let response = self
+            .http
+            .get(url)
+            .query(&query)
+            .basic_auth(account_sid, Some(auth_token.expose()))
+            .send()
+            .await
+            .map_err(|e| TwilioError::Network(without_url(&e)))?;
+        let page: MessagePage = read_resource(response).await?;
+        Ok(page.messages)
+    }
+
     /// Whether `config` with `auth_token` opens the account: Twilio's own words either way.
     pub async fn verify_credentials(
         &self,
@@ -284,6 +313,28 @@ impl TwilioClient {
             Err(other) => Verification::unreachable(other.to_string()),
         }
     }
+}
+
+/// One message as Twilio's Messages list shows it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct MessageRecord {
+    /// Twilio's id of the message.
+    pub sid: String,
+    /// The text as sent.
+    #[serde(default)]
+    pub body: String,
+    /// Twilio's status word.
+    pub status: String,
+    /// When Twilio created it, as Twilio writes dates (RFC 2822).
+    pub date_created: Option<String>,
+    /// The Messaging Service it went through, if any.
+    pub messaging_service_sid: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct MessagePage {
+    #[serde(default)]
+    messages: Vec<MessageRecord>,
 }
 
 /// A resource from a 2xx answer, or Twilio's error document.

@@ -15,7 +15,7 @@ mod verifier;
 mod webhook;
 mod webhook_port;
 
-pub use client::{Account, NumberOwnership, SendRequest, SentMessage, TwilioClient};
+pub use client::{Account, MessageRecord, NumberOwnership, SendRequest, SentMessage, TwilioClient};
 pub use error::TwilioError;
 pub use signature::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator,

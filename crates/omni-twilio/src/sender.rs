@@ -1,27 +1,73 @@
 //! The messaging crate's [`ChannelSender`] through Twilio's Messages API.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use omni_messaging::{ChannelSender, DeliveryStatus, OutboundRequest, SendError, Sent};
-use omni_tenancy::IntegrationConfig;
+use omni_tenancy::{IntegrationConfig, TwilioConfig, TwilioSecrets};
 
-use crate::{SendRequest, TwilioClient, TwilioError};
+use crate::{MessageRecord, SendRequest, TwilioClient, TwilioError};
+
+/// How far before the recorded start of an attempt a message of Twilio's may be dated and
+/// still be that attempt's: Twilio's clock and the database's may disagree a little.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(30);
+
+/// The Twilio account and credentials of a request's integration.
+fn account(request: &OutboundRequest) -> Result<(&TwilioConfig, &TwilioSecrets), SendError> {
+    let IntegrationConfig::Twilio(config) = &request.integration.config else {
+        return Err(SendError::Permanent {
+            code: None,
+            message: "the integration is not a Twilio channel".into(),
+        });
+    };
+    let Some(secrets) = request.secrets.twilio() else {
+        return Err(SendError::Permanent {
+            code: None,
+            message: "the integration's secrets are not Twilio's".into(),
+        });
+    };
+    Ok((config, secrets))
+}
+
+fn send_error(e: TwilioError) -> SendError {
+    match e {
+        e if e.is_retryable() => SendError::Retryable(e.to_string()),
+        TwilioError::Api { code, message, .. } => SendError::Permanent {
+            code: code.and_then(|c| i32::try_from(c).ok()),
+            message,
+        },
+        other => SendError::Permanent {
+            code: None,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Whether Twilio's `record` is the message `request` describes, created at or after
+/// `since` (less the clock skew).
+fn is_the_attempt(
+    record: &MessageRecord,
+    request: &OutboundRequest,
+    config: &TwilioConfig,
+    since: DateTime<Utc>,
+) -> bool {
+    let created = record
+        .date_created
+        .as_deref()
+        .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
+        .map(|d| d.with_timezone(&Utc));
+    record.body == request.body
+        && created.is_some_and(|c| c >= since - CLOCK_SKEW)
+        && match &config.messaging_service_sid {
+            Some(service) => record.messaging_service_sid.as_deref() == Some(service),
+            None => true,
+        }
+}
 
 #[async_trait]
 impl ChannelSender for TwilioClient {
     #[tracing::instrument(skip_all, fields(integration_id = %request.integration.id))]
     async fn send(&self, request: &OutboundRequest) -> Result<Sent, SendError> {
-        let IntegrationConfig::Twilio(config) = &request.integration.config else {
-            return Err(SendError::Permanent {
-                code: None,
-                message: "the integration is not a Twilio channel".into(),
-            });
-        };
-        let Some(secrets) = request.secrets.twilio() else {
-            return Err(SendError::Permanent {
-                code: None,
-                message: "the integration's secrets are not Twilio's".into(),
-            });
-        };
+        let (config, secrets) = account(request)?;
         let prefix = if request.whatsapp { "whatsapp:" } else { "" };
         let send = SendRequest {
             account_sid: &config.account_sid,
@@ -39,15 +85,135 @@ impl ChannelSender for TwilioClient {
                     .unwrap_or(DeliveryStatus::Sending),
                 sid: sent.sid,
             }),
-            Err(e) if e.is_retryable() => Err(SendError::Retryable(e.to_string())),
-            Err(TwilioError::Api { code, message, .. }) => Err(SendError::Permanent {
-                code: code.and_then(|c| i32::try_from(c).ok()),
-                message,
-            }),
-            Err(other) => Err(SendError::Permanent {
-                code: None,
-                message: other.to_string(),
-            }),
+            Err(e) => Err(send_error(e)),
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(integration_id = %request.integration.id))]
+    async fn find_sent(
+        &self,
+        request: &OutboundRequest,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Sent>, SendError> {
+        let (config, secrets) = account(request)?;
+        let prefix = if request.whatsapp { "whatsapp:" } else { "" };
+        let to = format!("{prefix}{}", request.to);
+        // Through a Messaging Service Twilio picks the sender: match on the service.
+        let from = config
+            .messaging_service_sid
+            .is_none()
+            .then(|| format!("{prefix}{}", config.phone_number));
+        let records = self
+            .recent_messages(
+                &config.account_sid,
+                &secrets.auth_token,
+                &to,
+                from.as_deref(),
+            )
+            .await
+            .map_err(send_error)?;
+        // Newest first: of two identical texts, the later is this attempt's.
+        Ok(records
+            .into_iter()
+            .find(|r| is_the_attempt(r, request, config, since))
+            .map(|r| Sent {
+                status: DeliveryStatus::from_twilio(&r.status).unwrap_or(DeliveryStatus::Sending),
+                sid: r.sid,
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use omni_core::{CompanyId, IntegrationId};
+    use omni_tenancy::{Integration, IntegrationSecrets, IntegrationType, SecretString};
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+    fn request() -> OutboundRequest {
+        OutboundRequest {
+            integration: Integration {
+                id: IntegrationId::new(1),
+                company_id: CompanyId::new(1),
+                kind: IntegrationType::TwilioWhatsapp,
+                config: IntegrationConfig::Twilio(TwilioConfig {
+                    account_sid: SID.into(),
+                    phone_number: "+14155550100".parse().unwrap(),
+                    messaging_service_sid: None,
+                }),
+                secrets: BTreeMap::new(),
+                enabled: true,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            },
+            secrets: IntegrationSecrets::Twilio(TwilioSecrets {
+                auth_token: SecretString::new("token".into()),
+            }),
+            to: "+5511987650001".parse().unwrap(),
+            whatsapp: true,
+            body: "Já estornamos.".into(),
+            media_urls: vec![],
+            status_callback: "https://omni.example.com/ticket-messages/webhook".into(),
+        }
+    }
+
+    fn record(sid: &str, body: &str, at: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "sid": sid, "body": body, "status": "delivered",
+            "date_created": at.to_rfc2822(), "messaging_service_sid": null,
+        })
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_attempt_is_found_by_text_and_time_among_the_recent_messages() {
+        let twilio = MockServer::start().await;
+        let since = Utc::now() - chrono::Duration::minutes(1);
+        let client = TwilioClient::new(&twilio.uri(), Duration::from_secs(5)).unwrap();
+        Mock::given(method("GET"))
+            .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+            .and(query_param("To", "whatsapp:+5511987650001"))
+            .and(query_param("From", "whatsapp:+14155550100"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "messages": [
+                    record("SMother", "Outra coisa", since + chrono::Duration::seconds(2)),
+                    record("SMthis", "Já estornamos.", since + chrono::Duration::seconds(1)),
+                    // The same words an hour earlier were another message.
+                    record("SMearlier", "Já estornamos.", since - chrono::Duration::hours(1)),
+                ]
+            })))
+            .expect(2)
+            .mount(&twilio)
+            .await;
+        let found = client.find_sent(&request(), since).await.unwrap();
+        assert_eq!(
+            found,
+            Some(Sent {
+                sid: "SMthis".into(),
+                status: DeliveryStatus::Delivered
+            })
+        );
+        let later = since + chrono::Duration::minutes(5);
+        assert_eq!(client.find_sent(&request(), later).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_cannot_answer_is_a_reason_to_wait_not_to_send() {
+        let twilio = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&twilio)
+            .await;
+        let client = TwilioClient::new(&twilio.uri(), Duration::from_secs(5)).unwrap();
+        assert!(matches!(
+            client.find_sent(&request(), Utc::now()).await,
+            Err(SendError::Retryable(_))
+        ));
     }
 }
