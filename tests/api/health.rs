@@ -128,3 +128,70 @@ async fn metrics_are_prometheus_text() {
     );
     assert!(body.contains("omni_http_request_duration_seconds_bucket{method=\"GET\",route=\"/health/live\",status=\"200\",le=\"0.005\"}"), "{body}");
 }
+
+/// Pooled connections are not verified when they were just in use: when the server ends
+/// every backend under load, the requests that meet a dead connection answer 503 (retry),
+/// never 500, and the pool recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_killed_under_load_give_503s_then_recover_never_500s() {
+    let db = TestDatabase::new().await.unwrap();
+    let url = db.url().to_owned();
+    let app = spawn_app_on(db, &url, |f| f.merge(("limits.api_per_minute_per_user", 0))).await;
+    let admin = app.register().await;
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(Duration, u16)>::new()));
+    let started = Instant::now();
+    let mut load = Vec::new();
+    for _ in 0..8 {
+        let (client, address, token) =
+            (app.client.clone(), app.address.clone(), admin.token.clone());
+        let statuses = statuses.clone();
+        load.push(tokio::spawn(async move {
+            while started.elapsed() < Duration::from_secs(4) {
+                let status = client
+                    .get(format!("{address}/tickets"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16());
+                statuses.lock().unwrap().push((started.elapsed(), status));
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let killer = app.sql().await;
+    let killed: i64 = killer
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed > 0, "the app had connections to end");
+    for task in load {
+        task.await.unwrap();
+    }
+    let statuses = statuses.lock().unwrap().clone();
+    let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
+    for (_, status) in &statuses {
+        *by_status.entry(*status).or_default() += 1;
+    }
+    assert!(
+        by_status.keys().all(|s| matches!(s, 200 | 503)),
+        "only 200 and 503: {by_status:?}"
+    );
+    let late: Vec<u16> = statuses
+        .iter()
+        .filter(|(at, _)| *at > Duration::from_secs(3))
+        .map(|(_, s)| *s)
+        .collect();
+    assert!(
+        !late.is_empty() && late.iter().all(|s| *s == 200),
+        "recovered within 2 s: {by_status:?}"
+    );
+    assert!(
+        by_status.get(&200).copied().unwrap_or(0) > 100,
+        "{by_status:?}"
+    );
+}

@@ -61,6 +61,14 @@ fn unknown(e: impl std::fmt::Display) -> TenancyError {
     TenancyError::Unknown(e.to_string())
 }
 
+fn store_error(e: diesel::result::Error) -> TenancyError {
+    if crate::errors::lost_connection(&e) {
+        TenancyError::Unavailable(e.to_string())
+    } else {
+        unknown(e)
+    }
+}
+
 fn unavailable(e: crate::StoreError) -> TenancyError {
     match e {
         crate::StoreError::Unavailable(cause) => TenancyError::Unavailable(cause),
@@ -91,7 +99,7 @@ impl CompanyRepository for PgCompanyRepository {
             .select(CompanyRow::as_select())
             .load::<CompanyRow>(&mut conn)
             .await
-            .map_err(unknown)?;
+            .map_err(store_error)?;
         let companies = rows
             .into_iter()
             .map(CompanyRow::into_company)
@@ -110,7 +118,7 @@ impl CompanyRepository for PgCompanyRepository {
             .first::<CompanyRow>(&mut conn)
             .await
             .optional()
-            .map_err(unknown)?
+            .map_err(store_error)?
             .map(CompanyRow::into_company)
             .transpose()
     }
@@ -130,7 +138,7 @@ impl CompanyRepository for PgCompanyRepository {
             .returning(CompanyRow::as_returning())
             .get_result::<CompanyRow>(&mut conn)
             .await
-            .map_err(unknown)?
+            .map_err(store_error)?
             .into_company()
     }
 
@@ -158,7 +166,7 @@ impl CompanyRepository for PgCompanyRepository {
             .get_result::<CompanyRow>(&mut conn)
             .await
             .optional()
-            .map_err(unknown)?
+            .map_err(store_error)?
             .map(CompanyRow::into_company)
             .transpose()
     }
@@ -171,7 +179,7 @@ impl CompanyRepository for PgCompanyRepository {
         let deleted = diesel::delete(companies::table.filter(companies::id.eq(id.get())))
             .execute(&mut conn)
             .await
-            .map_err(unknown)?;
+            .map_err(store_error)?;
         // Its integrations went with it.
         self.db.routes().clear();
         Ok(deleted > 0)

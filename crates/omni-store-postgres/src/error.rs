@@ -6,7 +6,7 @@ pub enum StoreError {
     Unavailable(String),
     /// The database refused or failed a query.
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     /// Applying or reverting a migration failed.
     #[error("database migration failed: {0}")]
     Migration(String),
@@ -15,5 +15,15 @@ pub enum StoreError {
 impl From<diesel::ConnectionError> for StoreError {
     fn from(e: diesel::ConnectionError) -> Self {
         StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        if crate::errors::lost_connection(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Query(e)
+        }
     }
 }

@@ -27,3 +27,26 @@ pub(crate) fn constraint_violation(e: &Error) -> Option<Violation<'_>> {
         _ => None,
     }
 }
+
+/// Whether `e` says the connection to the server is gone (the server restarted, or an
+/// administrator ended the backend) rather than that the query was wrong: the database is
+/// unavailable (503, retry), not the request broken (500). A pooled connection is only
+/// verified after it sat idle, so this is how a connection that died since its last use
+/// is answered.
+pub(crate) fn lost_connection(e: &Error) -> bool {
+    match e {
+        Error::BrokenTransactionManager => true,
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        // PostgreSQL's words for SQLSTATE 57P01–57P03 (admin, crash and startup
+        // shutdowns), which diesel does not classify.
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            message.starts_with("terminating connection")
+                || message.starts_with("the database system is")
+        }
+        _ => false,
+    }
+}

@@ -201,13 +201,9 @@ async fn store(
             (outcomes.into_iter().map(Ok).collect(), alone)
         }
         // The database went away: one by one would only wait for it once per message.
-        Err(InboundTxError::Db(
-            e @ (diesel::result::Error::BrokenTransactionManager
-            | diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ClosedConnection,
-                _,
-            )),
-        )) => return all_unavailable(e.to_string()),
+        Err(InboundTxError::Db(e)) if crate::errors::lost_connection(&e) => {
+            return all_unavailable(e.to_string());
+        }
         Err(why) => {
             // Back to the pool first: the one-by-one path takes connections of its own.
             drop(conn);
@@ -254,12 +250,12 @@ pub(crate) async fn store_alone(db: &Database, inbound: &Inbound) -> Outcome {
                 .select(ticket_messages::id)
                 .first(&mut conn)
                 .await
-                .map_err(|e| MessagingError::Unknown(Box::new(e)))?;
+                .map_err(crate::messages::store_error)?;
             Ok(InboundOutcome::Duplicate {
                 message_id: MessageId::new(id),
             })
         }
-        Err(InboundTxError::Db(e)) => Err(MessagingError::Unknown(Box::new(e))),
+        Err(InboundTxError::Db(e)) => Err(crate::messages::store_error(e)),
     }
 }
 

@@ -17,7 +17,7 @@ use omni_tenancy::{
 use serde::{Deserialize, Serialize};
 
 use crate::Database;
-use crate::errors::{Violation, constraint_violation};
+use crate::errors::{Violation, constraint_violation, lost_connection};
 use crate::schema::integrations;
 
 /// Integrations in PostgreSQL.
@@ -108,6 +108,9 @@ fn secrets_json(secrets: &BTreeMap<String, SealedSecret>) -> serde_json::Value {
 }
 
 fn store_error(e: diesel::result::Error) -> TenancyError {
+    if lost_connection(&e) {
+        return TenancyError::Unavailable(e.to_string());
+    }
     match constraint_violation(&e) {
         Some(Violation::Unique("integrations_phone_number_key")) => {
             TenancyError::Conflict("the phone number already belongs to an integration")

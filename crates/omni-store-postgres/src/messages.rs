@@ -99,8 +99,12 @@ pub(crate) fn ticket(row: TicketRow) -> QueryResult<Ticket> {
     row.into_ticket().map_err(undecodable)
 }
 
-fn store_error(e: diesel::result::Error) -> MessagingError {
-    MessagingError::Unknown(Box::new(e))
+pub(crate) fn store_error(e: diesel::result::Error) -> MessagingError {
+    if crate::errors::lost_connection(&e) {
+        MessagingError::Unavailable(e.to_string())
+    } else {
+        MessagingError::Unknown(Box::new(e))
+    }
 }
 
 pub(crate) fn unavailable(e: crate::StoreError) -> MessagingError {

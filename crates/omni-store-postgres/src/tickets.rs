@@ -13,7 +13,7 @@ use omni_ticketing::{
     TicketingError, TriageMerge, TriageResult, events as ticket_events,
 };
 
-use crate::errors::{Violation, constraint_violation};
+use crate::errors::{Violation, constraint_violation, lost_connection};
 use crate::notifier::Announce;
 use crate::schema::{ticket_messages, tickets};
 use crate::{Database, events};
@@ -114,6 +114,9 @@ struct TicketChangeset {
 }
 
 fn store_error(e: diesel::result::Error) -> TicketingError {
+    if lost_connection(&e) {
+        return TicketingError::Unavailable(e.to_string());
+    }
     match constraint_violation(&e) {
         Some(Violation::ForeignKey("tickets_assignee_same_company")) => {
             TicketingError::Validation(vec![omni_core::FieldError::new(

@@ -12,7 +12,7 @@ use omni_identity::{
 use sha2::{Digest as _, Sha256};
 
 use crate::Database;
-use crate::errors::{Violation, constraint_violation};
+use crate::errors::{Violation, constraint_violation, lost_connection};
 use crate::schema::{companies, revoked_tokens, users, ws_tickets};
 
 /// Users in PostgreSQL.
@@ -101,6 +101,9 @@ struct UserChangeset {
 }
 
 fn store_error(e: diesel::result::Error) -> IdentityError {
+    if lost_connection(&e) {
+        return IdentityError::Unavailable(e.to_string());
+    }
     match constraint_violation(&e) {
         Some(Violation::Unique("users_email_key")) => IdentityError::EmailTaken,
         // The user's company does not exist (any more).
