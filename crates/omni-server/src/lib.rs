@@ -13,6 +13,7 @@ pub mod limits;
 pub mod listener;
 pub mod openapi;
 pub mod routes;
+pub mod schemas;
 pub mod span;
 pub mod state;
 pub mod telemetry;

@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 use crate::routes;
 
 /// The whole API. Paths come from the handlers; error answers every operation shares are
-/// added by [`CommonProblems`] so that each handler lists only what is its own.
+/// added by `CommonProblems` so that each handler lists only what is its own.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -63,7 +63,15 @@ use crate::routes;
         routes::ticket_messages::resend,
         routes::webhook::webhook,
     ),
-    components(schemas(crate::error::Problem)),
+    // Parameters refer to these, and utoipa collects only what bodies refer to.
+    components(schemas(
+        crate::error::Problem,
+        crate::schemas::FilterText,
+        crate::schemas::SearchText,
+        crate::schemas::AssigneeText,
+        crate::schemas::StatusFilter,
+        crate::schemas::PriorityFilter,
+    )),
     modifiers(&BearerAuth, &CommonProblems),
     tags(
         (name = "auth", description = "Registering a company, logging in"),
@@ -337,6 +345,34 @@ mod tests {
             .map(|(p, m)| ((*p).to_owned(), (*m).to_owned()))
             .collect();
         assert_eq!(documented, mounted);
+    }
+
+    /// Every `$ref` names a schema the document holds.
+    #[test]
+    fn every_reference_resolves() {
+        fn refs<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+            match value {
+                serde_json::Value::Object(fields) => {
+                    if let Some(serde_json::Value::String(r)) = fields.get("$ref") {
+                        found.push(r);
+                    }
+                    fields.values().for_each(|v| refs(v, found));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+                _ => {}
+            }
+        }
+        let json: serde_json::Value = serde_json::from_str(document()).unwrap();
+        let mut found = Vec::new();
+        refs(&json, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+            assert!(
+                json["components"]["schemas"][name].is_object(),
+                "{r} is not in the document"
+            );
+        }
     }
 
     #[test]

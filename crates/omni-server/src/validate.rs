@@ -7,6 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use omni_core::FieldError;
+use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -66,33 +67,62 @@ pub fn payload_config() -> web::PayloadConfig {
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // serde_json appends "at line 1 column 17": the client needs the field, not that.
-        let message = inner.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        if inner.is_data() {
-            ApiError::Validation(vec![field_error(&path, &message)])
-        } else {
-            ApiError::BadRequest(format!("the body is not valid JSON: {message}"))
-        }
+    let mut json = serde_json::Value::deserialize(&mut de).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not valid JSON: {}",
+            without_position(&e)
+        ))
     })?;
     de.end()
         .map_err(|_| ApiError::BadRequest("the body holds more than one JSON value".into()))?;
     // serde reads a struct from an array of its fields too (`[null, null]`); every body
     // of this API is an object, and positional fields would be a trap for clients.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if !json.is_object() {
         return Err(ApiError::Validation(vec![FieldError::new(
             "body",
             "must be a JSON object",
         )]));
     }
-    Ok(value)
+    integral_numbers_as_integers(&mut json);
+    serde_path_to_error::deserialize(json).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::Validation(vec![field_error(&path, &without_position(e.inner()))])
+    })
+}
+
+/// serde_json appends "at line 1 column 17": the client needs the field, not that.
+fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// JSON Schema counts `4385.0` as an integer (a number whose fraction is zero), and so
+/// does the document; serde would refuse it for an `i64`. Such numbers become integers
+/// before the body is read, wherever they are (an integration's `config` too).
+fn integral_numbers_as_integers(json: &mut serde_json::Value) {
+    use serde_json::Value;
+    match json {
+        Value::Number(n) if n.is_f64() => {
+            // Every f64 in (-2^63, 2^63) with no fraction is an exact i64; larger ones stay
+            // numbers the fields refuse as out of range.
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < LIMIT) {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "the value is integral and within i64's range"
+                )]
+                let integer = f as i64;
+                *json = Value::from(integer);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Names the field of a serde error: from the path (which already ends with an unknown
@@ -222,6 +252,26 @@ mod tests {
             parse::<Body>(br#"{"name": "x"} {"name": "y"}"#),
             Err(ApiError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn integral_numbers_are_integers_as_in_json_schema() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Id {
+            id: i64,
+            nested: Vec<serde_json::Value>,
+        }
+        let id: Id = parse(br#"{"id": 4385.0, "nested": [{"n": 1e3}, 2.5]}"#).unwrap();
+        assert_eq!(id.id, 4385);
+        assert_eq!(
+            id.nested,
+            [serde_json::json!({"n": 1000}), serde_json::json!(2.5)]
+        );
+        let Err(ApiError::Validation(errors)) = parse::<Id>(br#"{"id": 1.5, "nested": []}"#) else {
+            panic!("a fraction is not an integer");
+        };
+        assert_eq!(errors[0].field, "id");
+        assert!(parse::<Id>(br#"{"id": 1e19, "nested": []}"#).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::auth::AuthUser;
 use crate::client_addr;
 use crate::error::ApiError;
 use crate::routes::users::UserResponse;
+use crate::schemas::{DisplayNameText, EmailText, PasswordText};
 use crate::state::AppState;
 use crate::validate::{ValidJson, domain, parses};
 
@@ -21,22 +22,22 @@ pub struct RegisterRequest {
     /// The company's name.
     #[garde(custom(parses::<DisplayName>))]
     #[serde(default)]
-    #[schema(required, min_length = 1, max_length = 200)]
+    #[schema(required, value_type = DisplayNameText)]
     pub company_name: String,
     /// The admin's name.
     #[garde(custom(parses::<DisplayName>))]
     #[serde(default)]
-    #[schema(required, min_length = 1, max_length = 200)]
+    #[schema(required, value_type = DisplayNameText)]
     pub name: String,
     /// The admin's e-mail, their login.
     #[garde(custom(parses::<Email>))]
     #[serde(default)]
-    #[schema(required, format = Email, max_length = 254, example = "ana@example.com")]
+    #[schema(required, value_type = EmailText)]
     pub email: String,
     /// The admin's password: 8 to 128 characters.
     #[garde(custom(parses::<Password>))]
     #[serde(default)]
-    #[schema(required, min_length = 8, max_length = 128)]
+    #[schema(required, value_type = PasswordText)]
     pub password: String,
 }
 
@@ -56,7 +57,7 @@ impl std::fmt::Debug for RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The login.
-    #[garde(length(min = 1, max = 320))]
+    #[garde(length(chars, min = 1, max = 320))]
     #[serde(default)]
     #[schema(
         required,
@@ -66,7 +67,7 @@ pub struct LoginRequest {
     )]
     pub email: String,
     /// The password.
-    #[garde(length(min = 1, max = 1024))]
+    #[garde(length(chars, min = 1, max = 1024))]
     #[serde(default)]
     #[schema(required, min_length = 1, max_length = 1024)]
     pub password: String,

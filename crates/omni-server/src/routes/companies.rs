@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
+use crate::schemas::{DisplayNameText, SettingsPatchInput};
 use crate::state::AppState;
 use crate::validate::{ValidJson, domain, parses};
 
@@ -48,10 +49,11 @@ pub struct CreateCompanyRequest {
     /// The company's name.
     #[garde(custom(parses::<DisplayName>))]
     #[serde(default)]
-    #[schema(required, min_length = 1, max_length = 200)]
+    #[schema(required, value_type = DisplayNameText)]
     pub name: String,
     /// Settings; omitted ones take their defaults.
     #[garde(skip)]
+    #[schema(value_type = Option<SettingsPatchInput>)]
     pub settings: Option<SettingsPatch>,
 }
 
@@ -61,10 +63,11 @@ pub struct CreateCompanyRequest {
 pub struct UpdateCompanyRequest {
     /// A new name.
     #[garde(inner(custom(parses::<DisplayName>)))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(value_type = Option<DisplayNameText>)]
     pub name: Option<String>,
     /// Settings to change.
     #[garde(skip)]
+    #[schema(value_type = Option<SettingsPatchInput>)]
     pub settings: Option<SettingsPatch>,
 }
 

@@ -8,11 +8,13 @@ use omni_tenancy::{
     Integration, IntegrationInput, IntegrationType, IntegrationUpdateInput, Verification,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
+use crate::schemas::{self, IntegrationConfigPatch, IntegrationConfigShown, SecretNameText};
 use crate::state::AppState;
 use crate::validate::{ValidJson, domain, optional, parses};
 
@@ -28,9 +30,10 @@ pub struct IntegrationResponse {
     #[serde(rename = "type")]
     pub kind: IntegrationType,
     /// The non-secret configuration (e.g. `account_sid`, `phone_number`).
-    #[schema(value_type = Object)]
+    #[schema(value_type = IntegrationConfigShown)]
     pub config: serde_json::Value,
     /// Which secrets are set (e.g. `["auth_token"]`).
+    #[schema(value_type = Vec<SecretNameText>)]
     pub secrets_set: Vec<String>,
     /// Whether it is in use.
     pub enabled: bool,
@@ -55,20 +58,19 @@ impl From<Integration> for IntegrationResponse {
     }
 }
 
-/// `POST /integrations`.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+/// `POST /integrations`. Its schema (one shape of `config` per `type`) is
+/// [`schemas::create_integration_request`]: the derive knows only the fields.
+#[derive(Debug, Default, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIntegrationRequest {
     /// `twilio_whatsapp`, `twilio_sms` or `vera_ai`.
     #[garde(custom(parses::<IntegrationType>))]
     #[serde(default)]
-    #[schema(required, value_type = IntegrationType)]
     pub r#type: String,
     /// The typed configuration, secrets included: for Twilio `account_sid`,
-    /// `auth_token`, `phone_number`; for Vera AI `api_key` and optionally `base_url`.
+    /// `auth_token`, `phone_number`; for Vera AI `base_url`, `api_key` and `model`.
     #[garde(skip)]
     #[serde(default)]
-    #[schema(required, value_type = Object)]
     pub config: serde_json::Value,
     /// Whether it starts enabled (default true).
     #[garde(skip)]
@@ -76,6 +78,18 @@ pub struct CreateIntegrationRequest {
     /// The company (superadmin only).
     #[garde(skip)]
     pub company_id: Option<i64>,
+}
+
+impl PartialSchema for CreateIntegrationRequest {
+    fn schema() -> RefOr<Schema> {
+        schemas::create_integration_request()
+    }
+}
+
+impl ToSchema for CreateIntegrationRequest {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas::create_integration_schemas(schemas);
+    }
 }
 
 /// `PUT /integrations/:id`: config fields to change (omitted secrets keep their value),
@@ -89,7 +103,7 @@ pub struct UpdateIntegrationRequest {
     pub r#type: Option<String>,
     /// Fields of the configuration to change.
     #[garde(skip)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<IntegrationConfigPatch>)]
     pub config: Option<serde_json::Value>,
     /// Enable or disable it.
     #[garde(skip)]

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
+use crate::schemas::MessageText;
 use crate::state::AppState;
 use crate::validate::ValidJson;
 
@@ -38,7 +39,7 @@ pub struct ReplyRequest {
     /// The text (at most 1600 characters: one WhatsApp message).
     #[garde(skip)]
     #[serde(default)]
-    #[schema(required, min_length = 1, max_length = 1600)]
+    #[schema(required, value_type = MessageText)]
     pub content: String,
 }
 
@@ -82,7 +83,9 @@ pub async fn get(
 /// An agent's answer: stored `queued`, sent by the worker. With an `Idempotency-Key`
 /// header, a retried request answers with the first message (and `Idempotent-Replayed`).
 #[utoipa::path(post, path = "/ticket-messages", tag = "messages", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "Makes a retried request answer with the first one's message")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+        pattern = r"^[ -~]*[!-~][ -~]*$",
+        description = "Makes a retried request answer with the first one's message: printable ASCII and spaces")),
     request_body = ReplyRequest,
     responses(
         (status = 201, description = "The message, queued for sending", body = TicketMessage,

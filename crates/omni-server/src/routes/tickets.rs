@@ -13,11 +13,14 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
+use crate::schemas::{
+    AssigneeText, DisplayNameText, FilterText, PriorityFilter, SearchText, StatusFilter,
+};
 use crate::state::AppState;
 use crate::validate::{ValidJson, domain, optional, parses};
 
 /// The longest text search accepted, in characters.
-const MAX_QUERY_CHARS: usize = 200;
+pub(crate) const MAX_QUERY_CHARS: usize = 200;
 
 /// `GET /tickets`: filters and page, parsed from the query string by hand because
 /// `status` and `priority` may repeat (`?status=open&status=pending`, or `open,pending`).
@@ -116,7 +119,7 @@ pub struct CreateTicketRequest {
     pub customer_phone: String,
     /// The customer's name.
     #[garde(inner(custom(parses::<DisplayName>)))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(value_type = Option<DisplayNameText>)]
     pub customer_name: Option<String>,
     /// `whatsapp` (default) or `sms`.
     #[garde(inner(custom(parses::<Channel>)))]
@@ -164,14 +167,14 @@ pub struct UpdateTicketRequest {
 /// Tickets the caller may see, filtered, newest activity first.
 #[utoipa::path(get, path = "/tickets", tag = "tickets", security(("bearer" = [])),
     params(
-        ("status" = Option<Vec<TicketStatus>>, Query, description = "Only these statuses; repeat the parameter or separate with commas"),
-        ("priority" = Option<Vec<Priority>>, Query, description = "Only these priorities; repeat or separate with commas"),
-        ("category" = Option<String>, Query, description = "Only this category"),
-        ("assigned_to" = Option<String>, Query, pattern = r"^(me|none|-?[0-9]+)$", description = "`me`, `none` (unassigned) or a user id"),
-        ("customer_phone" = Option<String>, Query, description = "Only this customer (E.164)"),
-        ("q" = Option<String>, Query, max_length = 200, description = "Text in the customer's name, phone or messages"),
+        ("status" = Option<Vec<StatusFilter>>, Query, description = "Only these statuses; repeat the parameter or separate with commas"),
+        ("priority" = Option<Vec<PriorityFilter>>, Query, description = "Only these priorities; repeat or separate with commas"),
+        ("category" = Option<FilterText>, Query, description = "Only this category"),
+        ("assigned_to" = Option<AssigneeText>, Query, description = "`me`, `none` (unassigned) or a user id"),
+        ("customer_phone" = Option<PhoneNumber>, Query, description = "Only this customer (E.164)"),
+        ("q" = Option<SearchText>, Query, description = "Text in the customer's name, phone or messages"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Rows per page, 1 to 200 (50 when omitted)"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("cursor" = Option<FilterText>, Query, description = "The `next_cursor` of the previous page"),
     ),
     responses((status = 200, description = "A page of tickets, latest activity first", body = PageResponse<Ticket>)))]
 pub async fn list(
@@ -298,6 +301,51 @@ mod tests {
                 .as_str(),
             "+5511987650001"
         );
+    }
+
+    /// The document's patterns for the list filters accept exactly the values this parser
+    /// does.
+    #[test]
+    fn filter_patterns_accept_what_the_parser_accepts() {
+        use utoipa::PartialSchema;
+
+        fn pattern<T: PartialSchema>() -> regex::Regex {
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap()
+        }
+        let tokens = [
+            "open", "high", ",", " ", "\t", "\u{3000}", "\u{0}", "x", "opens",
+        ];
+        let mut values = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = values
+                .iter()
+                .flat_map(|v| tokens.iter().map(move |t| format!("{v}{t}")))
+                .collect();
+            values.extend(longer);
+        }
+        let checks: [(&str, regex::Regex); 6] = [
+            ("status", pattern::<StatusFilter>()),
+            ("priority", pattern::<PriorityFilter>()),
+            ("category", pattern::<FilterText>()),
+            ("q", pattern::<SearchText>()),
+            ("cursor", pattern::<FilterText>()),
+            ("assigned_to", pattern::<AssigneeText>()),
+        ];
+        for (key, re) in &checks {
+            for value in &values {
+                let query: String = form_urlencoded::Serializer::new(String::new())
+                    .append_pair(key, value)
+                    .finish();
+                let refused = match parse_list_query(&query) {
+                    Ok(_) => false,
+                    // A cursor this server did not issue is refused later, by the page.
+                    Err(ApiError::Validation(errors)) => errors.iter().any(|e| e.field == *key),
+                    Err(other) => panic!("{other:?}"),
+                };
+                assert_eq!(re.is_match(value), !refused, "{key}={value:?}");
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
+use crate::schemas::{AssignableRole, DisplayNameText, EmailText, PasswordText};
 use crate::state::AppState;
 use crate::validate::{ValidJson, domain, optional, parses};
 
@@ -19,8 +20,8 @@ use crate::validate::{ValidJson, domain, optional, parses};
 pub struct UserResponse {
     /// The user's id.
     pub id: i64,
-    /// The login.
-    #[schema(format = Email)]
+    /// The login, lower-case.
+    #[schema(value_type = EmailText)]
     pub email: String,
     /// How the user is called.
     pub name: String,
@@ -55,17 +56,17 @@ pub struct CreateUserRequest {
     /// The login.
     #[garde(custom(parses::<Email>))]
     #[serde(default)]
-    #[schema(required, format = Email, max_length = 254)]
+    #[schema(required, value_type = EmailText)]
     pub email: String,
     /// How the user is called.
     #[garde(custom(parses::<DisplayName>))]
     #[serde(default)]
-    #[schema(required, min_length = 1, max_length = 200)]
+    #[schema(required, value_type = DisplayNameText)]
     pub name: String,
     /// The initial password: 8 to 128 characters.
     #[garde(custom(parses::<Password>))]
     #[serde(default)]
-    #[schema(required, min_length = 8, max_length = 128)]
+    #[schema(required, value_type = PasswordText)]
     pub password: String,
     /// `admin` or `agent` (`agent` when omitted).
     #[garde(inner(custom(parses::<Role>)))]
@@ -94,23 +95,23 @@ impl std::fmt::Debug for CreateUserRequest {
 pub struct UpdateUserRequest {
     /// A new login.
     #[garde(inner(custom(parses::<Email>)))]
-    #[schema(format = Email, max_length = 254)]
+    #[schema(value_type = Option<EmailText>)]
     pub email: Option<String>,
     /// A new name.
     #[garde(inner(custom(parses::<DisplayName>)))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(value_type = Option<DisplayNameText>)]
     pub name: Option<String>,
     /// A new password.
     #[garde(inner(custom(parses::<Password>)))]
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(value_type = Option<PasswordText>)]
     pub password: Option<String>,
-    /// A new role.
+    /// A new role: `admin` or `agent`.
     #[garde(inner(custom(parses::<Role>)))]
-    #[schema(value_type = Option<Role>)]
+    #[schema(value_type = Option<AssignableRole>)]
     pub role: Option<String>,
     /// Your current password: required to change your own `email` or `password`. Changing
     /// a password, e-mail or role ends every session of that user.
-    #[garde(inner(length(min = 1, max = 1024)))]
+    #[garde(inner(length(chars, min = 1, max = 1024)))]
     #[schema(min_length = 1, max_length = 1024)]
     pub current_password: Option<String>,
 }

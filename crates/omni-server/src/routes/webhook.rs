@@ -16,14 +16,24 @@ use crate::state::AppState;
 #[derive(Debug, ToSchema)]
 #[allow(non_snake_case, dead_code)] // Twilio's field names; documents the form only.
 pub struct TwilioWebhookForm {
-    /// Twilio's id of the message.
-    #[schema(example = "SM0123456789abcdef0123456789abcdef")]
+    /// Twilio's id of the message: up to 64 letters and digits.
+    #[schema(
+        example = "SM0123456789abcdef0123456789abcdef",
+        pattern = r"^[A-Za-z0-9]{1,64}$"
+    )]
     MessageSid: String,
-    /// The sender: the customer (`whatsapp:+55…`) or, on a status callback, our number.
-    #[schema(example = "whatsapp:+5511987650001")]
+    /// The sender: the customer (`whatsapp:+55…`) or, on a status callback, our number;
+    /// E.164, with `whatsapp:` for WhatsApp.
+    #[schema(
+        example = "whatsapp:+5511987650001",
+        pattern = r"^(whatsapp:)?\+[1-9][0-9]{6,14}$"
+    )]
     From: String,
     /// The recipient: our number, or the customer on a status callback.
-    #[schema(example = "whatsapp:+14155238886")]
+    #[schema(
+        example = "whatsapp:+14155238886",
+        pattern = r"^(whatsapp:)?\+[1-9][0-9]{6,14}$"
+    )]
     To: String,
     /// The text.
     Body: Option<String>,
@@ -41,7 +51,8 @@ pub struct TwilioWebhookForm {
 /// Answers `<Response/>` once the message is stored — before any triage or sending, which
 /// are durable jobs.
 #[utoipa::path(post, path = "/ticket-messages/webhook", tag = "messages",
-    params(("X-Twilio-Signature" = String, Header, description = "Twilio's HMAC-SHA1 signature of the URL and form")),
+    params(("X-Twilio-Signature" = String, Header, min_length = 1, pattern = r"^[\t -~]*[!-~][\t -~]*$",
+        description = "Twilio's HMAC-SHA1 signature of the URL and form (base64): required, printable ASCII")),
     request_body(content = TwilioWebhookForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Stored (or a duplicate, ignored)", content_type = "text/xml", body = String,

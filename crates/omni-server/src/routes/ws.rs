@@ -81,7 +81,19 @@ pub async fn ticket(
 /// the caller's company; with `since`, the ones after that id are replayed first. The session is
 /// checked again at every heartbeat: when it ends the socket is closed with code 4001.
 #[utoipa::path(get, path = "/ws", tag = "realtime", security(("bearer" = []), ()),
-    params(WsQuery),
+    params(
+        WsQuery,
+        // The handshake of RFC 6455 §4.1, as actix checks it: without it a request is not
+        // a WebSocket one (400).
+        ("Upgrade" = String, Header, pattern = r"^[\t -~]*[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt][\t -~]*$",
+            example = "websocket", description = "Names `websocket`"),
+        ("Connection" = String, Header, pattern = r"^[\t ]*[Uu][Pp][Gg][Rr][Aa][Dd][Ee][\t ]*$",
+            example = "Upgrade", description = "`Upgrade`"),
+        ("Sec-WebSocket-Version" = String, Header, pattern = "^13$", example = "13",
+            description = "Always `13`"),
+        ("Sec-WebSocket-Key" = String, Header, pattern = "^[A-Za-z0-9+/]{21}[AQgw]==$",
+            example = "dGhlIHNhbXBsZSBub25jZQ==", description = "16 random bytes, base64"),
+    ),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; every text frame then is one event", body = Event),
         (status = 400, description = "Not a WebSocket handshake"),
