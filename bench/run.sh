@@ -123,6 +123,8 @@ psql -X -q "$db_url" -c "CHECKPOINT" -c "VACUUM ANALYZE"
 sleep 3
 rss_kb >"$out/rss_idle_seeded.txt"
 
+# Webhooks: 10% from new customers (they open tickets, which triage and auto-reply follow),
+# the rest continuing open conversations.
 say "webhooks: 64 connections, ${duration} s"
 with_rss webhooks target/release/omni-loadgen webhooks --fixture "$out/fixture.json" \
   --connections 64 --duration "$duration" --customers "$customers" --run-id SMbench64x --json "$out/webhooks_64.json"
@@ -134,6 +136,14 @@ target/release/omni-loadgen webhooks --fixture "$out/fixture.json" \
   --connections 16 --duration "$duration" --customers "$customers" --run-id SMbench16x --json "$out/webhooks_16.json"
 accepted=$(python3 -c "import json;print(json.load(open('$out/webhooks_16.json'))['extra']['accepted'])")
 target/release/omni-loadgen verify --database-url "$db_url" --run-id SMbench16x --accepted "$accepted" --json "$out/verify_16.json"
+
+# The transaction pgbench replays is a continuing conversation's: the ratio compares like
+# with like.
+say "webhooks, continuing conversations only: 64 connections, ${duration} s"
+target/release/omni-loadgen webhooks --fixture "$out/fixture.json" --continuing-only \
+  --connections 64 --duration "$duration" --customers "$customers" --run-id SMbenchC64x --json "$out/webhooks_64_continuing.json"
+accepted=$(python3 -c "import json;print(json.load(open('$out/webhooks_64_continuing.json'))['extra']['accepted'])")
+target/release/omni-loadgen verify --database-url "$db_url" --run-id SMbenchC64x --accepted "$accepted" --json "$out/verify_64_continuing.json"
 
 cmin=$(psql -X -tA "$db_url" -c "SELECT min(id) FROM companies WHERE name LIKE 'Bench %'")
 for clients in 16 64; do

@@ -24,10 +24,18 @@ pub struct WebhookArgs {
     /// Webhooks per second in all (open loop); unset: as fast as answers come.
     #[arg(long, value_parser = crate::args::rate)]
     pub rate: Option<f64>,
-    /// Customers per company who write: the first ones whose seeded ticket is `new` or
-    /// `open`, so every webhook continues a conversation (the path `pgbench` replays).
+    /// Continuing customers per company who write: the first ones whose seeded ticket is
+    /// `new` or `open`.
     #[arg(long, default_value_t = 5_000)]
     pub customers: u32,
+    /// Percentage of webhooks from new customers, who open a ticket (and its triage);
+    /// the others continue an open conversation.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub new_percent: u8,
+    /// Only continuing conversations (no ticket opened, no triage): the path `pgbench`
+    /// replays. The same as `--new-percent 0`.
+    #[arg(long)]
+    pub continuing_only: bool,
     /// Prefix of this run's MessageSids, to verify them afterwards.
     #[arg(long, default_value = "SMbench")]
     pub run_id: String,
@@ -73,7 +81,7 @@ pub async fn run(args: WebhookArgs) -> anyhow::Result<Report> {
         "webhooks",
         json!({"connections": args.connections, "duration_secs": args.duration,
                "rate": args.rate, "customers_per_company": args.customers,
-               "companies": fixture.companies.len()}),
+               "new_percent": args.new_share(), "companies": fixture.companies.len()}),
         &latencies,
         errors,
         elapsed,
@@ -106,12 +114,15 @@ async fn worker_loop(
             tokio::time::sleep_until(next.into()).await;
             next += pace;
         }
-        let (c, k) = {
+        let (c, phone) = {
             let mut rng = rand::rng();
-            (
-                rng.random_range(0..fixture.companies.len()),
-                continuing_customer(rng.random_range(0..customers)),
-            )
+            let c = rng.random_range(0..fixture.companies.len());
+            let phone = if rng.random_range(0..100u8) < args.new_share() {
+                new_customer_phone(&mut rng)
+            } else {
+                customer_phone(c, continuing_customer(rng.random_range(0..customers)))
+            };
+            (c, phone)
         };
         let company = &fixture.companies[c];
         let sid = format!("{}{worker:04}x{seq:010}", args.run_id);
@@ -119,7 +130,7 @@ async fn worker_loop(
         let signed = inbound_form(
             fixture,
             company,
-            &customer_phone(c, k),
+            &phone,
             &sid,
             "Olá, meu pedido ainda não chegou. Podem verificar?",
         );
@@ -154,4 +165,22 @@ async fn worker_loop(
 /// `k` status `k % 5`: new, open, pending, resolved, closed).
 pub fn continuing_customer(j: u32) -> u32 {
     5 * (j / 2) + j % 2
+}
+
+impl WebhookArgs {
+    /// The percentage of webhooks from new customers this run sends.
+    fn new_share(&self) -> u8 {
+        if self.continuing_only {
+            0
+        } else {
+            self.new_percent
+        }
+    }
+}
+
+/// A customer no seeded ticket has: a Brazilian mobile number in a range the seeder never
+/// uses (`+5599…`), random so that runs on one database rarely meet (a repeat only
+/// continues that customer's conversation).
+fn new_customer_phone(rng: &mut impl rand::Rng) -> String {
+    format!("+5599{:09}", rng.random_range(0..1_000_000_000u32))
 }
