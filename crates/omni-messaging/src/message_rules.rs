@@ -12,6 +12,17 @@ impl TicketMessage {
             && self.whatsapp_message_id.is_none()
     }
 
+    /// Whether a recorded outcome (a failure the provider reported) ended the attempts to
+    /// send this message, so that queueing it again starts a new series. A message that is
+    /// still `queued` may have reached the provider in an attempt whose outcome was lost:
+    /// that attempt stays on record, so the next one asks the provider before sending.
+    pub fn attempts_ended(&self) -> bool {
+        matches!(
+            self.delivery_status,
+            DeliveryStatus::Failed | DeliveryStatus::Undelivered
+        )
+    }
+
     /// The message queued again, for a person's explicit "send again": only one that
     /// failed or never left. It is the one move against the forward-only order of delivery
     /// statuses, and it forgets the provider's id and error, so that the next report is
@@ -50,6 +61,22 @@ impl TicketMessage {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_reported_failure_ends_a_series_of_attempts() {
+        for (status, ended) in [
+            (DeliveryStatus::Queued, false),
+            (DeliveryStatus::Sending, false),
+            (DeliveryStatus::Failed, true),
+            (DeliveryStatus::Undelivered, true),
+        ] {
+            assert_eq!(
+                message(status, None, false).attempts_ended(),
+                ended,
+                "{status:?}"
+            );
+        }
+    }
+
     use chrono::Utc;
     use omni_core::{CompanyId, MessageId, TicketId};
 

@@ -1128,6 +1128,15 @@ pub async fn a_send_attempt_is_on_record_before_the_provider_is_called(p: Ports)
         Some(SendStart::Retaken { since }),
         "the first start stays"
     );
+    // Sending a never-sent message again by hand keeps the interrupted attempt on record.
+    p.messages
+        .requeue(Scope::Company(t.company), message.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.messages.begin_send(message.id).await.unwrap(),
+        Some(SendStart::Retaken { since })
+    );
     p.messages
         .mark_failed(message.id, None, "refused")
         .await

@@ -301,8 +301,11 @@ impl MessageStore for MemoryStore {
         again.updated_at = Utc::now();
         if let Some(stored) = state.messages.get_mut(&id.get()) {
             stored.message = again.clone();
-            // A new series of attempts: the failed one's ended.
-            stored.send_started_at = None;
+            // After a reported failure a new series of attempts begins; a message still
+            // queued keeps its interrupted attempt on record (it may be at the provider).
+            if current.attempts_ended() {
+                stored.send_started_at = None;
+            }
         }
         // A failed message visibly goes back to queued; a never-sent one stays so.
         if current.delivery_status != again.delivery_status {

@@ -376,13 +376,19 @@ impl MessageStore for PgMessageStore {
                             ticket_messages::whatsapp_message_id.eq(&again.whatsapp_message_id),
                             ticket_messages::error_code.eq(again.error_code),
                             ticket_messages::error_message.eq(&again.error_message),
-                            // A new series of attempts: the failed one's ended.
-                            ticket_messages::send_started_at.eq(None::<DateTime<Utc>>),
                         ))
                         .returning(MessageRow::as_returning())
                         .get_result(conn)
                         .await?;
                 let queued = message(row)?;
+                // After a reported failure a new series of attempts begins; a message still
+                // queued keeps its interrupted attempt on record (it may be at the provider).
+                if current.attempts_ended() {
+                    diesel::update(ticket_messages::table.filter(ticket_messages::id.eq(id.get())))
+                        .set(ticket_messages::send_started_at.eq(None::<DateTime<Utc>>))
+                        .execute(conn)
+                        .await?;
+                }
                 // A failed message visibly goes back to queued; a never-sent one stays so.
                 if current.delivery_status != queued.delivery_status {
                     events::append(conn, &[message_events::status_updated(&queued)]).await?;
