@@ -224,7 +224,7 @@ impl Default for Raw {
                 poll_interval_ms: 5_000,
                 lease_secs: 15,
                 finished_job_retention_hours: 24,
-                triage_concurrency: 4,
+                triage_concurrency: 8,
                 per_company: 4,
             },
             limits: RawLimits {
