@@ -56,8 +56,8 @@ impl ChannelSender for PrintingChannel {
         &self,
         _: &OutboundRequest,
         _: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<Sent>, SendError> {
-        Ok(None)
+    ) -> Result<Vec<Sent>, SendError> {
+        Ok(Vec::new())
     }
 }
 

@@ -81,6 +81,13 @@ pub trait MessageStore: Send + Sync {
     /// worker died mid-call), and when the first one began. `None` if the message is gone.
     async fn begin_send(&self, id: MessageId) -> Result<Option<SendStart>, MessagingError>;
 
+    /// Whether a message of `company` already holds the provider id `sid`.
+    async fn sid_in_use(
+        &self,
+        company: omni_core::CompanyId,
+        sid: &str,
+    ) -> Result<bool, MessagingError>;
+
     /// Records the provider's acceptance: its sid and status.
     async fn mark_sent(
         &self,
@@ -162,15 +169,16 @@ pub trait ChannelSender: Send + Sync {
     /// Hands one message to the provider.
     async fn send(&self, request: &OutboundRequest) -> Result<Sent, SendError>;
 
-    /// The provider's record of this very message if it accepted it at or after `since`
-    /// (an attempt whose outcome was lost): the provider takes no idempotency key, so
-    /// asking is how a message is never sent twice. `None` when the provider has no such
-    /// message.
+    /// The provider's records of messages like this one — same recipient, sender and
+    /// text — that it accepted at or after `since` (an attempt whose outcome was lost),
+    /// newest first: the provider takes no idempotency key, so asking is how a message is
+    /// never sent twice. One of them may be another message with the same words; the
+    /// caller tells them apart by the ids it already holds.
     async fn find_sent(
         &self,
         request: &OutboundRequest,
         since: DateTime<Utc>,
-    ) -> Result<Option<Sent>, SendError>;
+    ) -> Result<Vec<Sent>, SendError>;
 }
 
 /// Chooses the triage engine for a company: Vera AI with its configuration when the company

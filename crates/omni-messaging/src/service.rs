@@ -208,32 +208,31 @@ impl MessagingService {
             return Ok(());
         };
         if let SendStart::Retaken { since } = start {
-            match self.sender.find_sent(&request, since).await {
-                Ok(Some(sent)) => {
-                    tracing::info!(
-                        "the provider had the message from an interrupted attempt; not sending it again"
-                    );
-                    return self
-                        .store
-                        .mark_sent(id, &sent.sid, sent.status)
-                        .await
-                        .map_err(retry);
+            // Unknown whether it went out: without the provider's answer, ask again later
+            // (and never record a failure, which would let a resend skip the question).
+            let candidates = self.sender.find_sent(&request, since).await.map_err(|e| {
+                DeliverError(format!(
+                    "could not ask the provider whether an interrupted send went out: {e}"
+                ))
+            })?;
+            for sent in candidates {
+                // The same words sent to the same customer by another message are not ours.
+                if self
+                    .store
+                    .sid_in_use(message.company_id, &sent.sid)
+                    .await
+                    .map_err(retry)?
+                {
+                    continue;
                 }
-                Ok(None) => {}
-                // Unknown whether it went out: ask again later rather than risk a double.
-                Err(SendError::Retryable(why)) => {
-                    return Err(DeliverError(format!(
-                        "could not ask the provider whether an interrupted send went out: {why}"
-                    )));
-                }
-                // The provider refuses these credentials: a send would be refused too.
-                Err(SendError::Permanent { code, message }) => {
-                    return self
-                        .store
-                        .mark_failed(id, code, &message)
-                        .await
-                        .map_err(retry);
-                }
+                tracing::info!(
+                    "the provider had the message from an interrupted attempt; not sending it again"
+                );
+                return self
+                    .store
+                    .mark_sent(id, &sent.sid, sent.status)
+                    .await
+                    .map_err(retry);
             }
         }
         match self.sender.send(&request).await {

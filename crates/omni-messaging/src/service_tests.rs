@@ -371,11 +371,12 @@ async fn an_interrupted_send_is_asked_about_before_it_is_sent_again() {
         .withf(move |r, at| *at == since && r.body == "Olá" && r.to == phone("+5511987650001"))
         .times(1)
         .returning(|_, _| {
-            Ok(Some(Sent {
+            Ok(vec![Sent {
                 sid: "SMfirst".into(),
                 status: DeliveryStatus::Delivered,
-            }))
+            }])
         });
+    had_it.store.expect_sid_in_use().returning(|_, _| Ok(false));
     had_it.sender.expect_send().never();
     had_it
         .store
@@ -392,7 +393,17 @@ async fn an_interrupted_send_is_asked_about_before_it_is_sent_again() {
     // It never reached the provider: sent now.
     let mut lost = Ports::default();
     retaken(&mut lost, since);
-    lost.sender.expect_find_sent().returning(|_, _| Ok(None));
+    // The one message Twilio has with these words is another message's.
+    lost.sender.expect_find_sent().returning(|_, _| {
+        Ok(vec![Sent {
+            sid: "SMother".into(),
+            status: DeliveryStatus::Read,
+        }])
+    });
+    lost.store
+        .expect_sid_in_use()
+        .withf(|_, sid| sid == "SMother")
+        .returning(|_, _| Ok(true));
     lost.sender.expect_send().times(1).returning(|_| {
         Ok(Sent {
             sid: "SMsecond".into(),
@@ -421,6 +432,20 @@ async fn an_interrupted_send_is_asked_about_before_it_is_sent_again() {
     unsure.store.expect_mark_sent().never();
     unsure.store.expect_mark_failed().never();
     assert!(unsure.service().deliver(MessageId::new(11)).await.is_err());
+
+    // Even a refusal to answer is no outcome: no failure is recorded (a failed message
+    // may be resent without the question).
+    let mut refused = Ports::default();
+    retaken(&mut refused, since);
+    refused.sender.expect_find_sent().returning(|_, _| {
+        Err(SendError::Permanent {
+            code: Some(20003),
+            message: "Authenticate".into(),
+        })
+    });
+    refused.sender.expect_send().never();
+    refused.store.expect_mark_failed().never();
+    assert!(refused.service().deliver(MessageId::new(11)).await.is_err());
 }
 
 #[tokio::test]

@@ -1149,6 +1149,23 @@ pub async fn a_send_attempt_is_on_record_before_the_provider_is_called(p: Ports)
         p.messages.begin_send(message.id).await.unwrap(),
         Some(SendStart::First)
     );
+    // A provider id belongs to one message of a company.
+    assert!(!p.messages.sid_in_use(t.company, "SMone").await.unwrap());
+    p.messages
+        .mark_sent(message.id, "SMone", DeliveryStatus::Sent)
+        .await
+        .unwrap();
+    assert!(p.messages.sid_in_use(t.company, "SMone").await.unwrap());
+    let other = tenant(&p, 2).await;
+    assert!(!p.messages.sid_in_use(other.company, "SMone").await.unwrap());
+    let second = created(reply(&p, &t, ticket.id, None).await);
+    assert!(
+        p.messages
+            .mark_sent(second.id, "SMone", DeliveryStatus::Sent)
+            .await
+            .is_err(),
+        "a second message cannot take the id"
+    );
     assert_eq!(
         p.messages
             .begin_send(omni_core::MessageId::new(i64::MAX))

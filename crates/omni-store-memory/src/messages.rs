@@ -56,13 +56,26 @@ fn finish(
     status: DeliveryStatus,
     code: Option<i32>,
     why: Option<&str>,
-) {
+) -> Result<(), MessagingError> {
+    // One message per provider id and company, as the database's unique key says.
+    if let (Some(sid), Some(own)) = (sid, state.messages.get(&id.get())) {
+        let company = own.message.company_id;
+        if state.messages.values().any(|m| {
+            m.message.id != id
+                && m.message.company_id == company
+                && m.message.whatsapp_message_id.as_deref() == Some(sid)
+        }) {
+            return Err(MessagingError::unknown(
+                "another message already holds this provider id",
+            ));
+        }
+    }
     let Some(stored) = state.messages.get_mut(&id.get()) else {
-        return;
+        return Ok(());
     };
     let m = &mut stored.message;
     if !DeliveryStatus::AWAITING_SEND.contains(&m.delivery_status) {
-        return;
+        return Ok(());
     }
     m.delivery_status = status;
     m.whatsapp_message_id = sid.map(str::to_owned);
@@ -71,6 +84,7 @@ fn finish(
     m.updated_at = Utc::now();
     let event = message_events::status_updated(m);
     state.append([event]);
+    Ok(())
 }
 
 #[async_trait]
@@ -369,14 +383,23 @@ impl MessageStore for MemoryStore {
         }))
     }
 
+    async fn sid_in_use(
+        &self,
+        company: omni_core::CompanyId,
+        sid: &str,
+    ) -> Result<bool, MessagingError> {
+        Ok(self.lock().messages.values().any(|m| {
+            m.message.company_id == company && m.message.whatsapp_message_id.as_deref() == Some(sid)
+        }))
+    }
+
     async fn mark_sent(
         &self,
         id: MessageId,
         sid: &str,
         status: DeliveryStatus,
     ) -> Result<(), MessagingError> {
-        finish(&mut self.lock(), id, Some(sid), status, None, None);
-        Ok(())
+        finish(&mut self.lock(), id, Some(sid), status, None, None)
     }
 
     async fn mark_failed(
@@ -392,7 +415,6 @@ impl MessageStore for MemoryStore {
             DeliveryStatus::Failed,
             code,
             Some(why),
-        );
-        Ok(())
+        )
     }
 }

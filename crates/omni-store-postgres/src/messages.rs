@@ -138,6 +138,25 @@ async fn find_message(
         .transpose()
 }
 
+async fn find_message_for_update(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    id: i64,
+) -> QueryResult<Option<TicketMessage>> {
+    // A locking clause cannot be boxed: the row is locked by id, then held to the scope.
+    let row = ticket_messages::table
+        .filter(ticket_messages::id.eq(id))
+        .select(MessageRow::as_select())
+        .for_update()
+        .first::<MessageRow>(conn)
+        .await
+        .optional()?;
+    Ok(row
+        .map(message)
+        .transpose()?
+        .filter(|m| scope.includes(Some(m.company_id))))
+}
+
 #[async_trait]
 impl MessageStore for PgMessageStore {
     #[tracing::instrument(skip_all, fields(company_id = %inbound.company_id, message_sid = %inbound.message_sid))]
@@ -365,7 +384,8 @@ impl MessageStore for PgMessageStore {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         let result = conn
             .transaction(async |conn| -> Result<TicketMessage, TxError> {
-                let Some(current) = find_message(conn, scope, id.get()).await? else {
+                // Locked: a send finishing meanwhile must not be undone by this update.
+                let Some(current) = find_message_for_update(conn, scope, id.get()).await? else {
                     return Err(TxError::Domain(MessagingError::NotFound));
                 };
                 let again = current.requeue().map_err(TxError::Domain)?;
@@ -487,6 +507,18 @@ impl MessageStore for PgMessageStore {
             None => SendStart::First,
             Some(since) => SendStart::Retaken { since },
         }))
+    }
+
+    async fn sid_in_use(&self, company: CompanyId, sid: &str) -> Result<bool, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        diesel::select(diesel::dsl::exists(
+            ticket_messages::table
+                .filter(ticket_messages::company_id.eq(company.get()))
+                .filter(ticket_messages::whatsapp_message_id.eq(sid)),
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(store_error)
     }
 
     async fn mark_sent(

@@ -94,7 +94,7 @@ impl ChannelSender for TwilioClient {
         &self,
         request: &OutboundRequest,
         since: DateTime<Utc>,
-    ) -> Result<Option<Sent>, SendError> {
+    ) -> Result<Vec<Sent>, SendError> {
         let (config, secrets) = account(request)?;
         let prefix = if request.whatsapp { "whatsapp:" } else { "" };
         let to = format!("{prefix}{}", request.to);
@@ -112,14 +112,15 @@ impl ChannelSender for TwilioClient {
             )
             .await
             .map_err(send_error)?;
-        // Newest first: of two identical texts, the later is this attempt's.
+        // Newest first, as Twilio lists them.
         Ok(records
             .into_iter()
-            .find(|r| is_the_attempt(r, request, config, since))
+            .filter(|r| is_the_attempt(r, request, config, since))
             .map(|r| Sent {
                 status: DeliveryStatus::from_twilio(&r.status).unwrap_or(DeliveryStatus::Sending),
                 sid: r.sid,
-            }))
+            })
+            .collect())
     }
 }
 
@@ -194,13 +195,19 @@ mod tests {
         let found = client.find_sent(&request(), since).await.unwrap();
         assert_eq!(
             found,
-            Some(Sent {
+            [Sent {
                 sid: "SMthis".into(),
                 status: DeliveryStatus::Delivered
-            })
+            }]
         );
         let later = since + chrono::Duration::minutes(5);
-        assert_eq!(client.find_sent(&request(), later).await.unwrap(), None);
+        assert!(
+            client
+                .find_sent(&request(), later)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
