@@ -187,8 +187,11 @@ pub trait JobQueue: Send + Sync {
         per_company: usize,
     ) -> Result<Vec<ClaimedJob>, QueueError>;
 
-    /// Extends the lease of a job still at work; false when it is no longer held.
-    async fn extend(&self, id: JobId, lease: Duration) -> Result<bool, QueueError>;
+    /// Extends the lease of a job still at work in its `attempt` (the claim's
+    /// [`ClaimedJob::attempts`]); false when that attempt no longer holds it — its lease ran
+    /// out and another worker took the job — so that the worker stops instead of running on
+    /// beside the new holder.
+    async fn extend(&self, id: JobId, attempt: i32, lease: Duration) -> Result<bool, QueueError>;
 
     /// The job is done.
     async fn complete(&self, id: JobId) -> Result<(), QueueError>;

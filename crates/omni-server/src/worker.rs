@@ -215,9 +215,14 @@ async fn run_job(job: ClaimedJob, queue: Arc<dyn JobQueue>, handler: JobHandler,
     let outcome = loop {
         tokio::select! {
             outcome = &mut work => break outcome,
-            _ = renew.tick() => match queue.extend(job.id, lease).await {
+            _ = renew.tick() => match queue.extend(job.id, job.attempts, lease).await {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(job = %job.id, "a running job's lease was taken over"),
+                // Another worker holds the job now: stop here (a send not yet made is not
+                // made twice) and record nothing over the new holder's run.
+                Ok(false) => {
+                    tracing::warn!(job = %job.id, "a running job's lease was taken over; stopping it");
+                    return;
+                }
                 Err(e) => tracing::warn!(job = %job.id, error = %e, "could not extend a job's lease"),
             },
         }

@@ -839,7 +839,11 @@ pub async fn jobs_are_leased_retried_released_and_capped_per_company(p: Ports) {
     );
 
     let (first, second, third) = (claimed[0].id, claimed[1].id, claimed[2].id);
-    assert!(p.jobs.extend(first, lease).await.unwrap());
+    assert!(p.jobs.extend(first, 1, lease).await.unwrap());
+    assert!(
+        !p.jobs.extend(first, 2, lease).await.unwrap(),
+        "another attempt's"
+    );
     assert!(
         !p.jobs
             .fail(first, "try later", Duration::from_secs(3600))
@@ -849,7 +853,7 @@ pub async fn jobs_are_leased_retried_released_and_capped_per_company(p: Ports) {
     p.jobs.release(second).await.unwrap();
     p.jobs.complete(third).await.unwrap();
     assert!(
-        !p.jobs.extend(third, lease).await.unwrap(),
+        !p.jobs.extend(third, 1, lease).await.unwrap(),
         "done is not held"
     );
     let again = p

@@ -89,11 +89,11 @@ impl JobQueue for MemoryStore {
         Ok(claimed)
     }
 
-    async fn extend(&self, id: JobId, lease: Duration) -> Result<bool, QueueError> {
+    async fn extend(&self, id: JobId, attempt: i32, lease: Duration) -> Result<bool, QueueError> {
         let now = Utc::now();
         let mut state = self.lock();
         match state.jobs.get_mut(&id.get()) {
-            Some(job) if job.status == JobStatus::Running => {
+            Some(job) if job.status == JobStatus::Running && job.attempts == attempt => {
                 job.locked_until = Some(after(now, lease));
                 job.updated_at = now;
                 Ok(true)

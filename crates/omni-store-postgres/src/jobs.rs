@@ -173,8 +173,8 @@ impl JobQueue for PgJobQueue {
             .collect())
     }
 
-    async fn extend(&self, id: JobId, lease: Duration) -> Result<bool, QueueError> {
-        self.extend_lease(id.get(), lease)
+    async fn extend(&self, id: JobId, attempt: i32, lease: Duration) -> Result<bool, QueueError> {
+        self.extend_lease(id.get(), attempt, lease)
             .await
             .map_err(queue_error)
     }
@@ -205,13 +205,21 @@ impl JobQueue for PgJobQueue {
 impl PgJobQueue {
     /// Extends the lease of a job still running here, so that a slow job is not taken over
     /// by another worker while it is still at work. False if the job is no longer ours.
-    async fn extend_lease(&self, id: i64, lease: Duration) -> Result<bool, StoreError> {
+    async fn extend_lease(
+        &self,
+        id: i64,
+        attempt: i32,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.db.conn().await?;
+        // Each claim counts an attempt: the count tells this holder from a later one.
         let n = diesel::sql_query(
-            "UPDATE jobs SET locked_until = now() + $2 WHERE id = $1 AND status = 'running'",
+            "UPDATE jobs SET locked_until = now() + $2 \
+             WHERE id = $1 AND status = 'running' AND attempts = $3",
         )
         .bind::<BigInt, _>(id)
         .bind::<Interval, _>(pg_interval(lease))
+        .bind::<Integer, _>(attempt)
         .execute(&mut conn)
         .await?;
         Ok(n > 0)
