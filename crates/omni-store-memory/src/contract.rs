@@ -743,57 +743,39 @@ pub async fn ticket_lists_page_by_latest_activity_and_filter(p: Ports) {
 
     let resolved = p.tickets.find(scope, ids[1]).await.unwrap().unwrap();
     set_status(&p, &resolved, TicketStatus::Resolved).await;
+    let listed = |filter: TicketFilter| {
+        let p = p.clone();
+        async move {
+            p.tickets
+                .list(scope, &filter, PageRequest::default())
+                .await
+                .unwrap()
+                .data
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        }
+    };
     let by_status = TicketFilter {
         statuses: vec![TicketStatus::Resolved],
         ..TicketFilter::default()
     };
-    let found = p
-        .tickets
-        .list(scope, &by_status, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        found.data.iter().map(|t| t.id).collect::<Vec<_>>(),
-        [ids[1]]
-    );
+    assert_eq!(listed(by_status).await, [ids[1]]);
     let by_phone = TicketFilter {
         customer_phone: Some(phone("+5511987650003")),
         ..TicketFilter::default()
     };
-    let found = p
-        .tickets
-        .list(scope, &by_phone, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        found.data.iter().map(|t| t.id).collect::<Vec<_>>(),
-        [ids[2]]
-    );
+    assert_eq!(listed(by_phone).await, [ids[2]]);
     let by_text = TicketFilter {
         text: Some("SM9".into()),
         ..TicketFilter::default()
     };
-    let found = p
-        .tickets
-        .list(scope, &by_text, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        found.data.iter().map(|t| t.id).collect::<Vec<_>>(),
-        [ids[0]]
-    );
-    let unassigned = TicketFilter {
+    assert_eq!(listed(by_text).await, [ids[0]]);
+    let assigned_to_the_admin = TicketFilter {
         assignee: omni_ticketing::AssigneeFilter::User(t.admin.id),
         ..TicketFilter::default()
     };
-    assert!(
-        p.tickets
-            .list(scope, &unassigned, PageRequest::default())
-            .await
-            .unwrap()
-            .data
-            .is_empty()
-    );
+    assert!(listed(assigned_to_the_admin).await.is_empty());
 }
 
 /// Claimed jobs are leased; a failure runs again after its delay; a released job runs again
