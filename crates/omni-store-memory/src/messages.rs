@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use omni_core::{Cursor, MessageId, Page, PageRequest, Scope, TicketId};
+use omni_core::{MessageId, Page, PageRequest, Scope, TicketId};
 use omni_messaging::{
     Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, MessageStore, MessagingError,
     NewOutbound, OutboundOutcome, SendStart, StatusReport, TicketMessage, events as message_events,
@@ -11,6 +11,7 @@ use omni_messaging::{
 use omni_ticketing::{NewTicket, Priority, TicketChanges, TicketingError, events as ticket_events};
 
 use crate::MemoryStore;
+use crate::state::page_by_id;
 use crate::state::{State, StoredMessage};
 use crate::tickets::{insert_ticket, open_ticket_of};
 
@@ -143,11 +144,7 @@ impl MessageStore for MemoryStore {
             },
             None,
         );
-        ticket.last_message_at = Some(now);
-        ticket.last_activity_at = now;
-        if let Some(name) = &inbound.customer_name {
-            ticket.customer_name = Some(name.clone());
-        }
+        ticket.note_customer_message(now, inbound.customer_name.as_deref());
         ticket.version += 1;
         ticket.updated_at = now;
         state.tickets.insert(ticket.id.get(), ticket.clone());
@@ -289,21 +286,12 @@ impl MessageStore for MemoryStore {
         {
             return Ok(None);
         }
-        let after = page.cursor.map_or(i64::MIN, |c| c.id);
-        let messages = state
-            .messages
-            .range(after.saturating_add(1)..)
-            .map(|(_, m)| &m.message)
-            .filter(|m| m.ticket_id == ticket)
-            .take(usize::from(page.limit.get()) + 1)
-            .cloned()
-            .collect();
-        Ok(Some(Page::from_overfetch(messages, page.limit, |m| {
-            Cursor {
-                at: None,
-                id: m.id.get(),
-            }
-        })))
+        Ok(Some(page_by_id(
+            &state.messages,
+            page,
+            |m| (m.message.ticket_id == ticket).then_some(&m.message),
+            |m| m.id.get(),
+        )))
     }
 
     async fn requeue(&self, scope: Scope, id: MessageId) -> Result<TicketMessage, MessagingError> {

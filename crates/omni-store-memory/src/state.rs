@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use omni_core::{CompanyId, Event, EventId, NewEvent, UserId};
+use omni_core::{CompanyId, Cursor, Event, EventId, NewEvent, Page, PageRequest, UserId};
 use omni_identity::{PasswordHash, TicketGrant, User};
 use omni_messaging::{Job, TicketMessage};
 use omni_tenancy::{Company, Integration};
@@ -152,4 +152,26 @@ impl State {
             .get(&user.get())
             .is_some_and(|(u, _)| u.company_id == Some(company))
     }
+}
+
+/// One keyset page of `rows` (a table, in id order): the rows after the request's cursor
+/// that `keep` shows (as the caller's view of a row), as the database's
+/// `WHERE id > $cursor … ORDER BY id LIMIT n + 1` pages them.
+pub(crate) fn page_by_id<R, T: Clone>(
+    rows: &BTreeMap<i64, R>,
+    page: PageRequest,
+    keep: impl Fn(&R) -> Option<&T>,
+    id_of: impl Fn(&T) -> i64,
+) -> Page<T> {
+    let after = page.cursor.map_or(i64::MIN, |c| c.id);
+    let items = rows
+        .range(after.saturating_add(1)..)
+        .filter_map(|(_, row)| keep(row))
+        .take(usize::from(page.limit.get()) + 1)
+        .cloned()
+        .collect();
+    Page::from_overfetch(items, page.limit, |t| Cursor {
+        at: None,
+        id: id_of(t),
+    })
 }

@@ -493,9 +493,9 @@ async fn store_together(
             .ok_or_else(|| undecodable("a stored message is missing".into()))
     };
 
-    // …one update of every ticket it touched: its newest message, the customer's latest
-    // profile name, the status the domain chose…
-    let mut touched: HashMap<i64, (DateTime<Utc>, Option<&str>, TicketStatus)> = HashMap::new();
+    // …one update of every ticket it touched, as the domain left it: its newest message,
+    // the customer's latest profile name, the status chosen above…
+    let mut touched: Vec<Key> = Vec::new();
     for m in batch
         .iter()
         .zip(&plans)
@@ -503,21 +503,23 @@ async fn store_together(
         .map(|(m, _)| m)
     {
         let at = stored_for(m)?.created_at;
-        let ticket = open.get_mut(customer_of(m))?;
-        let entry = touched
-            .entry(ticket.id.get())
-            .or_insert((at, None, ticket.status));
-        entry.0 = entry.0.max(at);
-        if let Some(name) = m.customer_name.as_deref() {
-            entry.1 = Some(name);
+        open.get_mut(customer_of(m))?
+            .note_customer_message(at, m.customer_name.as_deref());
+        if !touched.contains(&customer_of(m)) {
+            touched.push(customer_of(m));
         }
     }
     let mut touch = TouchColumns::default();
-    for (id, (at, name, status)) in touched {
-        touch.ids.push(id);
-        touch.ats.push(at);
-        touch.names.push(name);
-        touch.statuses.push(status.as_str());
+    for customer in touched {
+        let ticket = open.get(customer)?;
+        touch.ids.push(ticket.id.get());
+        touch.ats.push(
+            ticket
+                .last_message_at
+                .ok_or_else(|| undecodable("a touched ticket has no message".into()))?,
+        );
+        touch.names.push(ticket.customer_name.as_deref());
+        touch.statuses.push(ticket.status.as_str());
     }
     let stored_in_order = || {
         batch
@@ -633,6 +635,12 @@ impl OpenTickets {
 
     fn contains(&self, (company, phone): Key) -> bool {
         self.by_customer.contains_key(&(company, phone.to_owned()))
+    }
+
+    fn get(&self, (company, phone): Key) -> QueryResult<&Ticket> {
+        self.by_customer
+            .get(&(company, phone.to_owned()))
+            .ok_or_else(|| undecodable("a customer of the batch has no ticket".into()))
     }
 
     fn get_mut(&mut self, (company, phone): Key) -> QueryResult<&mut Ticket> {

@@ -90,6 +90,18 @@ impl Ticket {
         effect
     }
 
+    /// Records on the ticket a customer's message stored at `at` under the profile name
+    /// the channel gave (if any): the newest message sets when the ticket last heard from
+    /// anyone (the list's sort key), and the customer's latest name replaces the one kept.
+    pub fn note_customer_message(&mut self, at: DateTime<Utc>, profile_name: Option<&str>) {
+        let latest = self.last_message_at.map_or(at, |seen| seen.max(at));
+        self.last_message_at = Some(latest);
+        self.last_activity_at = self.last_activity_at.max(latest);
+        if let Some(name) = profile_name {
+            self.customer_name = Some(name.to_owned());
+        }
+    }
+
     /// Whether the ticket may be answered now.
     pub fn accepts_reply(&self) -> Result<(), TicketClosed> {
         if self.status == TicketStatus::Closed {
@@ -220,6 +232,19 @@ mod tests {
         assert!(new.take_customer_message(true).triage);
         assert!(!new.take_customer_message(false).triage);
         assert_eq!(new.status, TicketStatus::New);
+    }
+
+    #[test]
+    fn a_customer_message_moves_the_ticket_to_the_top_and_keeps_their_latest_name() {
+        let mut t = ticket(TicketStatus::Open);
+        t.customer_name = Some("Ana".into());
+        let first = t.created_at + chrono::Duration::seconds(5);
+        let second = first + chrono::Duration::seconds(1);
+        t.note_customer_message(second, Some("Ana Paula"));
+        t.note_customer_message(first, None);
+        assert_eq!(t.last_message_at, Some(second), "the newest message counts");
+        assert_eq!(t.last_activity_at, second);
+        assert_eq!(t.customer_name.as_deref(), Some("Ana Paula"));
     }
 
     #[test]
