@@ -229,17 +229,7 @@ async fn replies_in_flight_when_an_instance_dies_reach_the_customer_once() {
 
     // Another instance takes the jobs over once their leases run out.
     let second = Instance::start(db.url(), &twilio.uri(), &secrets).await;
-    let sql = {
-        let (client, connection) = db
-            .url()
-            .parse::<tokio_postgres::Config>()
-            .unwrap()
-            .connect(tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
-    };
+    let sql = crate::helpers::sql_client(db.url()).await;
     let started = Instant::now();
     let rows = loop {
         let rows = sql

@@ -203,16 +203,20 @@ impl TestApp {
 
     /// A plain SQL client on the app's database.
     pub async fn sql(&self) -> tokio_postgres::Client {
-        let (client, connection) = self
-            .db_url
-            .parse::<tokio_postgres::Config>()
-            .unwrap()
-            .connect(tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
+        sql_client(&self.db_url).await
     }
+}
+
+/// A plain SQL client on the database at `url`.
+pub async fn sql_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = url
+        .parse::<tokio_postgres::Config>()
+        .unwrap()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
 }
 
 /// reqwest is built with rustls and no default crypto provider; the server's adapters

@@ -2,28 +2,21 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use omni_core::{CompanyId, Cursor, DisplayName, Page, PageRequest, Scope};
+use omni_core::{CompanyId, DisplayName, Page, PageRequest, Scope};
 use omni_tenancy::{Company, CompanyRepository, CompanySettings, CompanyUpdate, TenancyError};
 
 use crate::MemoryStore;
+use crate::state::page_by_id;
 
 #[async_trait]
 impl CompanyRepository for MemoryStore {
     async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<Company>, TenancyError> {
-        let after = page.cursor.map_or(i64::MIN, |c| c.id);
-        let state = self.lock();
-        let companies = state
-            .companies
-            .range(after.saturating_add(1)..)
-            .map(|(_, c)| c)
-            .filter(|c| scope.includes(Some(c.id)))
-            .take(usize::from(page.limit.get()) + 1)
-            .cloned()
-            .collect();
-        Ok(Page::from_overfetch(companies, page.limit, |c| Cursor {
-            at: None,
-            id: c.id.get(),
-        }))
+        Ok(page_by_id(
+            &self.lock().companies,
+            page,
+            |c| scope.includes(Some(c.id)).then_some(c),
+            |c| c.id.get(),
+        ))
     }
 
     async fn find(&self, scope: Scope, id: CompanyId) -> Result<Option<Company>, TenancyError> {

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use omni_core::{CompanyId, Cursor, IntegrationId, Page, PageRequest, PhoneNumber, Scope};
+use omni_core::{CompanyId, IntegrationId, Page, PageRequest, PhoneNumber, Scope};
 use omni_tenancy::{
     Integration, IntegrationChanges, IntegrationConfig, IntegrationRepository, IntegrationType,
     NewIntegration, TenancyError,
@@ -11,6 +11,7 @@ use omni_tenancy::{
 
 use crate::MemoryStore;
 use crate::state::State;
+use crate::state::page_by_id;
 
 /// The database's unique constraints on integrations: a phone number belongs to one
 /// integration, and a company has at most one Vera integration.
@@ -51,20 +52,12 @@ impl IntegrationRepository for MemoryStore {
         scope: Scope,
         page: PageRequest,
     ) -> Result<Page<Integration>, TenancyError> {
-        let after = page.cursor.map_or(i64::MIN, |c| c.id);
-        let state = self.lock();
-        let items = state
-            .integrations
-            .range(after.saturating_add(1)..)
-            .map(|(_, i)| i)
-            .filter(|i| scope.includes(Some(i.company_id)))
-            .take(usize::from(page.limit.get()) + 1)
-            .cloned()
-            .collect();
-        Ok(Page::from_overfetch(items, page.limit, |i| Cursor {
-            at: None,
-            id: i.id.get(),
-        }))
+        Ok(page_by_id(
+            &self.lock().integrations,
+            page,
+            |i| scope.includes(Some(i.company_id)).then_some(i),
+            |i| i.id.get(),
+        ))
     }
 
     async fn find(

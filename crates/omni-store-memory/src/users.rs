@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use omni_core::{CompanyId, Cursor, DisplayName, Page, PageRequest, Scope, UserId};
+use omni_core::{CompanyId, DisplayName, Page, PageRequest, Scope, UserId};
 use omni_identity::{
     Email, IdentityError, NewUser, PasswordHash, Role, Session, TicketGrant, User, UserRepository,
     UserUpdate,
@@ -10,6 +10,7 @@ use omni_identity::{
 use omni_tenancy::{Company, CompanySettings};
 
 use crate::MemoryStore;
+use crate::state::page_by_id;
 use crate::state::{State, WsTicket};
 
 /// Inserts a user as the database would: e-mail addresses are unique, and the company
@@ -123,21 +124,15 @@ impl UserRepository for MemoryStore {
         company: Option<CompanyId>,
         page: PageRequest,
     ) -> Result<Page<User>, IdentityError> {
-        let after = page.cursor.map_or(i64::MIN, |c| c.id);
-        let state = self.lock();
-        let users = state
-            .users
-            .range(after.saturating_add(1)..)
-            .map(|(_, (u, _))| u)
-            .filter(|u| scope.includes(u.company_id))
-            .filter(|u| company.is_none() || u.company_id == company)
-            .take(usize::from(page.limit.get()) + 1)
-            .cloned()
-            .collect();
-        Ok(Page::from_overfetch(users, page.limit, |u| Cursor {
-            at: None,
-            id: u.id.get(),
-        }))
+        Ok(page_by_id(
+            &self.lock().users,
+            page,
+            |(u, _)| {
+                (scope.includes(u.company_id) && (company.is_none() || u.company_id == company))
+                    .then_some(u)
+            },
+            |u| u.id.get(),
+        ))
     }
 
     async fn update(
