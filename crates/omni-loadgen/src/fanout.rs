@@ -47,7 +47,7 @@ pub struct SocketArgs {
     pub ready_file: Option<PathBuf>,
 }
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Agents' socket settings. tungstenite zero-fills its whole read buffer (128 KiB by
@@ -58,7 +58,7 @@ fn ws_config() -> WebSocketConfig {
 }
 
 /// Opens `n` sockets, 100 handshakes at a time, each waited for until its `hello`.
-async fn connect_all(urls: Vec<String>) -> anyhow::Result<Vec<Socket>> {
+pub async fn connect_all(urls: Vec<String>) -> anyhow::Result<Vec<Socket>> {
     let mut sockets = Vec::with_capacity(urls.len());
     for chunk in urls.chunks(100) {
         let opened = futures_util::future::join_all(chunk.iter().map(|url| async move {

@@ -3,6 +3,8 @@
 //! throughput and latency percentiles as a table and as JSON. `make bench` runs it.
 
 mod args;
+mod conversations;
+mod fake_twilio;
 mod fanout;
 mod fixture;
 mod reads;
@@ -24,6 +26,9 @@ struct Cli {
 enum Command {
     /// Companies through the API, tickets and messages by bulk SQL; writes the fixture.
     Seed(seed::SeedArgs),
+    /// The whole conversation: webhooks (some opening tickets), triage and auto-replies,
+    /// agents on WebSockets answering, a fake Twilio taking sends and calling back.
+    Conversations(conversations::ConversationArgs),
     /// Signed inbound webhooks at a concurrency or rate.
     Webhooks(webhooks::WebhookArgs),
     /// Delivery time of `message.created` to N agents' WebSockets.
@@ -53,6 +58,12 @@ async fn main() -> std::process::ExitCode {
 async fn run(command: Command) -> anyhow::Result<bool> {
     match command {
         Command::Seed(args) => seed::run(args).await.map(|()| true),
+        Command::Conversations(args) => {
+            let json = args.json.clone();
+            let (report, ok) = conversations::run(args).await?;
+            report.publish(json.as_deref())?;
+            Ok(ok)
+        }
         Command::Webhooks(args) => {
             let json = args.json.clone();
             webhooks::run(args)

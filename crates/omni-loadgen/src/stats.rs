@@ -29,6 +29,17 @@ impl Latencies {
         self.0.len()
     }
 
+    /// Count and percentiles as JSON, for a report's extra figures.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "count": self.count(),
+            "p50_ms": round(self.ms(0.50), 3),
+            "p90_ms": round(self.ms(0.90), 3),
+            "p99_ms": round(self.ms(0.99), 3),
+            "max_ms": round(self.0.max() as f64 / 1000.0, 3),
+        })
+    }
+
     fn ms(&self, quantile: f64) -> f64 {
         self.0.value_at_quantile(quantile) as f64 / 1000.0
     }

@@ -43,11 +43,12 @@ pub struct WebhookArgs {
     pub json: Option<PathBuf>,
 }
 
-struct Outcome {
-    latencies: Latencies,
-    accepted: u64,
-    errors: u64,
-    first_error: Option<String>,
+/// What one connection's loop saw.
+pub struct Outcome {
+    pub latencies: Latencies,
+    pub accepted: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
 }
 
 pub async fn run(args: WebhookArgs) -> anyhow::Result<Report> {
@@ -62,9 +63,14 @@ pub async fn run(args: WebhookArgs) -> anyhow::Result<Report> {
     for worker in 0..args.connections {
         let fixture = fixture.clone();
         let http = http.clone();
-        let args = args.clone();
+        let mix = Mix {
+            companies: fixture.companies.len(),
+            customers: args.customers,
+            new_percent: args.new_share(),
+            run_id: args.run_id.clone(),
+        };
         tasks.push(tokio::spawn(async move {
-            worker_loop(worker, &fixture, &http, &args, deadline, per_worker).await
+            worker_loop(worker, &fixture, &http, &mix, &Plain, deadline, per_worker).await
         }));
     }
     let mut latencies = Latencies::new()?;
@@ -89,11 +95,39 @@ pub async fn run(args: WebhookArgs) -> anyhow::Result<Report> {
     ))
 }
 
-async fn worker_loop(
+/// What a run's messages say and who learns of each answer: the plain scenario sends one
+/// text; `conversations` marks its messages and follows them up.
+pub trait Traffic: Send + Sync {
+    /// The text of the next message (`new`: from a customer with no ticket).
+    fn body(&self, new: bool) -> String;
+    /// Omni answered 200 to a message from `phone` to the fixture's company `company`.
+    fn accepted(&self, _company: usize, _phone: &str, _new: bool) {}
+}
+
+struct Plain;
+
+impl Traffic for Plain {
+    fn body(&self, _new: bool) -> String {
+        "Olá, meu pedido ainda não chegou. Podem verificar?".into()
+    }
+}
+
+/// Who writes: which companies, how many continuing customers each, the share of new ones.
+#[derive(Debug, Clone)]
+pub struct Mix {
+    pub companies: usize,
+    pub customers: u32,
+    pub new_percent: u8,
+    pub run_id: String,
+}
+
+/// One connection's closed (or, with `pace`, open) loop of signed webhooks until `deadline`.
+pub async fn worker_loop(
     worker: usize,
     fixture: &Fixture,
     http: &reqwest::Client,
-    args: &WebhookArgs,
+    mix: &Mix,
+    traffic: &dyn Traffic,
     deadline: Instant,
     pace: Option<Duration>,
 ) -> anyhow::Result<Outcome> {
@@ -104,9 +138,10 @@ async fn worker_loop(
         first_error: None,
     };
     let url = fixture.webhook_url();
-    let customers = args
+    let customers = mix
         .customers
         .clamp(1, (fixture.tickets_per_company / 5 * 2).max(1));
+    let companies = mix.companies.clamp(1, fixture.companies.len());
     let mut next = Instant::now();
     let mut seq: u64 = 0;
     while Instant::now() < deadline {
@@ -114,26 +149,21 @@ async fn worker_loop(
             tokio::time::sleep_until(next.into()).await;
             next += pace;
         }
-        let (c, phone) = {
+        let (c, phone, new) = {
             let mut rng = rand::rng();
-            let c = rng.random_range(0..fixture.companies.len());
-            let phone = if rng.random_range(0..100u8) < args.new_share() {
+            let c = rng.random_range(0..companies);
+            let new = rng.random_range(0..100u8) < mix.new_percent;
+            let phone = if new {
                 new_customer_phone(&mut rng)
             } else {
                 customer_phone(c, continuing_customer(rng.random_range(0..customers)))
             };
-            (c, phone)
+            (c, phone, new)
         };
         let company = &fixture.companies[c];
-        let sid = format!("{}{worker:04}x{seq:010}", args.run_id);
+        let sid = format!("{}{worker:04}x{seq:010}", mix.run_id);
         seq += 1;
-        let signed = inbound_form(
-            fixture,
-            company,
-            &phone,
-            &sid,
-            "Olá, meu pedido ainda não chegou. Podem verificar?",
-        );
+        let signed = inbound_form(fixture, company, &phone, &sid, &traffic.body(new));
         let sent = Instant::now();
         let result = post_inbound(http, &url, signed).await;
         let ok = match result {
@@ -151,6 +181,7 @@ async fn worker_loop(
             Ok(()) => {
                 out.latencies.record(sent.elapsed());
                 out.accepted += 1;
+                traffic.accepted(c, &phone, new);
             }
             Err(e) => {
                 out.errors += 1;
