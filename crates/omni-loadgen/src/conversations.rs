@@ -58,7 +58,8 @@ pub struct ConversationArgs {
     /// Seconds to wait, after the load, for the queue to empty and callbacks to land.
     #[arg(long, default_value_t = 60)]
     pub drain_timeout: u64,
-    /// Prefix of this run's inbound MessageSids.
+    /// Prefix of this run's inbound MessageSids; a random part follows it, so that runs
+    /// on one database never look like redeliveries of each other.
     #[arg(long, default_value = "SMconv")]
     pub run_id: String,
     #[arg(long)]
@@ -217,6 +218,7 @@ async fn converse(
         first_reply_error: Mutex::new(None),
     });
     let run_start: String = db.query_one("SELECT now()::text", &[]).await?.get(0);
+    let run_id = format!("{}{:08x}", args.run_id, rand::random::<u32>());
 
     // Agents: socket i belongs to company i % companies; the first of each company also
     // answers the messages marked for an answer.
@@ -251,7 +253,7 @@ async fn converse(
         companies,
         customers: args.customers,
         new_percent: args.new_percent,
-        run_id: args.run_id.clone(),
+        run_id: run_id.clone(),
     });
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
@@ -313,10 +315,15 @@ async fn converse(
     let _ = stop.send(true);
     let mut ws = Latencies::new()?;
     let mut frames = 0u64;
+    let (mut sockets_lost, mut first_lost) = (0u64, None);
     let mut received_per_company = vec![0u64; companies];
     for (i, agent) in agents.into_iter().enumerate() {
         let seen = agent.await??;
         ws.merge(&seen.latencies);
+        if let Some(why) = seen.lost {
+            sockets_lost += 1;
+            first_lost.get_or_insert(why);
+        }
         frames += seen.latencies.count();
         received_per_company[i % companies] += seen.latencies.count();
     }
@@ -360,7 +367,7 @@ async fn converse(
 
     let checks = check(
         db,
-        &args.run_id,
+        &run_id,
         accepted,
         &fixture.companies[..companies],
         &run_start,
@@ -371,6 +378,7 @@ async fn converse(
     .await?;
     let ok = checks["ok"].as_bool().unwrap_or(false)
         && drained_after.is_some()
+        && sockets_lost == 0
         && frames >= frames_expected;
     let arrivals_per_sec = accepted as f64 / load_secs.max(1e-9);
     let lag = |l: &Latencies| l.summary();
@@ -384,13 +392,14 @@ async fn converse(
         errors,
         Duration::from_secs_f64(load_secs),
         json!({
-            "accepted": accepted, "run_id": args.run_id, "first_error": first_error,
+            "accepted": accepted, "run_id": run_id, "first_error": first_error,
             "new_tickets": created.len(),
             "triage_lag": lag(&triage_lag),
             "auto_reply_lag": lag(&auto_reply_lag),
             "agent_reply_lag": lag(&agent_reply_lag),
             "ws_delivery": lag(&ws),
             "frames_expected": frames_expected, "frames_received": frames,
+            "sockets_lost": sockets_lost, "first_socket_lost": first_lost,
             "agent_replies": replies.len(),
             "agent_reply_errors": track.reply_errors.load(Ordering::Relaxed),
             "first_agent_reply_error": track.first_reply_error.lock().unwrap_or_else(PoisonError::into_inner).clone(),
@@ -481,6 +490,8 @@ impl Answerer {
 
 struct Seen {
     latencies: Latencies,
+    /// Why the socket ended before the scenario did (the server closed it, an error).
+    lost: Option<String>,
 }
 
 /// One agent's socket: the delivery time of every customer message; the answering agent
@@ -492,13 +503,28 @@ async fn agent(
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Seen> {
     let mut latencies = Latencies::new()?;
+    let mut lost = None;
     loop {
         let frame = tokio::select! {
             _ = stopped.changed() => break,
             frame = ws.next() => frame,
         };
-        let Some(Ok(frame)) = frame else { break };
-        let Message::Text(text) = frame else { continue };
+        let text = match frame {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Close(close))) => {
+                lost = Some(format!("closed by the server: {close:?}"));
+                break;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                lost = Some(e.to_string());
+                break;
+            }
+            None => {
+                lost = Some("ended".into());
+                break;
+            }
+        };
         let is_message = text.contains("\"message.created\"");
         if is_message && let Some(sent) = posted_at(&text) {
             latencies.record(Duration::from_micros(track.now().saturating_sub(sent)));
@@ -525,7 +551,7 @@ async fn agent(
             _ => {}
         }
     }
-    Ok(Seen { latencies })
+    Ok(Seen { latencies, lost })
 }
 
 /// The job queue's depth (queued or running) every 250 ms.

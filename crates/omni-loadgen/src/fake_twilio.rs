@@ -37,7 +37,6 @@ pub struct Sends {
     sent: Mutex<Vec<Sent>>,
     /// Auth tokens of the fixture's accounts: a send with another is refused, as Twilio does.
     tokens: HashSet<String>,
-    next_sid: AtomicU64,
     /// Callbacks scheduled and not yet answered by Omni.
     pub callbacks_pending: AtomicI64,
     pub callbacks_ok: AtomicU64,
@@ -77,7 +76,6 @@ pub fn start(
         t0,
         sent: Mutex::new(Vec::new()),
         tokens,
-        next_sid: AtomicU64::new(1),
         callbacks_pending: AtomicI64::new(0),
         callbacks_ok: AtomicU64::new(0),
         callbacks_failed: AtomicU64::new(0),
@@ -156,9 +154,9 @@ async fn create_message(
             json!({"code": 21604, "message": "To, From and Body are required", "status": 400}),
         );
     };
-    let n = sends.next_sid.fetch_add(1, Ordering::Relaxed);
     let sent = Sent {
-        sid: format!("SMfake{n:026}"),
+        // As Twilio's: `SM` and 32 hex digits, unique across runs on one database too.
+        sid: format!("SM{:032x}", rand::random::<u128>()),
         to: to.to_owned(),
         from: from.to_owned(),
         body: body.to_owned(),
