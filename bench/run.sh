@@ -18,6 +18,8 @@ messages=${BENCH_MESSAGES:-5000000}
 duration=${BENCH_DURATION:-30}
 port=${BENCH_PORT:-18700}
 customers=${BENCH_CUSTOMERS:-4000}
+# The fake Twilio inside omni-loadgen's `conversations` listens here; Omni sends to it.
+twilio_port=${BENCH_TWILIO_PORT:-18790}
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.txt "$out"/*.log
 
@@ -84,7 +86,7 @@ env DATABASE_URL="$db_url" \
   OMNI_LIMITS__REGISTER_PER_HOUR_PER_IP=0 \
   OMNI_LIMITS__API_PER_MINUTE_PER_USER=0 \
   OMNI_LIMITS__WEBHOOKS_PER_MINUTE_PER_INTEGRATION=0 \
-  OMNI_TWILIO__API_BASE_URL="http://127.0.0.1:9" \
+  OMNI_TWILIO__API_BASE_URL="http://127.0.0.1:$twilio_port" \
   OMNI_LOG__LEVEL=warn \
   target/release/omni-server serve >"$out/omni.log" 2>&1 &
 server_pid=$!
@@ -123,8 +125,18 @@ psql -X -q "$db_url" -c "CHECKPOINT" -c "VACUUM ANALYZE"
 sleep 3
 rss_kb >"$out/rss_idle_seeded.txt"
 
-# Webhooks: 10% from new customers (they open tickets, which triage and auto-reply follow),
-# the rest continuing open conversations.
+# The whole conversation, the figure that leads: 10% of webhooks from new customers (built-in
+# triage and auto-reply on), agents on WebSockets answering 5%, a fake Twilio taking sends
+# and posting sent/delivered/read back; then the drain and the exactly-once checks.
+for conns in 64 16; do
+  say "conversations: $conns connections, ${duration} s"
+  with_rss "conversations_$conns" target/release/omni-loadgen conversations --fixture "$out/fixture.json" \
+    --database-url "$db_url" --connections "$conns" --duration "$duration" --customers "$customers" \
+    --twilio-bind "127.0.0.1:$twilio_port" --json "$out/conversations_$conns.json"
+done
+
+# Webhooks alone: 10% from new customers (they open tickets and triage runs; auto-reply is
+# off and nothing answers at the Twilio address), the rest continuing open conversations.
 say "webhooks: 64 connections, ${duration} s"
 with_rss webhooks target/release/omni-loadgen webhooks --fixture "$out/fixture.json" \
   --connections 64 --duration "$duration" --customers "$customers" --run-id SMbench64x --json "$out/webhooks_64.json"

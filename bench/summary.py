@@ -48,6 +48,38 @@ def row(what, target, measured, ok):
     rows.append({"scenario": what, "target": target, "measured": measured, "met": bool(ok)})
 
 
+# The whole conversation leads (issue 18's targets).
+c64, c16 = load("conversations_64.json"), load("conversations_16.json")
+for c, conns, p99 in ((c64, 64, 50), (c16, 16, 20)):
+    if not c:
+        continue
+    e = c["extra"]
+    row(f"conversations, {conns} connections: webhooks", f"p99 <= {p99} ms"
+        + (f", >= pgbench {pg16} tps" if conns == 64 and pg16 else ""),
+        f"{c['throughput_per_sec']:,.0f}/s, p99 {c['p99_ms']} ms, {c['errors']} errors",
+        c["p99_ms"] <= p99 and c["errors"] == 0
+        and (conns != 64 or not pg16 or c["throughput_per_sec"] >= pg16))
+    row(f"conversations, {conns}: triage / auto-reply / agent reply lag", "p99 <= 500 ms / 1 s / -",
+        f"p99 {e['triage_lag']['p99_ms']} / {e['auto_reply_lag']['p99_ms']} / "
+        f"{e['agent_reply_lag']['p99_ms']} ms",
+        e["triage_lag"]["p99_ms"] <= 500 and e["auto_reply_lag"]["p99_ms"] <= 1000)
+    row(f"conversations, {conns}: job backlog", "<= 1 s of arrivals, empty <= 5 s after",
+        f"max {e['jobs_queued_max']} jobs ({e['jobs_queued_max_secs_of_arrivals']} s), "
+        f"empty after {e['queue_empty_after_secs']} s, all settled after {e['drained_after_secs']} s",
+        e["jobs_queued_max_secs_of_arrivals"] <= 1 and (e["drained_after_secs"] or 99) <= 5)
+    row(f"conversations, {conns}: WebSocket delivery", "p99 <= 100 ms",
+        f"p99 {e['ws_delivery']['p99_ms']} ms, {e['frames_received']:,}/{e['frames_expected']:,} frames",
+        e["ws_delivery"]["p99_ms"] <= 100 and e["frames_received"] >= e["frames_expected"])
+    k = e["checks"]
+    row(f"conversations, {conns}: exactly once", "0 lost/doubled, all outbound read",
+        f"inbound {k['inbound_lost']} lost {k['inbound_doubled']} doubled; outbound {k['outbound']}: "
+        f"{k['outbound_doubled']} doubled, {k['outbound_not_sent']} unsent, {k['outbound_not_read']} not read",
+        k["ok"])
+    rss = read_int(f"rss_conversations_{conns}.txt")
+    if rss is not None:
+        row(f"conversations, {conns}: memory", "<= 64 MB RSS", f"{mb(rss)} MB", rss <= 64 * 1024)
+
+
 if w64:
     row("webhooks, 64 connections, 10% new customers, sustained",
         ">= 5,500/s, 0 errors, 0 lost, 0 doubled",

@@ -184,7 +184,7 @@ impl Default for Raw {
         Raw {
             database: RawDatabase {
                 url: "postgres://postgres@127.0.0.1:5432/omni".into(),
-                pool_size: 16,
+                pool_size: 32,
                 connect_timeout_ms: 5_000,
                 acquire_timeout_ms: 5_000,
                 statement_timeout_ms: 30_000,
@@ -220,12 +220,12 @@ impl Default for Raw {
             },
             worker: RawWorker {
                 enabled: true,
-                concurrency: 8,
+                concurrency: 32,
                 poll_interval_ms: 5_000,
                 lease_secs: 15,
                 finished_job_retention_hours: 24,
-                triage_concurrency: 8,
-                per_company: 4,
+                triage_concurrency: 16,
+                per_company: 8,
             },
             limits: RawLimits {
                 login_per_minute_per_ip: 30,
