@@ -287,3 +287,103 @@ pub fn doubled(sent: &[Sent]) -> u64 {
 pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sends_are_taken_listed_and_called_back_signed_as_twilio_signs() {
+        let omni = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&omni)
+            .await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // As main does: the client's TLS needs a process-wide provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let sends = start(
+            &format!("127.0.0.1:{port}"),
+            HashSet::from(["tok".to_owned()]),
+            Instant::now(),
+            http.clone(),
+        )
+        .unwrap();
+        let messages = format!("http://127.0.0.1:{port}/2010-04-01/Accounts/AC1/Messages.json");
+        let callback = format!("{}/ticket-messages/webhook", omni.uri());
+        let form = [
+            ("To", "whatsapp:+5511999990000"),
+            ("From", "whatsapp:+15550000001"),
+            ("Body", "Olá!"),
+            ("StatusCallback", callback.as_str()),
+        ];
+        let refused = http
+            .post(&messages)
+            .basic_auth("AC1", Some("wrong"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+        let created: serde_json::Value = http
+            .post(&messages)
+            .basic_auth("AC1", Some("tok"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sid = created["sid"].as_str().unwrap().to_owned();
+        assert!(sid.starts_with("SM") && sid.len() == 34, "{sid}");
+        let listed: serde_json::Value = http
+            .get(&messages)
+            .query(&[("To", "whatsapp:+5511999990000"), ("PageSize", "50")])
+            .basic_auth("AC1", Some("tok"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["messages"][0]["sid"], sid.as_str());
+        assert_eq!(listed["messages"][0]["body"], "Olá!");
+
+        for _ in 0..100 {
+            if sends.callbacks_pending.load(Ordering::Relaxed) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(sends.callbacks_ok.load(Ordering::Relaxed), 1);
+        let received = omni.received_requests().await.unwrap();
+        let statuses: Vec<String> = received
+            .iter()
+            .map(|r| {
+                let params: Vec<(String, String)> =
+                    url::form_urlencoded::parse(&r.body).into_owned().collect();
+                let signature = r.headers[omni_twilio::SIGNATURE_HEADER].to_str().unwrap();
+                assert!(SignatureValidator::new("tok").validate_form(
+                    &callback,
+                    &params,
+                    signature,
+                    SignatureAlgorithm::HmacSha1
+                ));
+                assert!(params.contains(&("MessageSid".into(), sid.clone())));
+                let status = params.iter().find(|(k, _)| k == "MessageStatus").unwrap();
+                status.1.clone()
+            })
+            .collect();
+        assert_eq!(statuses, ["sent", "delivered", "read"]);
+        assert_eq!(doubled(&sends.all()), 0);
+    }
+}

@@ -882,7 +882,7 @@ mod tests {
             let c = load_in(jail).unwrap();
             assert_eq!(c.http.public_base_url, "https://omni.example.com");
             assert!(!c.auth.allow_registration);
-            assert_eq!(c.worker.concurrency, 16);
+            assert_eq!(c.worker.concurrency, 32);
             assert_eq!(c.cors_allowed_origins, ["https://agents.example.com"]);
             Ok(())
         });
