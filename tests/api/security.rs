@@ -1113,7 +1113,7 @@ async fn one_company_cannot_hold_every_job_slot() {
         .get(0);
     let a_job = JobId::new(a_job);
     assert!(queue.extend(a_job, 1, lease).await.unwrap());
-    queue.complete(a_job).await.unwrap();
+    queue.complete(&[a_job]).await.unwrap();
     let third = queue.claim(&[JobKind::Triage], 8, lease, 3).await.unwrap();
     assert_eq!(third.len(), 1);
 }

@@ -108,7 +108,7 @@ async fn run_jobs(queue: &dyn JobQueue, handler: &JobHandler) -> Result<usize, E
         for job in claimed {
             match job.job {
                 Ok(work) => match handler.run(work).await {
-                    Ok(()) => queue.complete(job.id).await?,
+                    Ok(()) => queue.complete(&[job.id]).await?,
                     Err(e) => {
                         queue.fail(job.id, &e.0, Duration::from_secs(5)).await?;
                     }

@@ -1,6 +1,6 @@
 //! What may happen to a stored message, decided on the message as loaded.
 
-use crate::{DeliveryStatus, MessagingError, TicketMessage};
+use crate::{DeliveryStatus, MessagingError, StatusReport, TicketMessage};
 
 impl TicketMessage {
     /// Whether the send job should hand this message to the provider: an agent's or the
@@ -21,6 +21,37 @@ impl TicketMessage {
             self.delivery_status,
             DeliveryStatus::Failed | DeliveryStatus::Undelivered
         )
+    }
+
+    /// The message as a provider's delivery report leaves it, or `None` when the report
+    /// changes nothing: it names another message (another company's, another sid, a
+    /// customer's), or its status would not move this one forward (reports arrive out of
+    /// order, and a late `sent` must not undo a `read`). The report's error replaces the
+    /// message's, so a `failed` says why and a later success clears nothing it did not
+    /// set. `updated_at` is left for the store to stamp.
+    ///
+    /// ```
+    /// # use omni_messaging::{DeliveryStatus, StatusReport, TicketMessage};
+    /// # fn check(sent: &TicketMessage, report: &StatusReport) {
+    /// // `sent` holds the report's sid and is `sent`; the report says `read`.
+    /// let read = sent.take_status(report).expect("read follows sent");
+    /// assert_eq!(read.delivery_status, DeliveryStatus::Read);
+    /// assert!(read.take_status(report).is_none(), "a repeat changes nothing");
+    /// # }
+    /// ```
+    pub fn take_status(&self, report: &StatusReport) -> Option<TicketMessage> {
+        let ours = !self.from_customer
+            && self.company_id == report.company_id
+            && self.whatsapp_message_id.as_deref() == Some(report.message_sid.as_str());
+        if !ours || !self.delivery_status.may_become(report.status) {
+            return None;
+        }
+        Some(TicketMessage {
+            delivery_status: report.status,
+            error_code: report.error_code,
+            error_message: report.error_message.clone(),
+            ..self.clone()
+        })
     }
 
     /// The message queued again, for a person's explicit "send again": only one that
@@ -137,6 +168,68 @@ mod tests {
             message(DeliveryStatus::Received, Some("SM1"), true).requeue(),
             Err(MessagingError::InboundNotSent)
         ));
+    }
+
+    fn report(sid: &str, status: DeliveryStatus) -> StatusReport {
+        StatusReport {
+            company_id: CompanyId::new(1),
+            message_sid: sid.into(),
+            status,
+            error_code: None,
+            error_message: None,
+        }
+    }
+
+    #[test]
+    fn reports_move_a_sent_message_forward_only() {
+        let sent = message(DeliveryStatus::Sent, Some("SM1"), false);
+        let delivered = sent
+            .take_status(&report("SM1", DeliveryStatus::Delivered))
+            .unwrap();
+        assert_eq!(delivered.delivery_status, DeliveryStatus::Delivered);
+        // The report's error replaces the old one.
+        assert_eq!(
+            (delivered.error_code, delivered.error_message.as_deref()),
+            (None, None)
+        );
+        let read = delivered
+            .take_status(&report("SM1", DeliveryStatus::Read))
+            .unwrap();
+        // Late and repeated reports change nothing.
+        for late in [
+            DeliveryStatus::Sent,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Read,
+        ] {
+            assert!(read.take_status(&report("SM1", late)).is_none(), "{late:?}");
+        }
+        let failed = StatusReport {
+            error_code: Some(63016),
+            error_message: Some("outside the window".into()),
+            ..report("SM1", DeliveryStatus::Failed)
+        };
+        let failed = sent.take_status(&failed).unwrap();
+        assert_eq!(failed.error_code, Some(63016));
+    }
+
+    #[test]
+    fn reports_about_other_messages_change_nothing() {
+        let sent = message(DeliveryStatus::Sent, Some("SM1"), false);
+        assert!(
+            sent.take_status(&report("SM2", DeliveryStatus::Read))
+                .is_none()
+        );
+        let other_company = StatusReport {
+            company_id: CompanyId::new(2),
+            ..report("SM1", DeliveryStatus::Read)
+        };
+        assert!(sent.take_status(&other_company).is_none());
+        let inbound = message(DeliveryStatus::Received, Some("SM1"), true);
+        assert!(
+            inbound
+                .take_status(&report("SM1", DeliveryStatus::Read))
+                .is_none()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use omni_core::JobId;
 use omni_messaging::{ClaimedJob, JobHandler, JobKind, JobQueue};
 use omni_store_postgres::{DbConfig, JOBS_CHANNEL};
 use rand::Rng as _;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::WorkerConfig;
@@ -82,19 +82,66 @@ pub fn start(
         });
     }
     let task = tokio::spawn(async move {
+        let (done, finished) = mpsc::unbounded_channel();
+        let completions = tokio::spawn(record_completions(queue.clone(), finished));
         let triage_lane = tokio::spawn(run(
             config.clone(),
             triage,
-            queue.clone(),
-            handler.clone(),
+            Ports {
+                queue: queue.clone(),
+                handler: handler.clone(),
+                done: done.clone(),
+            },
             triage_wake,
             stopped.clone(),
             grace,
         ));
-        run(config, sends, queue, handler, send_wake, stopped, grace).await;
+        let ports = Ports {
+            queue,
+            handler,
+            done,
+        };
+        run(config, sends, ports, send_wake, stopped, grace).await;
         let _ = triage_lane.await;
+        // Both lanes are gone, and with them every sender: the last completions are
+        // written before the worker says it stopped.
+        let _ = completions.await;
     });
     WorkerHandle { stop, task }
+}
+
+/// What a lane works with: the queue, the handler, and where finished jobs are reported.
+#[derive(Clone)]
+struct Ports {
+    queue: Arc<dyn JobQueue>,
+    handler: JobHandler,
+    done: mpsc::UnboundedSender<JobId>,
+}
+
+/// Most jobs marked done in one write.
+const MAX_COMPLETIONS: usize = 512;
+
+/// Marks finished jobs done, together: whatever finished while the previous write was on
+/// its way goes in the next one. Each job otherwise cost a commit of its own after its
+/// work — under load a quarter of the worker's commits. A job whose completion is lost
+/// (the instance dies first) runs again when its lease expires, which every handler makes
+/// harmless.
+async fn record_completions(
+    queue: Arc<dyn JobQueue>,
+    mut finished: mpsc::UnboundedReceiver<JobId>,
+) {
+    while let Some(first) = finished.recv().await {
+        let mut ids = vec![first];
+        while ids.len() < MAX_COMPLETIONS {
+            match finished.try_recv() {
+                Ok(next) => ids.push(next),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = queue.complete(&ids).await {
+            tracing::warn!(jobs = ids.len(), error = %e, "could not record finished jobs; their leases will expire");
+        }
+    }
 }
 
 /// A lane: the kinds of job it takes and how many it runs at once.
@@ -107,8 +154,7 @@ struct Lane {
 async fn run(
     config: WorkerConfig,
     lane: Lane,
-    queue: Arc<dyn JobQueue>,
-    handler: JobHandler,
+    ports: Ports,
     wake: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
     grace: Duration,
@@ -127,7 +173,8 @@ async fn run(
         }
         let free = lane.concurrency.saturating_sub(running.len());
         if free > 0 {
-            match queue
+            match ports
+                .queue
                 .claim(lane.kinds, free, config.lease, config.per_company)
                 .await
             {
@@ -135,12 +182,7 @@ async fn run(
                     let claimed_all = jobs.len() == free;
                     for job in jobs {
                         let id = job.id;
-                        let handle = running.spawn(run_job(
-                            job,
-                            queue.clone(),
-                            handler.clone(),
-                            config.lease,
-                        ));
+                        let handle = running.spawn(run_job(job, ports.clone(), config.lease));
                         held.insert(handle.id(), id);
                     }
                     if claimed_all {
@@ -181,7 +223,7 @@ async fn run(
     }
     running.abort_all();
     for job in held.into_values() {
-        if let Err(e) = queue.release(job).await {
+        if let Err(e) = ports.queue.release(job).await {
             tracing::warn!(job = %job, error = %e, "could not give back a job; its lease will expire");
         }
     }
@@ -200,10 +242,10 @@ fn backoff(attempt: i32) -> Duration {
     base.mul_f64(jitter)
 }
 
-async fn run_job(job: ClaimedJob, queue: Arc<dyn JobQueue>, handler: JobHandler, lease: Duration) {
+async fn run_job(job: ClaimedJob, ports: Ports, lease: Duration) {
     let work = async {
         match &job.job {
-            Ok(work) => handler.run(*work).await.map_err(|e| e.0),
+            Ok(work) => ports.handler.run(*work).await.map_err(|e| e.0),
             // Running it again will not make it readable.
             Err(invalid) => Err(invalid.to_string()),
         }
@@ -215,7 +257,7 @@ async fn run_job(job: ClaimedJob, queue: Arc<dyn JobQueue>, handler: JobHandler,
     let outcome = loop {
         tokio::select! {
             outcome = &mut work => break outcome,
-            _ = renew.tick() => match queue.extend(job.id, job.attempts, lease).await {
+            _ = renew.tick() => match ports.queue.extend(job.id, job.attempts, lease).await {
                 Ok(true) => {}
                 // Another worker holds the job now: stop here (a send not yet made is not
                 // made twice) and record nothing over the new holder's run.
@@ -227,20 +269,23 @@ async fn run_job(job: ClaimedJob, queue: Arc<dyn JobQueue>, handler: JobHandler,
             },
         }
     };
-    record(&job, &queue, outcome).await;
+    record(&job, &ports, outcome).await;
 }
 
-async fn record(job: &ClaimedJob, queue: &Arc<dyn JobQueue>, outcome: Result<(), String>) {
+async fn record(job: &ClaimedJob, ports: &Ports, outcome: Result<(), String>) {
     let kind = job.kind.as_str();
     let recorded = match outcome {
         Ok(()) => {
             metrics::counter!("omni_jobs_processed_total", "kind" => kind, "outcome" => "done")
                 .increment(1);
-            queue.complete(job.id).await
+            // The writer outlives the lanes; were it gone, the lease would expire and the
+            // job run again, harmlessly.
+            let _ = ports.done.send(job.id);
+            Ok(())
         }
         Err(why) => {
             let delay = backoff(job.attempts);
-            match queue.fail(job.id, &why, delay).await {
+            match ports.queue.fail(job.id, &why, delay).await {
                 Ok(true) => {
                     metrics::counter!("omni_jobs_processed_total", "kind" => kind, "outcome" => "dead").increment(1);
                     tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %why, "job is dead");

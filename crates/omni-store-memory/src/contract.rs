@@ -89,6 +89,7 @@ macro_rules! port_contract_tests {
             a_customer_reopens_a_resolved_ticket_and_a_closed_one_gives_way,
             replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket,
             delivery_reports_only_move_forward,
+            reports_arriving_together_apply_one_after_another,
             resending_follows_the_domain,
             no_tenant_sees_another_tenants_rows,
             ticket_changes_check_the_version_and_triage_keeps_hand_set_fields,
@@ -307,7 +308,7 @@ pub async fn a_customer_reopens_a_resolved_ticket_and_a_closed_one_gives_way(p: 
         .await
         .unwrap();
     for job in jobs {
-        p.jobs.complete(job.id).await.unwrap();
+        p.jobs.complete(&[job.id]).await.unwrap();
     }
     let cursor = p.events.latest_id().await.unwrap();
     let (_, reopened, new_ticket) = stored(&p, &inbound(&t, "SM2", "+5511987650001")).await;
@@ -450,6 +451,72 @@ pub async fn delivery_reports_only_move_forward(p: Ports) {
     assert_eq!(now.delivery_status, DeliveryStatus::Read);
 }
 
+/// Reports that arrive together — several on one message, beside a customer's message —
+/// apply as they would one after another (the PostgreSQL store commits them in one
+/// transaction): each message ends at the furthest status reported, with one event per
+/// move, and the customer's message is stored as well.
+pub async fn reports_arriving_together_apply_one_after_another(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let a = created(reply(&p, &t, ticket.id, Some("a")).await);
+    let b = created(reply(&p, &t, ticket.id, Some("b")).await);
+    for (m, sid) in [(&a, "SMa"), (&b, "SMb")] {
+        p.messages
+            .mark_sent(m.id, sid, DeliveryStatus::Sending)
+            .await
+            .unwrap();
+    }
+    let report = |sid: &str, status| StatusReport {
+        company_id: t.company,
+        message_sid: sid.into(),
+        status,
+        error_code: None,
+        error_message: None,
+    };
+    let cursor = p.events.latest_id().await.unwrap();
+    let reports = [
+        report("SMa", DeliveryStatus::Sent),
+        report("SMa", DeliveryStatus::Read),
+        report("SMa", DeliveryStatus::Delivered),
+        report("SMb", DeliveryStatus::Delivered),
+        report("SMb", DeliveryStatus::Delivered),
+    ];
+    let newcomer = inbound(&t, "SM2", "+5511987650002");
+    let (r1, r2, r3, r4, r5, customer) = tokio::join!(
+        p.messages.apply_status(&reports[0]),
+        p.messages.apply_status(&reports[1]),
+        p.messages.apply_status(&reports[2]),
+        p.messages.apply_status(&reports[3]),
+        p.messages.apply_status(&reports[4]),
+        p.messages.record_inbound(&newcomer),
+    );
+    let moves = [r1, r2, r3, r4, r5]
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(Option::is_some)
+        .count();
+    // SMa moves once or more (`read` last stops the rest), SMb once (the repeat is nothing).
+    assert!((2..=4).contains(&moves), "{moves}");
+    assert!(matches!(
+        customer.unwrap(),
+        InboundOutcome::Stored {
+            new_ticket: true,
+            ..
+        }
+    ));
+    for (m, status) in [(&a, DeliveryStatus::Read), (&b, DeliveryStatus::Delivered)] {
+        let now = p.messages.find(Scope::All, m.id).await.unwrap().unwrap();
+        assert_eq!(now.delivery_status, status);
+    }
+    let types = event_types_after(&p, cursor).await;
+    let status_events = types
+        .iter()
+        .filter(|t| **t == EventType::MessageStatusUpdated)
+        .count();
+    assert_eq!(status_events, moves, "{types:?}");
+    assert!(types.contains(&EventType::TicketCreated), "{types:?}");
+}
+
 /// A failed message goes back to the queue with its send job; a sent or inbound one does
 /// not; another tenant's message is not found.
 pub async fn resending_follows_the_domain(p: Ports) {
@@ -462,7 +529,7 @@ pub async fn resending_follows_the_domain(p: Ports) {
         .await
         .unwrap();
     for job in sends {
-        p.jobs.complete(job.id).await.unwrap();
+        p.jobs.complete(&[job.id]).await.unwrap();
     }
     p.messages
         .mark_failed(message.id, Some(63016), "outside the window")
@@ -833,7 +900,7 @@ pub async fn jobs_are_leased_retried_released_and_capped_per_company(p: Ports) {
             .unwrap()
     );
     p.jobs.release(second).await.unwrap();
-    p.jobs.complete(third).await.unwrap();
+    p.jobs.complete(&[third]).await.unwrap();
     assert!(
         !p.jobs.extend(third, 1, lease).await.unwrap(),
         "done is not held"

@@ -102,12 +102,15 @@ impl JobQueue for MemoryStore {
         }
     }
 
-    async fn complete(&self, id: JobId) -> Result<(), QueueError> {
-        if let Some(job) = self.lock().jobs.get_mut(&id.get()) {
-            job.status = JobStatus::Done;
-            job.locked_until = None;
-            job.last_error = None;
-            job.updated_at = Utc::now();
+    async fn complete(&self, ids: &[JobId]) -> Result<(), QueueError> {
+        let mut state = self.lock();
+        for id in ids {
+            if let Some(job) = state.jobs.get_mut(&id.get()) {
+                job.status = JobStatus::Done;
+                job.locked_until = None;
+                job.last_error = None;
+                job.updated_at = Utc::now();
+            }
         }
         Ok(())
     }

@@ -251,15 +251,11 @@ impl MessageStore for MemoryStore {
         }) else {
             return Ok(None);
         };
-        let m = &mut stored.message;
-        if !m.delivery_status.may_become(report.status) {
+        let Some(mut updated) = stored.message.take_status(report) else {
             return Ok(None);
-        }
-        m.delivery_status = report.status;
-        m.error_code = report.error_code;
-        m.error_message.clone_from(&report.error_message);
-        m.updated_at = Utc::now();
-        let updated = m.clone();
+        };
+        updated.updated_at = Utc::now();
+        stored.message = updated.clone();
         state.append([message_events::status_updated(&updated)]);
         Ok(Some(updated))
     }

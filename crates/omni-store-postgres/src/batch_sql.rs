@@ -12,9 +12,10 @@ use std::sync::LazyLock;
 use diesel::dsl::AsSelect;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Untyped};
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Untyped};
 use diesel::{QueryResult, SelectableHelper as _};
 
+use crate::messages::MessageRow;
 use crate::tickets::TicketRow;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +28,13 @@ static TICKET_COLUMNS: LazyLock<AsSelect<TicketRow, Pg>> = LazyLock::new(TicketR
 
 fn ticket_columns(out: &mut AstPass<'_, '_, Pg>) -> QueryResult<()> {
     TICKET_COLUMNS.walk_ast(out.reborrow())
+}
+
+/// The message columns, from `MessageRow`, for the same reason.
+static MESSAGE_COLUMNS: LazyLock<AsSelect<MessageRow, Pg>> = LazyLock::new(MessageRow::as_select);
+
+fn message_columns(out: &mut AstPass<'_, '_, Pg>) -> QueryResult<()> {
+    MESSAGE_COLUMNS.walk_ast(out.reborrow())
 }
 
 /// Declares a statement: its fields are its bind parameters, `walk` writes its text.
@@ -245,6 +253,135 @@ statement! {
     }
 }
 
+statement! {
+    /// The outbound messages delivery reports name, locked in id order (concurrent batches
+    /// cannot deadlock over them).
+    LockSentMessages { companies: &'a [i64], sids: &'a [&'a str] }
+    |self, out| {
+        out.push_sql("SELECT ");
+        message_columns(&mut out)?;
+        out.push_sql(" FROM ticket_messages JOIN (SELECT DISTINCT c, s FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(self.companies)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.sids)?;
+        out.push_sql(
+            "::text[]) AS u(c, s)) u \
+                 ON ticket_messages.company_id = u.c AND ticket_messages.whatsapp_message_id = u.s \
+             WHERE NOT ticket_messages.from_customer \
+             ORDER BY ticket_messages.id FOR UPDATE OF ticket_messages",
+        );
+    }
+}
+
+statement! {
+    /// Writes the delivery status (and the provider's error) the domain decided for each
+    /// message; returns each message's id and its new `updated_at`.
+    SetStatuses {
+        ids: &'a [i64],
+        statuses: &'a [&'a str],
+        codes: &'a [Option<i32>],
+        messages: &'a [Option<&'a str>],
+    }
+    |self, out| {
+        out.push_sql(
+            "UPDATE ticket_messages SET delivery_status = u.status, error_code = u.code, \
+                 error_message = u.message \
+             FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.statuses)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Integer>>, _>(self.codes)?;
+        out.push_sql("::integer[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(self.messages)?;
+        out.push_sql(
+            "::text[]) AS u(id, status, code, message) WHERE ticket_messages.id = u.id \
+             RETURNING ticket_messages.id, ticket_messages.updated_at",
+        );
+    }
+}
+
+statement! {
+    /// Takes up to `limit` ready jobs of `kinds` — queued ones and expired leases, each
+    /// read from its own index (`jobs_ready`, `jobs_leases`) in the order it keeps, so the
+    /// claim reads a few rows however long the queue is — leaving no company more than
+    /// `per_company` running at once, and leases them.
+    ClaimJobs {
+        kinds: &'a [&'a str],
+        limit: i64,
+        lease: diesel::data_types::PgInterval,
+        per_company: i64,
+    }
+    |self, out| {
+        out.push_sql(
+            "WITH queued AS ( \
+                 SELECT q.* FROM unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.kinds)?;
+        out.push_sql(
+            "::text[]) AS k(kind) CROSS JOIN LATERAL ( \
+                     SELECT id, company_id, run_at FROM jobs \
+                      WHERE status = 'queued' AND jobs.kind = k.kind AND run_at <= now() \
+                      ORDER BY run_at, id LIMIT ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(
+            " * 8 FOR UPDATE SKIP LOCKED) q), \
+             expired AS ( \
+                 SELECT id, company_id, run_at FROM jobs \
+                  WHERE status = 'running' AND locked_until < now() AND kind = ANY(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.kinds)?;
+        out.push_sql(") ORDER BY locked_until LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(
+            " FOR UPDATE SKIP LOCKED), \
+             ready AS (SELECT * FROM queued UNION ALL SELECT * FROM expired), \
+             busy AS ( \
+                 SELECT company_id, count(*) AS n FROM jobs \
+                  WHERE status = 'running' AND locked_until >= now() AND kind = ANY(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.kinds)?;
+        out.push_sql(
+            ") AND company_id IN (SELECT company_id FROM ready) \
+                  GROUP BY company_id), \
+             chosen AS ( \
+                 SELECT r.id FROM ( \
+                     SELECT ready.*, row_number() OVER (PARTITION BY company_id ORDER BY run_at, id) AS k \
+                       FROM ready) r \
+                   LEFT JOIN busy b ON b.company_id = r.company_id \
+                  WHERE r.company_id IS NULL OR r.k + coalesce(b.n, 0) <= ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.per_company)?;
+        out.push_sql(" ORDER BY r.run_at, r.id LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(
+            ") \
+             UPDATE jobs SET status = 'running', locked_until = now() + ",
+        );
+        out.push_bind_param::<diesel::sql_types::Interval, _>(&self.lease)?;
+        out.push_sql(
+            ", attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM chosen) \
+             RETURNING id, kind, payload, attempts, max_attempts",
+        );
+    }
+}
+
+statement! {
+    /// Marks jobs done.
+    CompleteJobs { ids: &'a [i64] }
+    |self, out| {
+        out.push_sql(
+            "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL \
+             WHERE id = ANY(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
+        out.push_sql(")");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::pg::PgQueryBuilder;
@@ -267,8 +404,8 @@ mod tests {
         text(q)
     }
 
-    /// The five statements over a batch of `n` (1 or 2) rows, as cacheable texts.
-    fn texts(n: usize) -> [String; 7] {
+    /// The statements over a batch of `n` (1 or 2) rows, as cacheable texts.
+    fn texts(n: usize) -> [String; 11] {
         let media = [serde_json::json!([]), serde_json::json!([])];
         let keys = ["2".to_owned(), "4".to_owned()];
         let payload = serde_json::json!({});
@@ -315,6 +452,23 @@ mod tests {
                 keys: &keys[..n],
                 payloads: &media[..n],
             }),
+            cacheable_text(&LockSentMessages {
+                companies: &[1, 3][..n],
+                sids: &["SM1", "SM2"][..n],
+            }),
+            cacheable_text(&SetStatuses {
+                ids: &[2, 4][..n],
+                statuses: &["sent", "failed"][..n],
+                codes: &[None, Some(63016)][..n],
+                messages: &[None, Some("outside the window")][..n],
+            }),
+            cacheable_text(&ClaimJobs {
+                kinds: &["triage", "message.send"][..n],
+                limit: i64::try_from(n).unwrap(),
+                lease: diesel::data_types::PgInterval::from_microseconds(1),
+                per_company: 8,
+            }),
+            cacheable_text(&CompleteJobs { ids: &[2, 4][..n] }),
         ]
     }
 
@@ -334,6 +488,11 @@ mod tests {
             assert!(!text.contains('*'), "{text}");
             assert!(text.contains(r#""tickets"."manual_fields""#), "{text}");
         }
+        assert!(
+            one[7].contains(r#""ticket_messages"."delivery_status""#),
+            "{}",
+            one[7]
+        );
         // Cached by type.
         const {
             assert!(SeenSids::HAS_STATIC_QUERY_ID);
@@ -343,6 +502,10 @@ mod tests {
             assert!(InsertEvents::HAS_STATIC_QUERY_ID);
             assert!(InsertTickets::HAS_STATIC_QUERY_ID);
             assert!(InsertJobs::HAS_STATIC_QUERY_ID);
+            assert!(LockSentMessages::HAS_STATIC_QUERY_ID);
+            assert!(SetStatuses::HAS_STATIC_QUERY_ID);
+            assert!(ClaimJobs::HAS_STATIC_QUERY_ID);
+            assert!(CompleteJobs::HAS_STATIC_QUERY_ID);
         }
     }
 }

@@ -8,7 +8,9 @@
 //! (pipelined), one insert of the tickets new customers open, one insert of all the
 //! messages, one update of all the tickets, one insert of all the events and one of the
 //! triage jobs (pipelined), one commit. Each webhook is still answered only once its own
-//! rows are committed.
+//! rows are committed. Delivery reports queue beside the messages and commit in the same
+//! transaction (`status_batch`): the status callbacks of replies cost no commit of their
+//! own.
 //!
 //! What each message does to its ticket (open it, reopen it, only join it, whether triage
 //! runs) is the ticketing domain's decision (`Ticket::take_customer_message`); these
@@ -26,7 +28,8 @@ use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::MessageId;
 use omni_messaging::{
-    Inbound, InboundOutcome, Job, MessagingError, TicketMessage, events as message_events,
+    Inbound, InboundOutcome, Job, MessagingError, StatusReport, TicketMessage,
+    events as message_events,
 };
 use omni_ticketing::{FieldChange, Ticket, TicketChanges, TicketStatus, events as ticket_events};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -37,6 +40,7 @@ use crate::jobs::JobColumns;
 use crate::messages::{MessageRow, undecodable};
 use crate::notifier::Announce;
 use crate::schema::ticket_messages;
+use crate::status_batch::StatusOutcome;
 use crate::tickets::TicketRow;
 use crate::{Database, PooledConnection};
 
@@ -79,9 +83,21 @@ impl std::fmt::Display for InboundTxError {
     }
 }
 
+/// What a lane commits: a customer's message, or a provider's delivery report.
+enum Work {
+    Inbound(Inbound),
+    Status(StatusReport),
+}
+
+/// What a lane answers, one per [`Work`] and of its kind.
+enum Answer {
+    Inbound(Box<Outcome>),
+    Status(StatusOutcome),
+}
+
 struct Pending {
-    inbound: Inbound,
-    reply: oneshot::Sender<Outcome>,
+    work: Work,
+    reply: oneshot::Sender<Answer>,
 }
 
 /// The queue in front of the batching tasks (started on first use).
@@ -96,19 +112,39 @@ impl std::fmt::Debug for InboundBatcher {
     }
 }
 
+/// A lane answered with the other kind: cannot happen, but is never taken for "not stored".
+fn mismatched<T>() -> Result<T, MessagingError> {
+    Err(MessagingError::unknown(
+        "a batch answered with the wrong kind",
+    ))
+}
+
 impl InboundBatcher {
     /// Stores `inbound` in the next batch; `None` when no batch can take it (no async
     /// runtime, or the batching tasks are gone), and the caller stores it alone.
     pub(crate) async fn submit(&self, db: &Database, inbound: &Inbound) -> Option<Outcome> {
+        match self.submit_work(db, Work::Inbound(inbound.clone())).await? {
+            Answer::Inbound(outcome) => Some(*outcome),
+            Answer::Status(_) => Some(mismatched()),
+        }
+    }
+
+    /// Applies a delivery report in the next batch; `None` as for [`Self::submit`].
+    pub(crate) async fn submit_status(
+        &self,
+        db: &Database,
+        report: &StatusReport,
+    ) -> Option<StatusOutcome> {
+        match self.submit_work(db, Work::Status(report.clone())).await? {
+            Answer::Status(outcome) => Some(outcome),
+            Answer::Inbound(_) => Some(mismatched()),
+        }
+    }
+
+    async fn submit_work(&self, db: &Database, work: Work) -> Option<Answer> {
         let queue = self.queue.get_or_init(|| start(db.clone()));
         let (reply, answer) = oneshot::channel();
-        queue
-            .send(Pending {
-                inbound: inbound.clone(),
-                reply,
-            })
-            .await
-            .ok()?;
+        queue.send(Pending { work, reply }).await.ok()?;
         answer.await.ok()
     }
 }
@@ -159,26 +195,28 @@ async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
             }
             batch
         };
-        let inbound: Vec<&Inbound> = batch.iter().map(|p| &p.inbound).collect();
-        let outcomes = store(&db, &mut held, &inbound).await;
-        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+        let work: Vec<&Work> = batch.iter().map(|p| &p.work).collect();
+        let answers = store(&db, &mut held, &work).await;
+        for (pending, answer) in batch.into_iter().zip(answers) {
             // A caller that went away (client disconnected) just doesn't hear back.
-            let _ = pending.reply.send(outcome);
+            let _ = pending.reply.send(answer);
         }
     }
 }
 
 /// Stores a batch: together when it can, else each alone. `held` is the lane's connection:
 /// taken from the pool when there is none, kept only after a batch that committed.
-async fn store(
-    db: &Database,
-    held: &mut Option<PooledConnection>,
-    batch: &[&Inbound],
-) -> Vec<Outcome> {
-    let all_unavailable = |why: String| -> Vec<Outcome> {
+async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Work]) -> Vec<Answer> {
+    let all_unavailable = |why: String| -> Vec<Answer> {
         batch
             .iter()
-            .map(|_| Err(MessagingError::Unavailable(why.clone())))
+            .map(|work| {
+                let err = MessagingError::Unavailable(why.clone());
+                match work {
+                    Work::Inbound(_) => Answer::Inbound(Box::new(Err(err))),
+                    Work::Status(_) => Answer::Status(Err(err)),
+                }
+            })
             .collect()
     };
     // A connection the server closed since the last batch is not reused.
@@ -192,13 +230,39 @@ async fn store(
             Err(e) => return all_unavailable(e.to_string()),
         },
     };
+    let inbound: Vec<&Inbound> = batch
+        .iter()
+        .filter_map(|w| match w {
+            Work::Inbound(m) => Some(m),
+            Work::Status(_) => None,
+        })
+        .collect();
+    let reports: Vec<&StatusReport> = batch
+        .iter()
+        .filter_map(|w| match w {
+            Work::Status(r) => Some(r),
+            Work::Inbound(_) => None,
+        })
+        .collect();
     let together = conn
-        .transaction(async |conn| store_together(conn, batch).await)
+        .transaction(async |conn| {
+            let (outcomes, enqueued) = if inbound.is_empty() {
+                (Vec::new(), false)
+            } else {
+                store_together(conn, &inbound).await?
+            };
+            let moved = if reports.is_empty() {
+                Vec::new()
+            } else {
+                crate::status_batch::apply_together(conn, &reports).await?
+            };
+            Ok::<_, InboundTxError>((outcomes, enqueued, moved))
+        })
         .await;
-    let (outcomes, enqueued) = match together {
-        Ok((outcomes, alone)) => {
+    let (outcomes, enqueued, moved) = match together {
+        Ok(done) => {
             *held = Some(conn);
-            (outcomes.into_iter().map(Ok).collect(), alone)
+            done
         }
         // The database went away: one by one would only wait for it once per message.
         Err(InboundTxError::Db(e)) if crate::errors::lost_connection(&e) => {
@@ -207,22 +271,38 @@ async fn store(
         Err(why) => {
             // Back to the pool first: the one-by-one path takes connections of its own.
             drop(conn);
-            tracing::debug!(size = batch.len(), %why, "batch failed; storing its messages one by one");
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for inbound in batch {
-                outcomes.push(store_alone(db, inbound).await);
+            tracing::debug!(size = batch.len(), %why, "batch failed; storing its work one by one");
+            let mut answers = Vec::with_capacity(batch.len());
+            for work in batch {
+                answers.push(match work {
+                    Work::Inbound(m) => Answer::Inbound(Box::new(store_alone(db, m).await)),
+                    Work::Status(r) => {
+                        Answer::Status(crate::status_batch::apply_alone(db, r).await)
+                    }
+                });
             }
-            // `store_alone` announced for itself.
-            return outcomes;
+            // Each announced for itself.
+            return answers;
         }
     };
-    db.announce(Announce::Events);
+    if !inbound.is_empty() || moved.iter().any(Option::is_some) {
+        db.announce(Announce::Events);
+    }
     // Jobs (triage) come only from first messages and reopenings; workers are not woken
     // for batches that only joined conversations.
     if enqueued {
         db.announce(Announce::Jobs);
     }
-    outcomes
+    let (mut outcomes, mut moved) = (outcomes.into_iter(), moved.into_iter());
+    batch
+        .iter()
+        .map(|work| match work {
+            Work::Inbound(_) => {
+                Answer::Inbound(Box::new(outcomes.next().map_or_else(mismatched, Ok)))
+            }
+            Work::Status(_) => Answer::Status(Ok(moved.next().flatten())),
+        })
+        .collect()
 }
 
 /// Stores one inbound message in a transaction of its own: a batch of one.

@@ -24,6 +24,7 @@ mod migrate;
 mod notifier;
 mod routes_cache;
 pub mod schema;
+mod status_batch;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tickets;

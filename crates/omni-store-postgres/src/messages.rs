@@ -287,37 +287,10 @@ impl MessageStore for PgMessageStore {
         &self,
         report: &StatusReport,
     ) -> Result<Option<TicketMessage>, MessagingError> {
-        let lower: Vec<&str> = DeliveryStatus::replaceable_by(report.status)
-            .into_iter()
-            .map(DeliveryStatus::as_str)
-            .collect();
-        let mut conn = self.db.conn().await.map_err(unavailable)?;
-        let result = conn
-            .transaction(async |conn| {
-                let row: Option<MessageRow> = diesel::update(
-                    ticket_messages::table
-                        .filter(ticket_messages::company_id.eq(report.company_id.get()))
-                        .filter(ticket_messages::whatsapp_message_id.eq(&report.message_sid))
-                        .filter(ticket_messages::from_customer.eq(false))
-                        .filter(ticket_messages::delivery_status.eq_any(lower)),
-                )
-                .set((
-                    ticket_messages::delivery_status.eq(report.status.as_str()),
-                    ticket_messages::error_code.eq(report.error_code),
-                    ticket_messages::error_message.eq(report.error_message.as_deref()),
-                ))
-                .returning(MessageRow::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-                let Some(row) = row else { return Ok(None) };
-                let updated = message(row)?;
-                events::append(conn, &[message_events::status_updated(&updated)]).await?;
-                Ok(Some(updated))
-            })
-            .await;
-        self.db.announce(Announce::Events);
-        result.map_err(store_error)
+        match self.batcher.submit_status(&self.db, report).await {
+            Some(outcome) => outcome,
+            None => crate::status_batch::apply_alone(&self.db, report).await,
+        }
     }
 
     async fn find(
