@@ -118,6 +118,11 @@ struct Ports {
     done: mpsc::UnboundedSender<JobId>,
 }
 
+/// How long an idle lane waits, once woken, before it claims: the jobs enqueued meanwhile
+/// come in the same claim. Under the conversations mix a claim took one job (4,778 claims
+/// for about as many jobs, each planned anew: half a millisecond of the database's time).
+const CLAIM_GATHER: Duration = Duration::from_millis(10);
+
 /// Most jobs marked done in one write.
 const MAX_COMPLETIONS: usize = 512;
 
@@ -198,7 +203,14 @@ async fn run(
             }
         }
         tokio::select! {
-            _ = wake.notified() => {}
+            _ = wake.notified() => {
+                // Jobs come one per notification: claiming at once took one job per claim.
+                // A moment's wait lets the next few arrive and be taken in the same claim.
+                tokio::select! {
+                    _ = tokio::time::sleep(CLAIM_GATHER) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
             _ = tokio::time::sleep(config.poll_interval) => {}
             Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                 if let Ok((id, ())) = done {
