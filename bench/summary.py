@@ -55,8 +55,9 @@ for c, conns, p99 in ((c64, 64, 50), (c16, 16, 20)):
         continue
     e = c["extra"]
     row(f"conversations, {conns} connections: webhooks", f"p99 <= {p99} ms"
-        + (f", >= pgbench {pg16} tps" if conns == 64 and pg16 else ""),
-        f"{c['throughput_per_sec']:,.0f}/s, p99 {c['p99_ms']} ms, {c['errors']} errors",
+        + (f", >= pgbench {pg16:,.0f} tps" if conns == 64 and pg16 else ""),
+        f"{c['throughput_per_sec']:,.0f}/s, p99 {c['p99_ms']} ms, {c['errors']} errors"
+        + (f" ({c['throughput_per_sec'] / pg16:.2f}x pgbench)" if conns == 64 and pg16 else ""),
         c["p99_ms"] <= p99 and c["errors"] == 0
         and (conns != 64 or not pg16 or c["throughput_per_sec"] >= pg16))
     row(f"conversations, {conns}: triage / auto-reply / agent reply lag", "p99 <= 500 ms / 1 s / -",
@@ -98,8 +99,8 @@ if wc64:
         wc64["errors"] == 0 and vc64["ok"])
 if ratio is not None:
     row("continuing webhooks / pgbench of the same transaction", ">= 1.0",
-        f"{ratio} ({wc64['throughput_per_sec']:,.0f}/s vs pgbench {pg16} tps at 16 clients, "
-        f"{pg64} at 64)", ratio >= 1.0)
+        f"{ratio} ({wc64['throughput_per_sec']:,.0f}/s vs pgbench {pg16:,.0f} tps at 16 clients, "
+        f"{f'{pg64:,.0f}' if pg64 else '-'} at 64)", ratio >= 1.0)
 if fanout:
     row("fan-out, 1,000 sockets, 200 messages/s", "delivery p99 <= 100 ms",
         f"p99 {fanout['p99_ms']} ms (p50 {fanout['p50_ms']} ms), "
