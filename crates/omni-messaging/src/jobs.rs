@@ -193,8 +193,9 @@ pub trait JobQueue: Send + Sync {
     /// beside the new holder.
     async fn extend(&self, id: JobId, attempt: i32, lease: Duration) -> Result<bool, QueueError>;
 
-    /// The jobs are done. A worker records its finished jobs together: one write for
-    /// every job that finished while the previous write was on its way.
+    /// The jobs are done; a job no longer running (given back, failed, done) is left as
+    /// it is. A worker records its finished jobs together: one write for every job that
+    /// finished while the previous write was on its way.
     async fn complete(&self, ids: &[JobId]) -> Result<(), QueueError>;
 
     /// The job failed: it runs again after `delay`, or is dead once out of attempts.

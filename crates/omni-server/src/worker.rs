@@ -125,6 +125,8 @@ const CLAIM_GATHER: Duration = Duration::from_millis(10);
 
 /// Most jobs marked done in one write.
 const MAX_COMPLETIONS: usize = 512;
+/// Tries of a write of finished jobs before they are left to their leases.
+const COMPLETION_ATTEMPTS: u32 = 3;
 
 /// Marks finished jobs done, together: whatever finished while the previous write was on
 /// its way goes in the next one. Each job otherwise cost a commit of its own after its
@@ -143,8 +145,16 @@ async fn record_completions(
                 Err(_) => break,
             }
         }
-        if let Err(e) = queue.complete(&ids).await {
-            tracing::warn!(jobs = ids.len(), error = %e, "could not record finished jobs; their leases will expire");
+        // A write that fails would send every job in it round again once its lease
+        // expires: it is tried a few times first.
+        for attempt in 1..=COMPLETION_ATTEMPTS {
+            match queue.complete(&ids).await {
+                Ok(()) => break,
+                Err(e) if attempt == COMPLETION_ATTEMPTS => {
+                    tracing::warn!(jobs = ids.len(), error = %e, "could not record finished jobs; their leases will expire");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await,
+            }
         }
     }
 }
@@ -172,9 +182,7 @@ async fn run(
             break;
         }
         while let Some(done) = running.try_join_next_with_id() {
-            if let Ok((id, ())) = done {
-                held.remove(&id);
-            }
+            forget(&mut held, Some(done));
         }
         let free = lane.concurrency.saturating_sub(running.len());
         if free > 0 {
@@ -193,7 +201,7 @@ async fn run(
                     if claimed_all {
                         // There may be more: look again as soon as a slot frees.
                         tokio::select! {
-                            _ = running.join_next() => {}
+                            done = running.join_next_with_id() => forget(&mut held, done),
                             _ = stopped.changed() => {}
                         }
                         continue;
@@ -212,11 +220,7 @@ async fn run(
                 }
             }
             _ = tokio::time::sleep(config.poll_interval) => {}
-            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                if let Ok((id, ())) = done {
-                    held.remove(&id);
-                }
-            }
+            done = running.join_next_with_id(), if !running.is_empty() => forget(&mut held, done),
             _ = stopped.changed() => {}
         }
     }
@@ -225,21 +229,39 @@ async fn run(
     tokio::pin!(deadline);
     while !running.is_empty() {
         tokio::select! {
-            done = running.join_next_with_id() => {
-                if let Some(Ok((id, ()))) = done {
-                    held.remove(&id);
-                }
-            }
+            done = running.join_next_with_id() => forget(&mut held, done),
             _ = &mut deadline => break,
         }
     }
     running.abort_all();
+    // A job that ended between the deadline and the abort has recorded its outcome (or
+    // queued its completion): only the ones cut short are given back.
+    while let Some(done) = running.join_next_with_id().await {
+        forget(&mut held, Some(done));
+    }
     for job in held.into_values() {
         if let Err(e) = ports.queue.release(job).await {
             tracing::warn!(job = %job, error = %e, "could not give back a job; its lease will expire");
         }
     }
     tracing::info!("job worker stopped");
+}
+
+/// A job task has ended: its job is no longer held by this lane — unless it was cut short
+/// (aborted at shutdown), and is given back. A job that panicked is left to its lease.
+fn forget(
+    held: &mut std::collections::HashMap<tokio::task::Id, JobId>,
+    done: Option<Result<(tokio::task::Id, ()), tokio::task::JoinError>>,
+) {
+    match done {
+        Some(Ok((id, ()))) => {
+            held.remove(&id);
+        }
+        Some(Err(e)) if !e.is_cancelled() => {
+            held.remove(&e.id());
+        }
+        _ => {}
+    }
 }
 
 /// Exponential back-off with ±20 % jitter: 2 s, 4 s, 8 s… capped at a minute, so that a

@@ -490,11 +490,21 @@ pub async fn reports_arriving_together_apply_one_after_another(p: Ports) {
         p.messages.apply_status(&reports[4]),
         p.messages.record_inbound(&newcomer),
     );
-    let moves = [r1, r2, r3, r4, r5]
+    let answers: Vec<Option<TicketMessage>> = [r1, r2, r3, r4, r5]
         .into_iter()
         .map(|r| r.unwrap())
-        .filter(Option::is_some)
-        .count();
+        .collect();
+    // Each caller hears of its own report: the message it names, as it left it.
+    for (report, answer) in reports.iter().zip(&answers) {
+        if let Some(m) = answer {
+            assert_eq!(
+                m.whatsapp_message_id.as_deref(),
+                Some(report.message_sid.as_str())
+            );
+            assert_eq!(m.delivery_status, report.status);
+        }
+    }
+    let moves = answers.iter().filter(|a| a.is_some()).count();
     // SMa moves once or more (`read` last stops the rest), SMb once (the repeat is nothing).
     assert!((2..=4).contains(&moves), "{moves}");
     assert!(matches!(
@@ -900,7 +910,9 @@ pub async fn jobs_are_leased_retried_released_and_capped_per_company(p: Ports) {
             .unwrap()
     );
     p.jobs.release(second).await.unwrap();
-    p.jobs.complete(&[third]).await.unwrap();
+    // Completing a job given back meanwhile leaves it queued (a late completion from the
+    // worker that gave it back must not end another's run).
+    p.jobs.complete(&[second, third]).await.unwrap();
     assert!(
         !p.jobs.extend(third, 1, lease).await.unwrap(),
         "done is not held"

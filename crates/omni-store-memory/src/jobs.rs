@@ -105,7 +105,12 @@ impl JobQueue for MemoryStore {
     async fn complete(&self, ids: &[JobId]) -> Result<(), QueueError> {
         let mut state = self.lock();
         for id in ids {
-            if let Some(job) = state.jobs.get_mut(&id.get()) {
+            // Only a job still running: one given back or taken over meanwhile is not done.
+            if let Some(job) = state
+                .jobs
+                .get_mut(&id.get())
+                .filter(|job| job.status == JobStatus::Running)
+            {
                 job.status = JobStatus::Done;
                 job.locked_until = None;
                 job.last_error = None;

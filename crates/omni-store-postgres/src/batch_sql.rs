@@ -268,7 +268,7 @@ statement! {
             "::text[]) AS u(c, s)) u \
                  ON ticket_messages.company_id = u.c AND ticket_messages.whatsapp_message_id = u.s \
              WHERE NOT ticket_messages.from_customer \
-             ORDER BY ticket_messages.id FOR UPDATE OF ticket_messages",
+             ORDER BY ticket_messages.id FOR NO KEY UPDATE OF ticket_messages",
         );
     }
 }
@@ -370,7 +370,7 @@ statement! {
 }
 
 statement! {
-    /// Marks jobs done.
+    /// Marks running jobs done.
     CompleteJobs { ids: &'a [i64] }
     |self, out| {
         out.push_sql(
@@ -378,7 +378,8 @@ statement! {
              WHERE id = ANY(",
         );
         out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
-        out.push_sql(")");
+        // Only a job still running: one given back or taken over meanwhile is not done.
+        out.push_sql(") AND status = 'running'");
     }
 }
 
