@@ -5,10 +5,10 @@
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use omni_core::{CompanyId, IntegrationId};
-use omni_messaging::{Inbound, InboundOutcome};
+use omni_messaging::{DeliveryStatus, Inbound, InboundOutcome, StatusReport};
 use omni_ticketing::{Channel, TicketStatus};
 
-use super::store_together;
+use super::{Answer, Work, store_together};
 use crate::Database;
 use crate::test_db::TestDatabase;
 
@@ -190,4 +190,146 @@ async fn one_batch_opens_reopens_joins_and_skips_redeliveries_as_the_domain_deci
     ];
     expected.sort();
     assert_eq!(jobs, expected);
+}
+
+/// A company with a number, a customer's open ticket and one reply Twilio took (`SMout`,
+/// `sent`): what delivery reports are about.
+async fn with_a_sent_reply(conn: &mut crate::PooledConnection) -> (i64, i64, i64) {
+    let c = id(
+        conn,
+        "INSERT INTO companies (name) VALUES ('A') RETURNING id",
+    )
+    .await;
+    let i = id(
+        conn,
+        &format!(
+            "INSERT INTO integrations (company_id, type, phone_number) \
+             VALUES ({c}, 'twilio_whatsapp', '+14155550100') RETURNING id"
+        ),
+    )
+    .await;
+    let t = id(
+        conn,
+        &format!(
+            "INSERT INTO tickets (company_id, integration_id, customer_phone, channel, status) \
+             VALUES ({c}, {i}, '+5511900000001', 'whatsapp', 'open') RETURNING id"
+        ),
+    )
+    .await;
+    id(
+        conn,
+        &format!(
+            "INSERT INTO ticket_messages (company_id, ticket_id, content, from_customer, \
+                 whatsapp_number, whatsapp_message_id, delivery_status) \
+             VALUES ({c}, {t}, 'Olá!', false, '+5511900000001', 'SMout', 'sent') RETURNING id"
+        ),
+    )
+    .await;
+    (c, i, t)
+}
+
+fn report(company: i64, sid: &str, status: DeliveryStatus) -> Work {
+    Work::Status(StatusReport {
+        company_id: CompanyId::new(company),
+        message_sid: sid.into(),
+        status,
+        error_code: None,
+        error_message: None,
+    })
+}
+
+/// What a report was answered: the status it left its message in, `None` if it moved
+/// nothing.
+fn moved(answer: &Answer) -> Option<DeliveryStatus> {
+    match answer {
+        Answer::Status(Ok(m)) => m.as_ref().map(|m| m.delivery_status),
+        Answer::Status(Err(e)) => panic!("a report failed: {e}"),
+        Answer::Inbound(_) => panic!("a report answered as a message"),
+    }
+}
+
+#[tokio::test]
+async fn reports_and_messages_commit_together_and_each_caller_hears_its_own() {
+    let test_db = TestDatabase::new().await.unwrap();
+    let db = Database::new(test_db.config().unwrap()).unwrap();
+    let mut conn = db.conn().await.unwrap();
+    let (c, i, t) = with_a_sent_reply(&mut conn).await;
+    let batch = [
+        report(c, "SMout", DeliveryStatus::Delivered),
+        Work::Inbound(inbound(c, i, "SMin", "+5511900000001", None)),
+        report(c, "SMout", DeliveryStatus::Read),
+        report(c, "SMout", DeliveryStatus::Sent), // late: changes nothing
+        report(c, "SMnobody", DeliveryStatus::Read),
+        report(c + 1, "SMout", DeliveryStatus::Failed), // another company's sid
+    ];
+    let work: Vec<&Work> = batch.iter().collect();
+    let mut held = None;
+    let answers = super::store(&db, &mut held, &work).await;
+    assert!(held.is_some(), "a committed batch keeps its connection");
+    assert_eq!(moved(&answers[0]), Some(DeliveryStatus::Delivered));
+    match &answers[1] {
+        Answer::Inbound(outcome) => match outcome.as_ref() {
+            Ok(InboundOutcome::Stored { ticket, .. }) => assert_eq!(ticket.id.get(), t),
+            other => panic!("{other:?}"),
+        },
+        Answer::Status(_) => panic!("a message answered as a report"),
+    }
+    assert_eq!(moved(&answers[2]), Some(DeliveryStatus::Read));
+    for (k, answer) in answers.iter().enumerate().skip(3) {
+        assert_eq!(moved(answer), None, "report {k}");
+    }
+    assert_eq!(
+        lines(
+            &mut conn,
+            "SELECT delivery_status AS line FROM ticket_messages WHERE whatsapp_message_id = 'SMout'"
+        )
+        .await,
+        ["read"]
+    );
+    // One event per move, in the order the work came.
+    assert_eq!(
+        lines(
+            &mut conn,
+            "SELECT type || coalesce(' ' || (payload -> 'message' ->> 'delivery_status'), '') \
+                 AS line FROM events ORDER BY id"
+        )
+        .await,
+        [
+            "message.created received",
+            "message.status_updated delivered",
+            "message.status_updated read",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_stores_each_report_and_message_alone() {
+    let test_db = TestDatabase::new().await.unwrap();
+    let db = Database::new(test_db.config().unwrap()).unwrap();
+    let mut conn = db.conn().await.unwrap();
+    let (c, i, _) = with_a_sent_reply(&mut conn).await;
+    // A message for a company that does not exist fails the batch as a whole.
+    let batch = [
+        report(c, "SMout", DeliveryStatus::Read),
+        Work::Inbound(inbound(c + 1000, i, "SMx", "+5511900000009", None)),
+        Work::Inbound(inbound(c, i, "SMin", "+5511900000001", None)),
+    ];
+    let work: Vec<&Work> = batch.iter().collect();
+    let mut held = None;
+    let answers = super::store(&db, &mut held, &work).await;
+    assert_eq!(moved(&answers[0]), Some(DeliveryStatus::Read));
+    assert!(matches!(&answers[1], Answer::Inbound(o) if o.is_err()));
+    assert!(matches!(
+        &answers[2],
+        Answer::Inbound(o) if matches!(o.as_ref(), Ok(InboundOutcome::Stored { .. }))
+    ));
+    assert_eq!(
+        lines(
+            &mut conn,
+            "SELECT coalesce(whatsapp_message_id, '-') || ' ' || delivery_status AS line \
+             FROM ticket_messages ORDER BY id"
+        )
+        .await,
+        ["SMout read", "SMin received"]
+    );
 }
