@@ -8,6 +8,10 @@
 # runs the scenarios; verifies every accepted webhook is stored exactly once; runs pgbench
 # with the webhook's own transaction; writes everything to target/bench/ and prints a
 # summary. Needs psql and pgbench (PostgreSQL's client tools).
+#
+# BENCH_SCENARIOS picks scenarios (comma-separated, default all: conversations, webhooks,
+# pgbench, reads, fanout, sockets); BENCH_OMNI_BIN runs another omni-server build on the
+# same seed (for before/after comparisons, e.g. a copy of an earlier release build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,6 +24,9 @@ port=${BENCH_PORT:-18700}
 customers=${BENCH_CUSTOMERS:-4000}
 # The fake Twilio inside omni-loadgen's `conversations` listens here; Omni sends to it.
 twilio_port=${BENCH_TWILIO_PORT:-18790}
+scenarios=${BENCH_SCENARIOS:-conversations,webhooks,pgbench,reads,fanout,sockets}
+want() { [[ ",$scenarios," == *",$1,"* ]]; }
+omni_bin=${BENCH_OMNI_BIN:-target/release/omni-server}
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.txt "$out"/*.log
 
@@ -88,7 +95,7 @@ env DATABASE_URL="$db_url" \
   OMNI_LIMITS__WEBHOOKS_PER_MINUTE_PER_INTEGRATION=0 \
   OMNI_TWILIO__API_BASE_URL="http://127.0.0.1:$twilio_port" \
   OMNI_LOG__LEVEL=warn \
-  target/release/omni-server serve >"$out/omni.log" 2>&1 &
+  "$omni_bin" serve >"$out/omni.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break
@@ -128,13 +135,16 @@ rss_kb >"$out/rss_idle_seeded.txt"
 # The whole conversation, the figure that leads: 10% of webhooks from new customers (built-in
 # triage and auto-reply on), agents on WebSockets answering 5%, a fake Twilio taking sends
 # and posting sent/delivered/read back; then the drain and the exactly-once checks.
+if want conversations; then
 for conns in 64 16; do
   say "conversations: $conns connections, ${duration} s"
   with_rss "conversations_$conns" target/release/omni-loadgen conversations --fixture "$out/fixture.json" \
     --database-url "$db_url" --connections "$conns" --duration "$duration" --customers "$customers" \
     --twilio-bind "127.0.0.1:$twilio_port" --json "$out/conversations_$conns.json"
 done
+fi
 
+if want webhooks; then
 # Webhooks alone: 10% from new customers (they open tickets and triage runs; auto-reply is
 # off and nothing answers at the Twilio address), the rest continuing open conversations.
 say "webhooks: 64 connections, ${duration} s"
@@ -156,7 +166,9 @@ target/release/omni-loadgen webhooks --fixture "$out/fixture.json" --continuing-
   --connections 64 --duration "$duration" --customers "$customers" --run-id SMbenchC64x --json "$out/webhooks_64_continuing.json"
 accepted=$(python3 -c "import json;print(json.load(open('$out/webhooks_64_continuing.json'))['extra']['accepted'])")
 target/release/omni-loadgen verify --database-url "$db_url" --run-id SMbenchC64x --accepted "$accepted" --json "$out/verify_64_continuing.json"
+fi
 
+if want pgbench; then
 cmin=$(psql -X -tA "$db_url" -c "SELECT min(id) FROM companies WHERE name LIKE 'Bench %'")
 for clients in 16 64; do
   say "pgbench: the webhook's transaction, $clients clients, ${duration} s"
@@ -164,15 +176,21 @@ for clients in 16 64; do
     -D cmin="$cmin" -D companies="$companies" -D customers="$customers" "$db_url" \
     | tee "$out/pgbench_$clients.txt"
 done
+fi
 
+if want reads; then
 say "reads: GET /tickets, 500 req/s, ${duration} s"
 target/release/omni-loadgen reads --fixture "$out/fixture.json" --rate 500 --duration "$duration" \
   --json "$out/reads.json"
+fi
 
+if want fanout; then
 say "fan-out: 1,000 agents, 200 messages/s, 20 s"
 target/release/omni-loadgen fanout --fixture "$out/fixture.json" --sockets 1000 --rate 200 \
   --duration 20 --json "$out/fanout.json"
+fi
 
+if want sockets; then
 say "10,000 idle WebSockets"
 rm -f "$out/.sockets_ready"
 target/release/omni-loadgen sockets --fixture "$out/fixture.json" --sockets 10000 --hold 8 \
@@ -183,5 +201,6 @@ sleep 3
 rss_kb >"$out/rss_sockets_10k.txt"
 wait "$sockets_pid"
 rm -f "$out/.sockets_ready"
+fi
 
 python3 bench/summary.py "$out"

@@ -112,10 +112,11 @@ if reads:
         f"{reads['errors']} errors)", reads["p99_ms"] <= 20 and reads["errors"] == 0)
 idle, load_peak, sockets = (read_int("rss_idle_seeded.txt"), read_int("rss_webhooks.txt"),
                             read_int("rss_sockets_10k.txt"))
-row("memory", "<= 32 MB idle, <= 64 MB under webhook load, <= 300 MB with 10,000 sockets",
-    f"{mb(idle)} MB idle, {mb(load_peak)} MB peak under load, {mb(sockets)} MB with 10,000 sockets",
-    idle is not None and idle <= 32 * 1024 and load_peak is not None and load_peak <= 64 * 1024
-    and sockets is not None and sockets <= 300 * 1024)
+# Only a run of every scenario measures all three.
+if None not in (idle, load_peak, sockets):
+    row("memory", "<= 32 MB idle, <= 64 MB under webhook load, <= 300 MB with 10,000 sockets",
+        f"{mb(idle)} MB idle, {mb(load_peak)} MB peak under load, {mb(sockets)} MB with 10,000 sockets",
+        idle <= 32 * 1024 and load_peak <= 64 * 1024 and sockets <= 300 * 1024)
 
 fixture = load("fixture.json") or {}
 machine = {
