@@ -100,15 +100,16 @@ struct Pending {
     reply: oneshot::Sender<Answer>,
 }
 
-/// The queue in front of the batching tasks (started on first use).
+/// The group commit of webhooks: the queue in front of the batching tasks (started on
+/// first use), taking customers' messages and delivery reports alike.
 #[derive(Default)]
-pub(crate) struct InboundBatcher {
+pub(crate) struct GroupCommit {
     queue: OnceLock<mpsc::Sender<Pending>>,
 }
 
-impl std::fmt::Debug for InboundBatcher {
+impl std::fmt::Debug for GroupCommit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InboundBatcher").finish_non_exhaustive()
+        f.debug_struct("GroupCommit").finish_non_exhaustive()
     }
 }
 
@@ -119,7 +120,7 @@ fn mismatched<T>() -> Result<T, MessagingError> {
     ))
 }
 
-impl InboundBatcher {
+impl GroupCommit {
     /// Stores `inbound` in the next batch; `None` when no batch can take it (no async
     /// runtime, or the batching tasks are gone), and the caller stores it alone.
     pub(crate) async fn submit(&self, db: &Database, inbound: &Inbound) -> Option<Outcome> {
@@ -230,20 +231,13 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             Err(e) => return all_unavailable(e.to_string()),
         },
     };
-    let inbound: Vec<&Inbound> = batch
-        .iter()
-        .filter_map(|w| match w {
-            Work::Inbound(m) => Some(m),
-            Work::Status(_) => None,
-        })
-        .collect();
-    let reports: Vec<&StatusReport> = batch
-        .iter()
-        .filter_map(|w| match w {
-            Work::Status(r) => Some(r),
-            Work::Inbound(_) => None,
-        })
-        .collect();
+    let (mut inbound, mut reports): (Vec<&Inbound>, Vec<&StatusReport>) = (vec![], vec![]);
+    for work in batch {
+        match work {
+            Work::Inbound(m) => inbound.push(m),
+            Work::Status(r) => reports.push(r),
+        }
+    }
     let together = conn
         .transaction(async |conn| {
             let (outcomes, enqueued) = if inbound.is_empty() {

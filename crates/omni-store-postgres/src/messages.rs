@@ -18,7 +18,7 @@ use crate::notifier::Announce;
 use crate::schema::{ticket_messages, tickets};
 use std::sync::Arc;
 
-use crate::inbound_batch::InboundBatcher;
+use crate::inbound_batch::GroupCommit;
 use crate::tickets::TicketRow;
 use crate::{Database, events};
 
@@ -26,7 +26,7 @@ use crate::{Database, events};
 #[derive(Debug, Clone)]
 pub struct PgMessageStore {
     db: Database,
-    batcher: Arc<InboundBatcher>,
+    batcher: Arc<GroupCommit>,
 }
 
 impl PgMessageStore {
