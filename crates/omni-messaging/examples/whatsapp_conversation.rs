@@ -209,7 +209,6 @@ async fn main() -> Result<(), Error> {
         Arc::new(store.clone()),
         integrations.clone(),
         Arc::new(BuiltinOnly),
-        messaging.clone(),
     );
     let worker = JobHandler::new(messaging.clone(), triage);
 

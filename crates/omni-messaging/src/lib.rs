@@ -30,7 +30,7 @@ pub use jobs::MockJobQueue;
 pub use jobs::{ClaimedJob, InvalidJob, Job, JobCount, JobHandler, JobKind, JobQueue, QueueError};
 pub use message::{
     Delivery, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome, StatusReport,
-    TicketMessage,
+    TicketMessage, TriageRecorded,
 };
 pub use ports::{
     ChannelSender, MessageStore, OutboundRequest, SendError, SendStart, Sent, TriageEngines,

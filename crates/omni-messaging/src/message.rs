@@ -106,6 +106,15 @@ pub struct NewOutbound {
     pub idempotency_key: Option<crate::IdempotencyKey>,
 }
 
+/// What recording triage's result did ([`crate::MessageStore::record_triage`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriageRecorded {
+    /// The ticket as triage left it.
+    pub ticket: omni_ticketing::Ticket,
+    /// The automatic reply queued with it, if one was asked for and was due now.
+    pub reply: Option<TicketMessage>,
+}
+
 /// What storing an agent's message did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutboundOutcome {

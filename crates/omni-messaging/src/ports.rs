@@ -4,11 +4,11 @@ use omni_core::{MessageId, Page, PageRequest, PhoneNumber, Scope, TicketId};
 use std::sync::Arc;
 
 use omni_tenancy::{Integration, IntegrationSecrets, SecretString, VeraConfig};
-use omni_ticketing::Triage;
+use omni_ticketing::{Triage, TriageResult};
 
 use crate::{
-    Delivery, DeliveryStatus, Inbound, InboundOutcome, MessagingError, NewOutbound,
-    OutboundOutcome, StatusReport, TicketMessage,
+    Delivery, DeliveryStatus, Inbound, InboundOutcome, MessageContent, MessagingError, NewOutbound,
+    OutboundOutcome, StatusReport, TicketMessage, TriageRecorded,
 };
 
 /// Where messages live. Each method is one unit of work — one transaction in PostgreSQL,
@@ -40,6 +40,20 @@ pub trait MessageStore: Send + Sync {
         scope: Scope,
         outbound: &NewOutbound,
     ) -> Result<OutboundOutcome, MessagingError>;
+
+    /// Writes triage's result on the ticket — category and priority only where no agent set
+    /// them by hand ([`omni_ticketing::Ticket::merge_triage`]) — with `triage.completed`
+    /// (and `ticket.updated` when fields changed), and, given an `auto_reply`, queues it
+    /// with its send job when the ticket awaits one
+    /// ([`omni_ticketing::Ticket::awaits_auto_reply`]) and none was queued before (one per
+    /// ticket: its idempotency key is [`crate::IdempotencyKey::auto_reply`]). One unit of
+    /// work: a triage that ran twice leaves one reply. `None` if the ticket is gone.
+    async fn record_triage(
+        &self,
+        ticket: TicketId,
+        result: &TriageResult,
+        auto_reply: Option<MessageContent>,
+    ) -> Result<Option<TriageRecorded>, MessagingError>;
 
     /// Moves an outbound message's status forward (never back); `None` when no message of
     /// the company has that sid or the status would not move forward.

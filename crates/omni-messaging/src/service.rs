@@ -86,35 +86,6 @@ impl MessagingService {
         }
     }
 
-    /// Sends triage's first answer on a ticket, like any outbound message but with no
-    /// author. At most one per ticket: its idempotency key is the ticket's. `None` when the
-    /// ticket can no longer be answered (closed or gone).
-    #[tracing::instrument(skip_all, fields(ticket_id = %ticket_id))]
-    pub async fn auto_reply(
-        &self,
-        ticket_id: TicketId,
-        text: &str,
-    ) -> Result<Option<TicketMessage>, MessagingError> {
-        let Ok(content) = MessageContent::parse(text) else {
-            return Ok(None);
-        };
-        let outbound = NewOutbound {
-            ticket_id,
-            author_id: None,
-            content: content.as_str().to_owned(),
-            idempotency_key: Some(IdempotencyKey::auto_reply(ticket_id)),
-        };
-        match self
-            .store
-            .record_outbound(omni_core::Scope::All, &outbound)
-            .await
-        {
-            Ok(OutboundOutcome::Created(m) | OutboundOutcome::Replayed(m)) => Ok(Some(m)),
-            Err(MessagingError::NotFound | MessagingError::TicketClosed) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Queues a failed or never-sent outbound message again.
     #[tracing::instrument(skip_all, fields(caller = %caller.user_id, message_id = %id))]
     pub async fn resend(

@@ -186,30 +186,6 @@ async fn a_replayed_key_answers_the_first_message_of_its_own_ticket_only() {
 }
 
 #[tokio::test]
-async fn the_auto_reply_is_keyed_by_its_ticket_and_skips_a_closed_one() {
-    let mut ports = Ports::default();
-    ports
-        .store
-        .expect_record_outbound()
-        .withf(|scope, o| {
-            *scope == Scope::All
-                && o.author_id.is_none()
-                && o.idempotency_key == Some(IdempotencyKey::auto_reply(TICKET))
-        })
-        .times(1)
-        .returning(|_, _| Err(MessagingError::TicketClosed));
-    let s = ports.service();
-    assert!(
-        s.auto_reply(TICKET, "Já vamos ver.")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // A reply triage could not have sent is not attempted at all.
-    assert!(s.auto_reply(TICKET, "").await.unwrap().is_none());
-}
-
-#[tokio::test]
 async fn resend_and_reads_use_the_callers_scope() {
     let mut ports = Ports::default();
     ports

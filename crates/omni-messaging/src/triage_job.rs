@@ -4,14 +4,15 @@ use omni_core::{PageRequest, Scope, TicketId};
 use omni_tenancy::{CompanyRepository, IntegrationConfig, IntegrationService, TenancyError};
 use omni_ticketing::{TicketRepository, TicketingError, TriageInput};
 
-use crate::{DeliverError, MessageStore, MessagingService, TriageEngines};
+use crate::{DeliverError, MessageContent, MessageStore, TriageEngines};
 
 /// How many of the customer's latest messages triage reads.
 const MESSAGES_READ: i64 = 20;
 
 /// The triage job: runs for a new ticket and for one the customer reopened. Writes the
 /// result on the ticket (leaving fields an agent set by hand), and, when the company wants
-/// auto-replies and no agent has answered yet, sends triage's reply once.
+/// auto-replies and no agent has answered yet, sends triage's reply once — the result and
+/// the reply in one unit of work ([`MessageStore::record_triage`]).
 #[derive(Clone)]
 pub struct TriageJob {
     tickets: Arc<dyn TicketRepository>,
@@ -19,7 +20,6 @@ pub struct TriageJob {
     messages: Arc<dyn MessageStore>,
     integrations: IntegrationService,
     engines: Arc<dyn TriageEngines>,
-    messaging: MessagingService,
 }
 
 fn retry(e: impl std::fmt::Display) -> DeliverError {
@@ -34,7 +34,6 @@ impl TriageJob {
         messages: Arc<dyn MessageStore>,
         integrations: IntegrationService,
         engines: Arc<dyn TriageEngines>,
-        messaging: MessagingService,
     ) -> Self {
         Self {
             tickets,
@@ -42,7 +41,6 @@ impl TriageJob {
             messages,
             integrations,
             engines,
-            messaging,
         }
     }
 
@@ -86,24 +84,16 @@ impl TriageJob {
             .triage(&input)
             .await
             .map_err(retry)?;
-        let Some(after) = self
-            .tickets
-            .apply_triage(ticket_id, &result)
-            .await
-            .map_err(retry)?
-        else {
-            return Ok(());
-        };
-        if let Some(reply) = result
+        // A reply that is not a valid message (empty, too long) is not sent at all.
+        let reply = result
             .reply
             .as_deref()
-            .filter(|_| company.settings.auto_reply && after.first_response_at.is_none())
-        {
-            self.messaging
-                .auto_reply(ticket_id, reply)
-                .await
-                .map_err(retry)?;
-        }
+            .filter(|_| company.settings.auto_reply)
+            .and_then(|text| MessageContent::parse(text).ok());
+        self.messages
+            .record_triage(ticket_id, &result, reply)
+            .await
+            .map_err(retry)?;
         Ok(())
     }
 
@@ -137,7 +127,7 @@ impl TriageJob {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use omni_core::{CompanyId, DisplayName, MessageId, Page, UserId};
+    use omni_core::{CompanyId, DisplayName, Page};
     use omni_tenancy::{
         Company, CompanySettings, MockCompanyRepository, MockCredentialVerifier,
         MockIntegrationRepository, MockSecretCipher,
@@ -148,10 +138,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::{
-        DeliveryStatus, MockChannelSender, MockMessageStore, MockTriageEngines, OutboundOutcome,
-        TicketMessage,
-    };
+    use crate::{MockMessageStore, MockTriageEngines};
 
     const A: CompanyId = CompanyId::new(1);
 
@@ -181,28 +168,25 @@ mod tests {
         }
     }
 
-    fn result() -> TriageResult {
+    fn result(reply: &'static str) -> TriageResult {
         TriageResult {
             category: "billing".into(),
             priority: Priority::Urgent,
             sentiment: Sentiment::Negative,
             sentiment_score: -0.8,
             suggested_categories: vec![],
-            reply: Some("Olá! Já vamos ver.".into()),
+            reply: Some(reply.into()),
             engine: "mock".into(),
         }
     }
 
-    fn job(first_response: bool, auto_reply: bool, replies: usize) -> TriageJob {
+    /// The job over mocks: the company wants auto-replies or not, the engine answers with
+    /// `reply`, and the store must be asked to record the result with `wanted` as the reply.
+    fn job(auto_reply: bool, reply: &'static str, wanted: Option<&'static str>) -> TriageJob {
         let mut tickets = MockTicketRepository::new();
         tickets
             .expect_find()
-            .returning(move |_, _| Ok(Some(ticket(first_response))));
-        tickets
-            .expect_apply_triage()
-            .withf(|id, r| *id == TicketId::new(7) && r.category == "billing")
-            .times(1)
-            .returning(move |_, _| Ok(Some(ticket(first_response))));
+            .returning(move |_, _| Ok(Some(ticket(false))));
         let mut companies = MockCompanyRepository::new();
         companies.expect_find().returning(move |_, id| {
             let settings = CompanySettings {
@@ -222,29 +206,17 @@ mod tests {
             .expect_customer_texts()
             .returning(|_, _| Ok(vec!["fui cobrado duas vezes".into()]));
         store
-            .expect_record_outbound()
-            .withf(|_, o| {
-                o.author_id.is_none()
-                    && o.idempotency_key
-                        == Some(crate::IdempotencyKey::auto_reply(TicketId::new(7)))
+            .expect_record_triage()
+            .withf(move |id, r, reply| {
+                *id == TicketId::new(7)
+                    && r.category == "billing"
+                    && reply.as_ref().map(MessageContent::as_str) == wanted
             })
-            .times(replies)
-            .returning(|_, o| {
-                Ok(OutboundOutcome::Created(TicketMessage {
-                    id: MessageId::new(1),
-                    ticket_id: o.ticket_id,
-                    company_id: A,
-                    content: o.content.clone(),
-                    from_customer: false,
-                    whatsapp_number: "+5511987650001".parse().unwrap(),
-                    whatsapp_message_id: None,
-                    author_id: None::<UserId>,
-                    delivery_status: DeliveryStatus::Queued,
-                    error_code: None,
-                    error_message: None,
-                    media: vec![],
-                    created_at: Utc::now(),
-                    updated_at: Utc::now(),
+            .times(1)
+            .returning(move |_, _, _| {
+                Ok(Some(crate::TriageRecorded {
+                    ticket: ticket(false),
+                    reply: None,
                 }))
             });
         let store: Arc<dyn MessageStore> = Arc::new(store);
@@ -264,36 +236,35 @@ mod tests {
         engines
             .expect_engine()
             .withf(|vera| vera.is_none())
-            .returning(|_| {
+            .returning(move |_| {
                 let mut triage = MockTriage::new();
-                triage.expect_triage().returning(|_| Ok(result()));
+                triage.expect_triage().returning(move |_| Ok(result(reply)));
                 Arc::new(triage)
             });
-        let messaging = MessagingService::new(
-            store.clone(),
-            integrations.clone(),
-            Arc::new(MockChannelSender::new()),
-            Arc::new(crate::MockWebhookVerifier::new()),
-            "https://omni.test/hook".into(),
-        );
         TriageJob::new(
             Arc::new(tickets),
             Arc::new(companies),
             store,
             integrations,
             Arc::new(engines),
-            messaging,
         )
     }
 
     #[tokio::test]
-    async fn the_result_is_applied_and_answered_once_when_nobody_has() {
-        job(false, true, 1).run(TicketId::new(7)).await.unwrap();
+    async fn the_result_is_recorded_with_the_reply_when_the_company_wants_one() {
+        let reply = "Olá! Já vamos ver.";
+        job(true, reply, Some(reply))
+            .run(TicketId::new(7))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
-    async fn no_auto_reply_when_an_agent_answered_or_the_company_said_no() {
-        job(true, true, 0).run(TicketId::new(7)).await.unwrap();
-        job(false, false, 0).run(TicketId::new(7)).await.unwrap();
+    async fn no_reply_is_asked_for_when_the_company_said_no_or_it_is_no_message() {
+        job(false, "Olá! Já vamos ver.", None)
+            .run(TicketId::new(7))
+            .await
+            .unwrap();
+        job(true, "   ", None).run(TicketId::new(7)).await.unwrap();
     }
 }

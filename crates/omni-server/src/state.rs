@@ -109,7 +109,6 @@ impl AppState {
             message_store,
             integrations.clone(),
             Arc::new(VeraEngines::new(vera_client)),
-            messaging.clone(),
         );
         let job_handler = JobHandler::new(messaging.clone(), triage);
         let limits = AuthLimits::new(&config.limits);

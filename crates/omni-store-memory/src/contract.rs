@@ -28,8 +28,9 @@ use omni_identity::{
     Email, IdentityError, NewUser, PasswordHash, Role, User, UserRepository, UserUpdate,
 };
 use omni_messaging::{
-    DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, JobKind, JobQueue, MessageStore,
-    MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport, TicketMessage,
+    DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, JobKind, JobQueue, MessageContent,
+    MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport,
+    TicketMessage,
 };
 use omni_tenancy::{
     CompanyRepository, IntegrationConfig, IntegrationRepository, IntegrationType, NewIntegration,
@@ -93,6 +94,7 @@ macro_rules! port_contract_tests {
             resending_follows_the_domain,
             no_tenant_sees_another_tenants_rows,
             ticket_changes_check_the_version_and_triage_keeps_hand_set_fields,
+            triage_queues_one_auto_reply_with_its_result_and_only_when_due,
             a_customer_has_one_open_ticket_and_assignees_come_from_the_company,
             ticket_lists_page_by_latest_activity_and_filter,
             jobs_are_leased_retried_released_and_capped_per_company,
@@ -707,6 +709,100 @@ pub async fn ticket_changes_check_the_version_and_triage_keeps_hand_set_fields(p
     assert_eq!(
         p.tickets
             .apply_triage(TicketId::new(i64::MAX), &result)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Triage's result and its automatic reply are one unit of work: the reply is queued with
+/// its send job when nobody has answered yet, once per ticket however often triage runs,
+/// never on a ticket an agent answered or closed; without a reply asked for, none is sent.
+pub async fn triage_queues_one_auto_reply_with_its_result_and_only_when_due(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let result = TriageResult {
+        category: "billing".into(),
+        priority: Priority::High,
+        sentiment: Sentiment::Negative,
+        sentiment_score: -0.5,
+        suggested_categories: vec![],
+        reply: Some("Olá! Já vamos ver.".into()),
+        engine: "contract".into(),
+    };
+    let text = MessageContent::parse("Olá! Já vamos ver.").unwrap();
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let sends_before = live_jobs(&p, JobKind::Send).await;
+    let cursor = p.events.latest_id().await.unwrap();
+    let first = p
+        .messages
+        .record_triage(ticket.id, &result, Some(text.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    let auto = first.reply.expect("a reply is due");
+    assert_eq!(auto.content, "Olá! Já vamos ver.");
+    assert_eq!(auto.author_id, None);
+    assert_eq!(auto.delivery_status, DeliveryStatus::Queued);
+    assert_eq!(first.ticket.category.as_deref(), Some("billing"));
+    assert_eq!(first.ticket.priority, Priority::High);
+    assert_eq!(first.ticket.last_message_at, Some(auto.created_at));
+    assert_eq!(
+        first.ticket.first_response_at, None,
+        "not an agent's answer"
+    );
+    assert_eq!(first.ticket.version, ticket.version + 2);
+    assert_eq!(
+        p.tickets
+            .find(Scope::All, ticket.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        first.ticket
+    );
+    assert_eq!(
+        event_types_after(&p, cursor).await,
+        [
+            EventType::TriageCompleted,
+            EventType::TicketUpdated,
+            EventType::MessageCreated
+        ]
+    );
+    assert_eq!(live_jobs(&p, JobKind::Send).await, sends_before + 1);
+
+    // Triage run again (a reopening, a job run twice): the result again, no second reply.
+    let again = p
+        .messages
+        .record_triage(ticket.id, &result, Some(text.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.reply, None);
+    assert_eq!(live_jobs(&p, JobKind::Send).await, sends_before + 1);
+
+    // Answered by an agent, or closed: no reply. Not asked: none.
+    let (_, answered, _) = stored(&p, &inbound(&t, "SM2", "+5511987650002")).await;
+    created(reply(&p, &t, answered.id, None).await);
+    let (_, closed, _) = stored(&p, &inbound(&t, "SM3", "+5511987650003")).await;
+    set_status(&p, &closed, TicketStatus::Closed).await;
+    let (_, unasked, _) = stored(&p, &inbound(&t, "SM4", "+5511987650004")).await;
+    for (id, asked) in [
+        (answered.id, Some(&text)),
+        (closed.id, Some(&text)),
+        (unasked.id, None),
+    ] {
+        let recorded = p
+            .messages
+            .record_triage(id, &result, asked.cloned())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(recorded.reply, None, "ticket {id}");
+        assert_eq!(recorded.ticket.category.as_deref(), Some("billing"));
+    }
+    assert_eq!(live_jobs(&p, JobKind::Send).await, sends_before + 2);
+    assert_eq!(
+        p.messages
+            .record_triage(TicketId::new(i64::MAX), &result, Some(text.clone()))
             .await
             .unwrap(),
         None

@@ -5,10 +5,14 @@ use async_trait::async_trait;
 use chrono::Utc;
 use omni_core::{MessageId, Page, PageRequest, Scope, TicketId};
 use omni_messaging::{
-    Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, MessageStore, MessagingError,
-    NewOutbound, OutboundOutcome, SendStart, StatusReport, TicketMessage, events as message_events,
+    Delivery, DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, Job, MessageContent,
+    MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport,
+    TicketMessage, TriageRecorded, events as message_events,
 };
-use omni_ticketing::{NewTicket, Priority, TicketChanges, TicketingError, events as ticket_events};
+use omni_ticketing::{
+    NewTicket, Priority, Ticket, TicketChanges, TicketingError, TriageMerge, TriageResult,
+    events as ticket_events,
+};
 
 use crate::MemoryStore;
 use crate::state::page_by_id;
@@ -47,6 +51,63 @@ fn insert_message(
         },
     );
     message
+}
+
+/// Stores an outbound message on `current` as `queued` with its send job, or answers with
+/// the earlier message of the same idempotency key.
+fn queue_outbound(
+    state: &mut State,
+    current: &Ticket,
+    outbound: &NewOutbound,
+) -> Result<OutboundOutcome, MessagingError> {
+    let key = outbound.idempotency_key.as_ref().map(|k| k.as_str());
+    if let Some(key) = key
+        && let Some(earlier) = state.messages.values().find(|m| {
+            m.message.company_id == current.company_id
+                && m.message.author_id == outbound.author_id
+                && m.idempotency_key.as_deref() == Some(key)
+        })
+    {
+        return Ok(OutboundOutcome::Replayed(earlier.message.clone()));
+    }
+    current.accepts_reply()?;
+    let now = Utc::now();
+    let created = insert_message(
+        state,
+        |id| TicketMessage {
+            id,
+            ticket_id: current.id,
+            company_id: current.company_id,
+            content: outbound.content.clone(),
+            from_customer: false,
+            whatsapp_number: current.customer_phone.clone(),
+            whatsapp_message_id: None,
+            author_id: outbound.author_id,
+            delivery_status: DeliveryStatus::Queued,
+            error_code: None,
+            error_message: None,
+            media: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        },
+        key.map(str::to_owned),
+    );
+    let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
+    if let Some(ticket) = state.tickets.get_mut(&current.id.get()) {
+        ticket.first_response_at = effect.first_response_at;
+        ticket.last_message_at = Some(effect.last_message_at);
+        ticket.last_activity_at = effect.last_activity_at;
+        ticket.version += 1;
+        ticket.updated_at = now;
+    }
+    state.append([message_events::created(&created)]);
+    state.enqueue(
+        Some(current.company_id),
+        &Job::Send {
+            message_id: created.id,
+        },
+    );
+    Ok(OutboundOutcome::Created(created))
 }
 
 /// Records how a send ended on a message that was still waiting for it.
@@ -189,54 +250,46 @@ impl MessageStore for MemoryStore {
         else {
             return Err(MessagingError::NotFound);
         };
-        let key = outbound.idempotency_key.as_ref().map(|k| k.as_str());
-        if let Some(key) = key
-            && let Some(earlier) = state.messages.values().find(|m| {
-                m.message.company_id == current.company_id
-                    && m.message.author_id == outbound.author_id
-                    && m.idempotency_key.as_deref() == Some(key)
-            })
-        {
-            return Ok(OutboundOutcome::Replayed(earlier.message.clone()));
+        queue_outbound(&mut state, &current, outbound)
+    }
+
+    async fn record_triage(
+        &self,
+        ticket: TicketId,
+        result: &TriageResult,
+        auto_reply: Option<MessageContent>,
+    ) -> Result<Option<TriageRecorded>, MessagingError> {
+        let mut state = self.lock();
+        let Some(current) = state.tickets.get(&ticket.get()).cloned() else {
+            return Ok(None);
+        };
+        let TriageMerge { mut after, changes } = current.merge_triage(result);
+        after.version += 1;
+        after.updated_at = Utc::now();
+        state.tickets.insert(ticket.get(), after.clone());
+        let mut new_events = vec![ticket_events::triage_completed(&after, result)];
+        if !changes.is_empty() {
+            new_events.push(ticket_events::updated(&after, &changes));
         }
-        current.accepts_reply()?;
-        let now = Utc::now();
-        let created = insert_message(
-            &mut state,
-            |id| TicketMessage {
-                id,
-                ticket_id: current.id,
-                company_id: current.company_id,
-                content: outbound.content.clone(),
-                from_customer: false,
-                whatsapp_number: current.customer_phone.clone(),
-                whatsapp_message_id: None,
-                author_id: outbound.author_id,
-                delivery_status: DeliveryStatus::Queued,
-                error_code: None,
-                error_message: None,
-                media: Vec::new(),
-                created_at: now,
-                updated_at: now,
-            },
-            key.map(str::to_owned),
-        );
-        let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
-        if let Some(ticket) = state.tickets.get_mut(&current.id.get()) {
-            ticket.first_response_at = effect.first_response_at;
-            ticket.last_message_at = Some(effect.last_message_at);
-            ticket.last_activity_at = effect.last_activity_at;
-            ticket.version += 1;
-            ticket.updated_at = now;
-        }
-        state.append([message_events::created(&created)]);
-        state.enqueue(
-            Some(current.company_id),
-            &Job::Send {
-                message_id: created.id,
-            },
-        );
-        Ok(OutboundOutcome::Created(created))
+        state.append(new_events);
+        let reply = match auto_reply.as_ref().filter(|_| after.awaits_auto_reply()) {
+            None => None,
+            Some(content) => {
+                let outbound = NewOutbound {
+                    ticket_id: ticket,
+                    author_id: None,
+                    content: content.as_str().to_owned(),
+                    idempotency_key: Some(IdempotencyKey::auto_reply(ticket)),
+                };
+                match queue_outbound(&mut state, &after, &outbound)? {
+                    OutboundOutcome::Created(m) => Some(m),
+                    // Queued by an earlier run of this triage.
+                    OutboundOutcome::Replayed(_) => None,
+                }
+            }
+        };
+        let ticket = state.tickets.get(&ticket.get()).cloned().unwrap_or(after);
+        Ok(Some(TriageRecorded { ticket, reply }))
     }
 
     async fn apply_status(

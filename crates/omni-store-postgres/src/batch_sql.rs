@@ -303,6 +303,63 @@ statement! {
 }
 
 statement! {
+    /// Notes that a send of each message begins, keeping the first attempt's start; returns
+    /// each message's id, when an earlier attempt began (none if this is the first) and when
+    /// the first attempt began.
+    /// Rows are locked in id order, so that two batches cannot wait on each other.
+    BeginSends { ids: &'a [i64] }
+    |self, out| {
+        out.push_sql(
+            "WITH before AS (SELECT id, send_started_at FROM ticket_messages WHERE id = ANY(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
+        out.push_sql(
+            "::bigint[]) ORDER BY id FOR NO KEY UPDATE) \
+             UPDATE ticket_messages m SET send_started_at = coalesce(before.send_started_at, now()) \
+             FROM before WHERE m.id = before.id \
+             RETURNING m.id, before.send_started_at AS before, m.send_started_at AS started",
+        );
+    }
+}
+
+statement! {
+    /// Records the provider's answer on each message still waiting to be sent (`awaiting`:
+    /// the domain's statuses for it): its sid, or the failure; returns the messages it
+    /// changed.
+    FinishSends {
+        ids: &'a [i64],
+        statuses: &'a [&'a str],
+        sids: &'a [Option<&'a str>],
+        codes: &'a [Option<i32>],
+        messages: &'a [Option<&'a str>],
+        awaiting: &'a [&'a str],
+    }
+    |self, out| {
+        out.push_sql(
+            "UPDATE ticket_messages SET delivery_status = u.status, whatsapp_message_id = u.sid, \
+                 error_code = u.code, error_message = u.message \
+             FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.statuses)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(self.sids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Integer>>, _>(self.codes)?;
+        out.push_sql("::integer[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(self.messages)?;
+        out.push_sql(
+            "::text[]) AS u(id, status, sid, code, message) \
+             WHERE ticket_messages.id = u.id AND ticket_messages.delivery_status = ANY(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.awaiting)?;
+        out.push_sql("::text[]) RETURNING ");
+        message_columns(&mut out)?;
+    }
+}
+
+statement! {
     /// Takes up to `limit` ready jobs of `kinds` — queued ones and expired leases, each
     /// read from its own index (`jobs_ready`, `jobs_leases`) in the order it keeps, so the
     /// claim reads a few rows however long the queue is — leaving no company more than
@@ -406,7 +463,7 @@ mod tests {
     }
 
     /// The statements over a batch of `n` (1 or 2) rows, as cacheable texts.
-    fn texts(n: usize) -> [String; 11] {
+    fn texts(n: usize) -> [String; 13] {
         let media = [serde_json::json!([]), serde_json::json!([])];
         let keys = ["2".to_owned(), "4".to_owned()];
         let payload = serde_json::json!({});
@@ -463,6 +520,15 @@ mod tests {
                 codes: &[None, Some(63016)][..n],
                 messages: &[None, Some("outside the window")][..n],
             }),
+            cacheable_text(&BeginSends { ids: &[2, 4][..n] }),
+            cacheable_text(&FinishSends {
+                ids: &[2, 4][..n],
+                statuses: &["sent", "failed"][..n],
+                sids: &[Some("SM1"), None][..n],
+                codes: &[None, Some(63016)][..n],
+                messages: &[None, Some("outside the window")][..n],
+                awaiting: &["queued", "sending"][..n],
+            }),
             cacheable_text(&ClaimJobs {
                 kinds: &["triage", "message.send"][..n],
                 limit: i64::try_from(n).unwrap(),
@@ -489,11 +555,14 @@ mod tests {
             assert!(!text.contains('*'), "{text}");
             assert!(text.contains(r#""tickets"."manual_fields""#), "{text}");
         }
-        assert!(
-            one[7].contains(r#""ticket_messages"."delivery_status""#),
-            "{}",
-            one[7]
-        );
+        // …and every one that reads messages back, MessageRow's.
+        for text in [&one[7], &one[10]] {
+            assert!(!text.contains('*'), "{text}");
+            assert!(
+                text.contains(r#""ticket_messages"."delivery_status""#),
+                "{text}"
+            );
+        }
         // Cached by type.
         const {
             assert!(SeenSids::HAS_STATIC_QUERY_ID);
@@ -505,6 +574,8 @@ mod tests {
             assert!(InsertJobs::HAS_STATIC_QUERY_ID);
             assert!(LockSentMessages::HAS_STATIC_QUERY_ID);
             assert!(SetStatuses::HAS_STATIC_QUERY_ID);
+            assert!(BeginSends::HAS_STATIC_QUERY_ID);
+            assert!(FinishSends::HAS_STATIC_QUERY_ID);
             assert!(ClaimJobs::HAS_STATIC_QUERY_ID);
             assert!(CompleteJobs::HAS_STATIC_QUERY_ID);
         }

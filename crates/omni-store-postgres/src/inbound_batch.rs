@@ -40,6 +40,7 @@ use crate::jobs::JobColumns;
 use crate::messages::{MessageRow, undecodable};
 use crate::notifier::Announce;
 use crate::schema::ticket_messages;
+use crate::send_batch::{BeginOutcome, Finish};
 use crate::status_batch::StatusOutcome;
 use crate::tickets::TicketRow;
 use crate::{Database, PooledConnection};
@@ -83,16 +84,33 @@ impl std::fmt::Display for InboundTxError {
     }
 }
 
-/// What a lane commits: a customer's message, or a provider's delivery report.
+/// What a lane commits: a customer's message, a provider's delivery report, or the
+/// worker's note that a send begins or the provider's answer to it.
 enum Work {
     Inbound(Inbound),
     Status(StatusReport),
+    BeginSend(MessageId),
+    FinishSend(Finish),
 }
 
 /// What a lane answers, one per [`Work`] and of its kind.
 enum Answer {
     Inbound(Box<Outcome>),
     Status(StatusOutcome),
+    BeginSend(BeginOutcome),
+    FinishSend(Result<(), MessagingError>),
+}
+
+impl Answer {
+    /// The answer to `work` when the batch could not be stored at all.
+    fn failed(work: &Work, err: MessagingError) -> Answer {
+        match work {
+            Work::Inbound(_) => Answer::Inbound(Box::new(Err(err))),
+            Work::Status(_) => Answer::Status(Err(err)),
+            Work::BeginSend(_) => Answer::BeginSend(Err(err)),
+            Work::FinishSend(_) => Answer::FinishSend(Err(err)),
+        }
+    }
 }
 
 struct Pending {
@@ -126,7 +144,7 @@ impl GroupCommit {
     pub(crate) async fn submit(&self, db: &Database, inbound: &Inbound) -> Option<Outcome> {
         match self.submit_work(db, Work::Inbound(inbound.clone())).await? {
             Answer::Inbound(outcome) => Some(*outcome),
-            Answer::Status(_) => Some(mismatched()),
+            _ => Some(mismatched()),
         }
     }
 
@@ -138,7 +156,33 @@ impl GroupCommit {
     ) -> Option<StatusOutcome> {
         match self.submit_work(db, Work::Status(report.clone())).await? {
             Answer::Status(outcome) => Some(outcome),
-            Answer::Inbound(_) => Some(mismatched()),
+            _ => Some(mismatched()),
+        }
+    }
+
+    /// Notes in the next batch that a send of message `id` begins; `None` as for
+    /// [`Self::submit`].
+    pub(crate) async fn submit_begin_send(
+        &self,
+        db: &Database,
+        id: MessageId,
+    ) -> Option<BeginOutcome> {
+        match self.submit_work(db, Work::BeginSend(id)).await? {
+            Answer::BeginSend(outcome) => Some(outcome),
+            _ => Some(mismatched()),
+        }
+    }
+
+    /// Records the provider's answer to a send in the next batch; `None` as for
+    /// [`Self::submit`].
+    pub(crate) async fn submit_finish_send(
+        &self,
+        db: &Database,
+        finish: Finish,
+    ) -> Option<Result<(), MessagingError>> {
+        match self.submit_work(db, Work::FinishSend(finish)).await? {
+            Answer::FinishSend(outcome) => Some(outcome),
+            _ => Some(mismatched()),
         }
     }
 
@@ -211,13 +255,7 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
     let all_unavailable = |why: String| -> Vec<Answer> {
         batch
             .iter()
-            .map(|work| {
-                let err = MessagingError::Unavailable(why.clone());
-                match work {
-                    Work::Inbound(_) => Answer::Inbound(Box::new(Err(err))),
-                    Work::Status(_) => Answer::Status(Err(err)),
-                }
-            })
+            .map(|work| Answer::failed(work, MessagingError::Unavailable(why.clone())))
             .collect()
     };
     // A connection the server closed since the last batch is not reused.
@@ -232,12 +270,16 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
         },
     };
     let (mut inbound, mut reports): (Vec<&Inbound>, Vec<&StatusReport>) = (vec![], vec![]);
+    let (mut begins, mut finishes): (Vec<MessageId>, Vec<&Finish>) = (vec![], vec![]);
     for work in batch {
         match work {
             Work::Inbound(m) => inbound.push(m),
             Work::Status(r) => reports.push(r),
+            Work::BeginSend(id) => begins.push(*id),
+            Work::FinishSend(f) => finishes.push(f),
         }
     }
+    // Causes before effects: a send's answer before the reports on that send.
     let together = conn
         .transaction(async |conn| {
             let (outcomes, enqueued) = if inbound.is_empty() {
@@ -245,15 +287,25 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             } else {
                 store_together(conn, &inbound).await?
             };
+            let began = if begins.is_empty() {
+                Vec::new()
+            } else {
+                crate::send_batch::begin_together(conn, &begins).await?
+            };
+            let finished = if finishes.is_empty() {
+                Vec::new()
+            } else {
+                crate::send_batch::finish_together(conn, &finishes).await?
+            };
             let moved = if reports.is_empty() {
                 Vec::new()
             } else {
                 crate::status_batch::apply_together(conn, &reports).await?
             };
-            Ok::<_, InboundTxError>((outcomes, enqueued, moved))
+            Ok::<_, InboundTxError>((outcomes, enqueued, Sent { began, finished }, moved))
         })
         .await;
-    let (outcomes, enqueued, moved) = match together {
+    let (outcomes, enqueued, sent, moved) = match together {
         Ok(done) => {
             *held = Some(conn);
             done
@@ -273,13 +325,22 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
                     Work::Status(r) => {
                         Answer::Status(crate::status_batch::apply_alone(db, r).await)
                     }
+                    Work::BeginSend(id) => {
+                        Answer::BeginSend(crate::send_batch::begin_alone(db, *id).await)
+                    }
+                    Work::FinishSend(f) => {
+                        Answer::FinishSend(crate::send_batch::finish_alone(db, f).await)
+                    }
                 });
             }
             // Each announced for itself.
             return answers;
         }
     };
-    if !inbound.is_empty() || moved.iter().any(Option::is_some) {
+    if !inbound.is_empty()
+        || moved.iter().any(Option::is_some)
+        || sent.finished.iter().any(|changed| *changed)
+    {
         db.announce(Announce::Events);
     }
     // Jobs (triage) come only from first messages and reopenings; workers are not woken
@@ -288,6 +349,7 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
         db.announce(Announce::Jobs);
     }
     let (mut outcomes, mut moved) = (outcomes.into_iter(), moved.into_iter());
+    let (mut began, mut finished) = (sent.began.into_iter(), sent.finished.into_iter());
     batch
         .iter()
         .map(|work| match work {
@@ -295,8 +357,19 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
                 Answer::Inbound(Box::new(outcomes.next().map_or_else(mismatched, Ok)))
             }
             Work::Status(_) => Answer::Status(Ok(moved.next().flatten())),
+            Work::BeginSend(_) => Answer::BeginSend(Ok(began.next().flatten())),
+            Work::FinishSend(_) => {
+                Answer::FinishSend(finished.next().map_or_else(mismatched, |_changed| Ok(())))
+            }
         })
         .collect()
+}
+
+/// What the batch's send notes found: for each start, in order, its outcome; for each
+/// answer, whether it changed its message.
+struct Sent {
+    began: Vec<Option<omni_messaging::SendStart>>,
+    finished: Vec<bool>,
 }
 
 /// Stores one inbound message in a transaction of its own: a batch of one.

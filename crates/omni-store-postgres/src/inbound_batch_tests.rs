@@ -4,8 +4,8 @@
 
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
-use omni_core::{CompanyId, IntegrationId};
-use omni_messaging::{DeliveryStatus, Inbound, InboundOutcome, StatusReport};
+use omni_core::{CompanyId, IntegrationId, MessageId};
+use omni_messaging::{DeliveryStatus, Inbound, InboundOutcome, SendStart, StatusReport};
 use omni_ticketing::{Channel, TicketStatus};
 
 use super::{Answer, Work, store_together};
@@ -244,7 +244,7 @@ fn moved(answer: &Answer) -> Option<DeliveryStatus> {
     match answer {
         Answer::Status(Ok(m)) => m.as_ref().map(|m| m.delivery_status),
         Answer::Status(Err(e)) => panic!("a report failed: {e}"),
-        Answer::Inbound(_) => panic!("a report answered as a message"),
+        _ => panic!("a report answered as something else"),
     }
 }
 
@@ -272,7 +272,7 @@ async fn reports_and_messages_commit_together_and_each_caller_hears_its_own() {
             Ok(InboundOutcome::Stored { ticket, .. }) => assert_eq!(ticket.id.get(), t),
             other => panic!("{other:?}"),
         },
-        Answer::Status(_) => panic!("a message answered as a report"),
+        _ => panic!("a message answered as something else"),
     }
     assert_eq!(moved(&answers[2]), Some(DeliveryStatus::Read));
     for (k, answer) in answers.iter().enumerate().skip(3) {
@@ -331,5 +331,80 @@ async fn a_batch_that_fails_stores_each_report_and_message_alone() {
         )
         .await,
         ["SMout read", "SMin received"]
+    );
+}
+
+#[tokio::test]
+async fn a_sends_start_and_answer_commit_in_the_batch_before_the_reports_on_it() {
+    let test_db = TestDatabase::new().await.unwrap();
+    let db = Database::new(test_db.config().unwrap()).unwrap();
+    let mut conn = db.conn().await.unwrap();
+    let (c, _, t) = with_a_sent_reply(&mut conn).await;
+    let q = id(
+        &mut conn,
+        &format!(
+            "INSERT INTO ticket_messages (company_id, ticket_id, content, from_customer, \
+                 whatsapp_number, delivery_status) \
+             VALUES ({c}, {t}, 'Já vamos ver.', false, '+5511900000001', 'queued') RETURNING id"
+        ),
+    )
+    .await;
+    let finish = |sid: &str| {
+        Work::FinishSend(crate::send_batch::Finish {
+            id: MessageId::new(q),
+            sid: Some(sid.into()),
+            status: DeliveryStatus::Sent,
+            code: None,
+            why: None,
+        })
+    };
+    let batch = [
+        Work::BeginSend(MessageId::new(q)),
+        // Two workers raced for the job: the second finds the first's start.
+        Work::BeginSend(MessageId::new(q)),
+        Work::BeginSend(MessageId::new(q + 1000)),
+        finish("SMq"),
+        // A second answer leaves the first as it is.
+        finish("SMq2"),
+        report(c, "SMq", DeliveryStatus::Delivered),
+    ];
+    let work: Vec<&Work> = batch.iter().collect();
+    let mut held = None;
+    let answers = super::store(&db, &mut held, &work).await;
+    assert!(held.is_some(), "the batch committed together");
+    assert!(matches!(
+        answers[0],
+        Answer::BeginSend(Ok(Some(SendStart::First)))
+    ));
+    assert!(matches!(
+        answers[1],
+        Answer::BeginSend(Ok(Some(SendStart::Retaken { .. })))
+    ));
+    assert!(matches!(answers[2], Answer::BeginSend(Ok(None))), "gone");
+    assert!(matches!(answers[3], Answer::FinishSend(Ok(()))));
+    assert!(matches!(answers[4], Answer::FinishSend(Ok(()))));
+    assert_eq!(moved(&answers[5]), Some(DeliveryStatus::Delivered));
+    assert_eq!(
+        lines(
+            &mut conn,
+            &format!(
+                "SELECT whatsapp_message_id || ' ' || delivery_status || ' ' || \
+                     (send_started_at IS NOT NULL) AS line FROM ticket_messages WHERE id = {q}"
+            )
+        )
+        .await,
+        ["SMq delivered true"]
+    );
+    assert_eq!(
+        lines(
+            &mut conn,
+            "SELECT type || ' ' || (payload -> 'message' ->> 'delivery_status') AS line \
+             FROM events ORDER BY id"
+        )
+        .await,
+        [
+            "message.status_updated sent",
+            "message.status_updated delivered"
+        ]
     );
 }

@@ -24,11 +24,13 @@ mod migrate;
 mod notifier;
 mod routes_cache;
 pub mod schema;
+mod send_batch;
 mod status_batch;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tickets;
 mod tls;
+mod triage_write;
 mod users;
 
 pub use companies::PgCompanyRepository;

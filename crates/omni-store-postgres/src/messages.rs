@@ -7,10 +7,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::{CompanyId, Cursor, MessageId, Page, PageRequest, Scope, TicketId, UserId};
 use omni_messaging::{
-    Delivery, DeliveryStatus, Inbound, InboundOutcome, Job, Media, MessageStore, MessagingError,
-    NewOutbound, OutboundOutcome, SendStart, StatusReport, TicketMessage, events as message_events,
+    Delivery, DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, Job, Media, MessageContent,
+    MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport,
+    TicketMessage, TriageRecorded, events as message_events,
 };
-use omni_ticketing::Ticket;
+use omni_ticketing::{Ticket, TriageResult};
 
 use crate::errors::{Violation, constraint_violation};
 use crate::jobs::enqueue;
@@ -19,6 +20,7 @@ use crate::schema::{ticket_messages, tickets};
 use std::sync::Arc;
 
 use crate::inbound_batch::GroupCommit;
+use crate::send_batch::Finish;
 use crate::tickets::TicketRow;
 use crate::{Database, events};
 
@@ -118,6 +120,50 @@ pub(crate) fn media_json(media: &[Media]) -> serde_json::Value {
     serde_json::to_value(media).unwrap_or_else(|_| serde_json::json!([]))
 }
 
+/// The message an author sent under an idempotency key, if any.
+pub(crate) async fn keyed_message(
+    conn: &mut AsyncPgConnection,
+    company: CompanyId,
+    author: Option<UserId>,
+    key: &IdempotencyKey,
+) -> QueryResult<Option<TicketMessage>> {
+    ticket_messages::table
+        .filter(ticket_messages::company_id.eq(company.get()))
+        .filter(ticket_messages::author_id.is_not_distinct_from(author.map(UserId::get)))
+        .filter(ticket_messages::idempotency_key.eq(key.as_str()))
+        .select(MessageRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .map(message)
+        .transpose()
+}
+
+/// Inserts an outbound message on `current` as `queued` (the caller writes what it does to
+/// the ticket, its event and its send job).
+pub(crate) async fn insert_outbound(
+    conn: &mut AsyncPgConnection,
+    current: &Ticket,
+    outbound: &NewOutbound,
+) -> QueryResult<TicketMessage> {
+    let row: MessageRow = diesel::insert_into(ticket_messages::table)
+        .values((
+            ticket_messages::company_id.eq(current.company_id.get()),
+            ticket_messages::ticket_id.eq(current.id.get()),
+            ticket_messages::content.eq(&outbound.content),
+            ticket_messages::from_customer.eq(false),
+            ticket_messages::whatsapp_number.eq(current.customer_phone.as_str()),
+            ticket_messages::author_id.eq(outbound.author_id.map(UserId::get)),
+            ticket_messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+            ticket_messages::idempotency_key
+                .eq(outbound.idempotency_key.as_ref().map(|k| k.as_str())),
+        ))
+        .returning(MessageRow::as_returning())
+        .get_result(conn)
+        .await?;
+    message(row)
+}
+
 async fn find_message(
     conn: &mut AsyncPgConnection,
     scope: Scope,
@@ -191,41 +237,16 @@ impl MessageStore for PgMessageStore {
                     return Err(TxError::Domain(MessagingError::NotFound));
                 };
                 let current = ticket(row)?;
-                if let Some(key) = &outbound.idempotency_key {
-                    let earlier: Option<MessageRow> = ticket_messages::table
-                        .filter(ticket_messages::company_id.eq(current.company_id.get()))
-                        .filter(
-                            ticket_messages::author_id
-                                .is_not_distinct_from(outbound.author_id.map(UserId::get)),
-                        )
-                        .filter(ticket_messages::idempotency_key.eq(key.as_str()))
-                        .select(MessageRow::as_select())
-                        .first(conn)
-                        .await
-                        .optional()?;
-                    if let Some(earlier) = earlier {
-                        return Ok(OutboundOutcome::Replayed(message(earlier)?));
-                    }
+                if let Some(key) = &outbound.idempotency_key
+                    && let Some(earlier) =
+                        keyed_message(conn, current.company_id, outbound.author_id, key).await?
+                {
+                    return Ok(OutboundOutcome::Replayed(earlier));
                 }
                 current
                     .accepts_reply()
                     .map_err(|closed| TxError::Domain(closed.into()))?;
-                let row: MessageRow = diesel::insert_into(ticket_messages::table)
-                    .values((
-                        ticket_messages::company_id.eq(current.company_id.get()),
-                        ticket_messages::ticket_id.eq(current.id.get()),
-                        ticket_messages::content.eq(&outbound.content),
-                        ticket_messages::from_customer.eq(false),
-                        ticket_messages::whatsapp_number.eq(current.customer_phone.as_str()),
-                        ticket_messages::author_id.eq(outbound.author_id.map(UserId::get)),
-                        ticket_messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
-                        ticket_messages::idempotency_key
-                            .eq(outbound.idempotency_key.as_ref().map(|k| k.as_str())),
-                    ))
-                    .returning(MessageRow::as_returning())
-                    .get_result(conn)
-                    .await?;
-                let created = message(row)?;
+                let created = insert_outbound(conn, &current, outbound).await?;
                 let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
                 diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
                     .set((
@@ -280,6 +301,16 @@ impl MessageStore for PgMessageStore {
             }
             Err(TxError::Db(e)) => Err(store_error(e)),
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(ticket_id = %ticket))]
+    async fn record_triage(
+        &self,
+        ticket: TicketId,
+        result: &TriageResult,
+        auto_reply: Option<MessageContent>,
+    ) -> Result<Option<TriageRecorded>, MessagingError> {
+        crate::triage_write::record(&self.db, ticket, result, auto_reply.as_ref()).await
     }
 
     #[tracing::instrument(skip_all, fields(company_id = %report.company_id, message_sid = %report.message_sid))]
@@ -435,20 +466,24 @@ impl MessageStore for PgMessageStore {
 
     async fn delivery(&self, id: MessageId) -> Result<Option<Delivery>, MessagingError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        let Some(message) = find_message(&mut conn, Scope::All, id.get())
-            .await
-            .map_err(store_error)?
-        else {
-            return Ok(None);
-        };
-        let (integration, channel): (Option<i64>, String) = tickets::table
-            .filter(tickets::id.eq(message.ticket_id.get()))
-            .select((tickets::integration_id, tickets::channel))
+        // One round trip: the send job reads this for every reply.
+        let found: Option<(MessageRow, Option<i64>, String)> = ticket_messages::table
+            .inner_join(tickets::table)
+            .filter(ticket_messages::id.eq(id.get()))
+            .select((
+                MessageRow::as_select(),
+                tickets::integration_id,
+                tickets::channel,
+            ))
             .first(&mut conn)
             .await
+            .optional()
             .map_err(store_error)?;
+        let Some((row, integration, channel)) = found else {
+            return Ok(None);
+        };
         Ok(Some(Delivery {
-            message,
+            message: message(row).map_err(store_error)?,
             integration_id: integration.map(omni_core::IntegrationId::new),
             channel: channel
                 .parse()
@@ -458,28 +493,12 @@ impl MessageStore for PgMessageStore {
 
     #[tracing::instrument(skip_all, fields(message_id = %id))]
     async fn begin_send(&self, id: MessageId) -> Result<Option<SendStart>, MessagingError> {
-        #[derive(QueryableByName)]
-        struct Began {
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
-            before: Option<DateTime<Utc>>,
+        // Committed before the provider is called, in the next group commit: the row lock
+        // orders two workers that raced for one job, and the earlier start is read under it.
+        match self.batcher.submit_begin_send(&self.db, id).await {
+            Some(outcome) => outcome,
+            None => crate::send_batch::begin_alone(&self.db, id).await,
         }
-        let mut conn = self.db.conn().await.map_err(unavailable)?;
-        // One statement, committed before the provider is called: the row lock orders two
-        // workers that raced for one job, and the earlier start is read under it.
-        let began: Option<Began> = diesel::sql_query(
-            "WITH before AS (SELECT id, send_started_at FROM ticket_messages WHERE id = $1 FOR UPDATE) \
-             UPDATE ticket_messages m SET send_started_at = coalesce(before.send_started_at, now()) \
-             FROM before WHERE m.id = before.id RETURNING before.send_started_at AS before",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(id.get())
-        .get_result(&mut conn)
-        .await
-        .optional()
-        .map_err(store_error)?;
-        Ok(began.map(|b| match b.before {
-            None => SendStart::First,
-            Some(since) => SendStart::Retaken { since },
-        }))
     }
 
     async fn sid_in_use(&self, company: CompanyId, sid: &str) -> Result<bool, MessagingError> {
@@ -515,7 +534,8 @@ impl MessageStore for PgMessageStore {
 }
 
 impl PgMessageStore {
-    /// Records the outcome of a send on a message that is still waiting for it.
+    /// Records the outcome of a send on a message that is still waiting for it, in the next
+    /// group commit.
     #[tracing::instrument(skip_all, fields(message_id = %id, status = status.as_str()))]
     async fn finish(
         &self,
@@ -525,35 +545,21 @@ impl PgMessageStore {
         code: Option<i32>,
         why: Option<&str>,
     ) -> Result<(), MessagingError> {
-        let mut conn = self.db.conn().await.map_err(unavailable)?;
-        let result = conn
-            .transaction(async |conn| {
-                let row: Option<MessageRow> = diesel::update(
-                    ticket_messages::table
-                        .filter(ticket_messages::id.eq(id.get()))
-                        .filter(
-                            ticket_messages::delivery_status
-                                .eq_any(DeliveryStatus::AWAITING_SEND.map(DeliveryStatus::as_str)),
-                        ),
-                )
-                .set((
-                    ticket_messages::delivery_status.eq(status.as_str()),
-                    ticket_messages::whatsapp_message_id.eq(sid),
-                    ticket_messages::error_code.eq(code),
-                    ticket_messages::error_message.eq(why),
-                ))
-                .returning(MessageRow::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-                if let Some(row) = row {
-                    events::append(conn, &[message_events::status_updated(&message(row)?)]).await?;
-                }
-                Ok(())
-            })
-            .await;
-        self.db.announce(Announce::Events);
-        result.map_err(store_error)
+        let finish = Finish {
+            id,
+            sid: sid.map(str::to_owned),
+            status,
+            code,
+            why: why.map(str::to_owned),
+        };
+        match self
+            .batcher
+            .submit_finish_send(&self.db, finish.clone())
+            .await
+        {
+            Some(outcome) => outcome,
+            None => crate::send_batch::finish_alone(&self.db, &finish).await,
+        }
     }
 }
 

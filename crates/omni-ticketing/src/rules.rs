@@ -111,6 +111,12 @@ impl Ticket {
         }
     }
 
+    /// Whether triage's automatic reply may go out now: nobody has answered the customer
+    /// yet and the ticket can still be answered.
+    pub fn awaits_auto_reply(&self) -> bool {
+        self.first_response_at.is_none() && self.accepts_reply().is_ok()
+    }
+
     /// An answer stored at `at`, by an agent (`by_agent`) or by the automatic reply.
     pub fn on_reply(&self, by_agent: bool, at: DateTime<Utc>) -> ReplyEffect {
         ReplyEffect {
@@ -260,6 +266,15 @@ mod tests {
         ] {
             assert_eq!(ticket(status).accepts_reply(), Ok(()));
         }
+    }
+
+    #[test]
+    fn the_auto_reply_waits_for_nobody_and_never_goes_to_a_closed_ticket() {
+        assert!(ticket(TicketStatus::New).awaits_auto_reply());
+        assert!(!ticket(TicketStatus::Closed).awaits_auto_reply());
+        let mut answered = ticket(TicketStatus::Open);
+        answered.first_response_at = Some(Utc::now());
+        assert!(!answered.awaits_auto_reply());
     }
 
     #[test]

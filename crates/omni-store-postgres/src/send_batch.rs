@@ -1,0 +1,154 @@
+//! The worker's writes around a send, applied in the inbound group commit.
+//!
+//! Every reply costs two writes besides the one that queued it: the note that an attempt
+//! begins (committed before Twilio is called, so that a worker taking over after a crash
+//! knows to ask first) and Twilio's answer. Each in a transaction of its own cost a commit
+//! and three or four round trips apiece — under the conversations mix a quarter of the
+//! database's commits. Here they queue beside customers' messages and delivery reports and
+//! commit in the same transaction (`inbound_batch`): one statement notes every start (rows
+//! locked in id order), one writes every answer, one inserts their events. Each caller
+//! still hears back only once its own write is committed.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use diesel::sql_types::{BigInt, Nullable, Timestamptz};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use omni_core::MessageId;
+use omni_messaging::{DeliveryStatus, MessagingError, SendStart, events as message_events};
+
+use crate::Database;
+use crate::batch_sql::{BeginSends, FinishSends};
+use crate::events::EventColumns;
+use crate::messages::{MessageRow, message, store_error, unavailable};
+use crate::notifier::Announce;
+
+/// What a started send found: `None` when the message is gone.
+pub(crate) type BeginOutcome = Result<Option<SendStart>, MessagingError>;
+
+/// The provider's answer to a send, to record on a message still waiting for it.
+#[derive(Debug, Clone)]
+pub(crate) struct Finish {
+    pub(crate) id: MessageId,
+    pub(crate) sid: Option<String>,
+    pub(crate) status: DeliveryStatus,
+    pub(crate) code: Option<i32>,
+    pub(crate) why: Option<String>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Began {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    before: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    started: DateTime<Utc>,
+}
+
+/// Notes in the caller's transaction that a send of each message begins; for each, in
+/// order, what the attempt found (`None`: the message is gone).
+pub(crate) async fn begin_together(
+    conn: &mut AsyncPgConnection,
+    ids: &[MessageId],
+) -> QueryResult<Vec<Option<SendStart>>> {
+    let mut sorted: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let began: HashMap<i64, Began> = BeginSends { ids: &sorted }
+        .load::<Began>(conn)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
+    // Two starts of one message in one batch (two workers raced for its job): the later
+    // one finds the earlier's start, as it would in a transaction of its own.
+    let mut seen: Vec<i64> = Vec::new();
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let b = began.get(&id.get())?;
+            let earlier = seen.contains(&id.get());
+            seen.push(id.get());
+            Some(match (b.before, earlier) {
+                (Some(since), _) => SendStart::Retaken { since },
+                (None, true) => SendStart::Retaken { since: b.started },
+                (None, false) => SendStart::First,
+            })
+        })
+        .collect())
+}
+
+/// Records in the caller's transaction the provider's answers on messages still waiting for
+/// one; for each, whether it changed its message (a message sent meanwhile is left as it
+/// is). Whether events wait to be announced is whether any is `true`.
+pub(crate) async fn finish_together(
+    conn: &mut AsyncPgConnection,
+    finishes: &[&Finish],
+) -> QueryResult<Vec<bool>> {
+    // The first answer on a message wins, as it would one transaction after another; rows
+    // go in id order, so that two batches lock them in the same order.
+    let mut first: HashMap<i64, usize> = HashMap::new();
+    for (i, f) in finishes.iter().enumerate() {
+        first.entry(f.id.get()).or_insert(i);
+    }
+    let mut winners: Vec<&Finish> = first.values().map(|&i| finishes[i]).collect();
+    winners.sort_unstable_by_key(|f| f.id.get());
+    let ids: Vec<i64> = winners.iter().map(|f| f.id.get()).collect();
+    let statuses: Vec<&str> = winners.iter().map(|f| f.status.as_str()).collect();
+    let sids: Vec<Option<&str>> = winners.iter().map(|f| f.sid.as_deref()).collect();
+    let codes: Vec<Option<i32>> = winners.iter().map(|f| f.code).collect();
+    let texts: Vec<Option<&str>> = winners.iter().map(|f| f.why.as_deref()).collect();
+    let rows = FinishSends {
+        ids: &ids,
+        statuses: &statuses,
+        sids: &sids,
+        codes: &codes,
+        messages: &texts,
+        awaiting: &DeliveryStatus::AWAITING_SEND.map(DeliveryStatus::as_str),
+    }
+    .load::<MessageRow>(conn)
+    .await?;
+    let mut changed: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let m = message(row)?;
+        if let Some(&i) = first.get(&m.id.get()) {
+            changed.insert(m.id.get(), i);
+        }
+        events.push(message_events::status_updated(&m));
+    }
+    if !events.is_empty() {
+        EventColumns::new(&events).insert().execute(conn).await?;
+    }
+    Ok((0..finishes.len())
+        .map(|i| {
+            changed
+                .get(&finishes[i].id.get())
+                .is_some_and(|&won| won == i)
+        })
+        .collect())
+}
+
+/// Notes one start in a transaction of its own: a batch of one.
+pub(crate) async fn begin_alone(db: &Database, id: MessageId) -> BeginOutcome {
+    let mut conn = db.conn().await.map_err(unavailable)?;
+    let began = begin_together(&mut conn, &[id])
+        .await
+        .map_err(store_error)?;
+    Ok(began.into_iter().next().flatten())
+}
+
+/// Records one answer in a transaction of its own: a batch of one.
+pub(crate) async fn finish_alone(db: &Database, finish: &Finish) -> Result<(), MessagingError> {
+    let mut conn = db.conn().await.map_err(unavailable)?;
+    let changed = conn
+        .transaction(async |conn| finish_together(conn, &[finish]).await)
+        .await
+        .map_err(store_error)?;
+    if changed.iter().any(|c| *c) {
+        db.announce(Announce::Events);
+    }
+    Ok(())
+}
