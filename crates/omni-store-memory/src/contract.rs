@@ -91,6 +91,7 @@ macro_rules! port_contract_tests {
             replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket,
             delivery_reports_only_move_forward,
             reports_arriving_together_apply_one_after_another,
+            reports_that_come_before_the_sends_answer_apply_with_it,
             resending_follows_the_domain,
             no_tenant_sees_another_tenants_rows,
             ticket_changes_check_the_version_and_triage_keeps_hand_set_fields,
@@ -451,6 +452,60 @@ pub async fn delivery_reports_only_move_forward(p: Ports) {
         .unwrap()
         .unwrap();
     assert_eq!(now.delivery_status, DeliveryStatus::Read);
+}
+
+/// Twilio may report on a message before Omni has recorded the sid its send was answered
+/// with: such reports are kept, and applied in the order they came when the answer records
+/// that sid — the message ends where the provider says, with one event per move. Another
+/// company's early report on the same sid is not applied.
+pub async fn reports_that_come_before_the_sends_answer_apply_with_it(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let other = tenant(&p, 2).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let message = created(reply(&p, &t, ticket.id, None).await);
+    let report = |company, status| StatusReport {
+        company_id: company,
+        message_sid: "SMearly".into(),
+        status,
+        error_code: None,
+        error_message: None,
+    };
+    for early in [
+        report(t.company, DeliveryStatus::Delivered),
+        report(other.company, DeliveryStatus::Failed),
+        report(t.company, DeliveryStatus::Read),
+    ] {
+        assert_eq!(p.messages.apply_status(&early).await.unwrap(), None);
+    }
+    let cursor = p.events.latest_id().await.unwrap();
+    p.messages
+        .mark_sent(message.id, "SMearly", DeliveryStatus::Sent)
+        .await
+        .unwrap();
+    let now = p
+        .messages
+        .find(Scope::All, message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.delivery_status, DeliveryStatus::Read);
+    assert_eq!(now.whatsapp_message_id.as_deref(), Some("SMearly"));
+    assert_eq!(
+        event_types_after(&p, cursor).await,
+        [
+            EventType::MessageStatusUpdated,
+            EventType::MessageStatusUpdated,
+            EventType::MessageStatusUpdated
+        ]
+    );
+    // Applied once: a later report moves on from there, and nothing is applied twice.
+    assert_eq!(
+        p.messages
+            .apply_status(&report(t.company, DeliveryStatus::Delivered))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// Reports that arrive together — several on one message, beside a customer's message —

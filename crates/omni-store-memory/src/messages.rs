@@ -144,8 +144,26 @@ fn finish(
     m.error_code = code;
     m.error_message = why.map(str::to_owned);
     m.updated_at = Utc::now();
-    let event = message_events::status_updated(m);
-    state.append([event]);
+    let mut current = m.clone();
+    let mut events = vec![message_events::status_updated(&current)];
+    // Reports that came before this answer apply now, in the order they came.
+    if let Some(sid) = sid {
+        let (early, rest): (Vec<StatusReport>, Vec<StatusReport>) =
+            std::mem::take(&mut state.early_reports)
+                .into_iter()
+                .partition(|r| r.company_id == current.company_id && r.message_sid == sid);
+        state.early_reports = rest;
+        for report in &early {
+            if let Some(next) = current.take_status(report) {
+                current = next;
+                events.push(message_events::status_updated(&current));
+            }
+        }
+        if let Some(stored) = state.messages.get_mut(&id.get()) {
+            stored.message = current;
+        }
+    }
+    state.append(events);
     Ok(())
 }
 
@@ -302,6 +320,8 @@ impl MessageStore for MemoryStore {
                 && !m.message.from_customer
                 && m.message.whatsapp_message_id.as_deref() == Some(report.message_sid.as_str())
         }) else {
+            // Twilio's callback raced the send's answer: kept until that answer names it.
+            state.early_reports.push(report.clone());
             return Ok(None);
         };
         let Some(mut updated) = stored.message.take_status(report) else {

@@ -360,6 +360,73 @@ statement! {
 }
 
 statement! {
+    /// Serialises, until the end of the transaction, everything that touches these provider
+    /// ids: a send's answer recording a sid and the delivery reports naming it. Without it a
+    /// report could look for its message just before the answer commits, and the answer look
+    /// for early reports just before the report's commits, and the report would be lost.
+    /// Locks are taken in one order (by key), so that two batches cannot wait on each other.
+    LockSids { sids: &'a [&'a str] }
+    |self, out| {
+        out.push_sql(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT \
+                 hashtextextended('sid:' || s, 0) AS k FROM unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.sids)?;
+        out.push_sql("::text[]) AS u(s) ORDER BY k) keys");
+    }
+}
+
+statement! {
+    /// Keeps delivery reports that named no message yet (dropping those kept over a day),
+    /// of companies that exist.
+    KeepEarlyReports {
+        companies: &'a [i64],
+        sids: &'a [&'a str],
+        statuses: &'a [&'a str],
+        codes: &'a [Option<i32>],
+        messages: &'a [Option<&'a str>],
+    }
+    |self, out| {
+        out.push_sql(
+            "WITH stale AS (DELETE FROM early_reports WHERE received_at < now() - interval '1 day') \
+             INSERT INTO early_reports (company_id, whatsapp_message_id, status, error_code, \
+                 error_message) \
+             SELECT u.* FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.companies)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.sids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(self.statuses)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Integer>>, _>(self.codes)?;
+        out.push_sql("::integer[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(self.messages)?;
+        // A company deleted meanwhile has no messages to wait for.
+        out.push_sql(
+            "::text[]) AS u(c, s, st, code, message) \
+             WHERE EXISTS (SELECT 1 FROM companies WHERE companies.id = u.c)",
+        );
+    }
+}
+
+statement! {
+    /// Takes (deletes and returns) the early reports naming these (company, sid) pairs.
+    TakeEarlyReports { companies: &'a [i64], sids: &'a [&'a str] }
+    |self, out| {
+        out.push_sql("DELETE FROM early_reports e USING unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(self.companies)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.sids)?;
+        out.push_sql(
+            "::text[]) AS u(c, s) WHERE e.company_id = u.c AND e.whatsapp_message_id = u.s \
+             RETURNING e.id, e.company_id, e.whatsapp_message_id AS sid, e.status, \
+                 e.error_code, e.error_message",
+        );
+    }
+}
+
+statement! {
     /// Takes up to `limit` ready jobs of `kinds` — queued ones and expired leases, each
     /// read from its own index (`jobs_ready`, `jobs_leases`) in the order it keeps, so the
     /// claim reads a few rows however long the queue is — leaving no company more than
@@ -463,7 +530,7 @@ mod tests {
     }
 
     /// The statements over a batch of `n` (1 or 2) rows, as cacheable texts.
-    fn texts(n: usize) -> [String; 13] {
+    fn texts(n: usize) -> [String; 16] {
         let media = [serde_json::json!([]), serde_json::json!([])];
         let keys = ["2".to_owned(), "4".to_owned()];
         let payload = serde_json::json!({});
@@ -529,6 +596,20 @@ mod tests {
                 messages: &[None, Some("outside the window")][..n],
                 awaiting: &["queued", "sending"][..n],
             }),
+            cacheable_text(&LockSids {
+                sids: &["SM1", "SM2"][..n],
+            }),
+            cacheable_text(&KeepEarlyReports {
+                companies: &[1, 3][..n],
+                sids: &["SM1", "SM2"][..n],
+                statuses: &["sent", "failed"][..n],
+                codes: &[None, Some(63016)][..n],
+                messages: &[None, Some("outside the window")][..n],
+            }),
+            cacheable_text(&TakeEarlyReports {
+                companies: &[1, 3][..n],
+                sids: &["SM1", "SM2"][..n],
+            }),
             cacheable_text(&ClaimJobs {
                 kinds: &["triage", "message.send"][..n],
                 limit: i64::try_from(n).unwrap(),
@@ -576,6 +657,9 @@ mod tests {
             assert!(SetStatuses::HAS_STATIC_QUERY_ID);
             assert!(BeginSends::HAS_STATIC_QUERY_ID);
             assert!(FinishSends::HAS_STATIC_QUERY_ID);
+            assert!(LockSids::HAS_STATIC_QUERY_ID);
+            assert!(KeepEarlyReports::HAS_STATIC_QUERY_ID);
+            assert!(TakeEarlyReports::HAS_STATIC_QUERY_ID);
             assert!(ClaimJobs::HAS_STATIC_QUERY_ID);
             assert!(CompleteJobs::HAS_STATIC_QUERY_ID);
         }

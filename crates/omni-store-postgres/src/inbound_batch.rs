@@ -292,6 +292,14 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             } else {
                 crate::send_batch::begin_together(conn, &begins).await?
             };
+            // The sids this batch records or looks for, locked together (and in one
+            // order) before either: a report and its send's answer cannot miss each other.
+            let sids: Vec<&str> = finishes
+                .iter()
+                .filter_map(|f| f.sid.as_deref())
+                .chain(reports.iter().map(|r| r.message_sid.as_str()))
+                .collect();
+            crate::status_batch::lock_sids(conn, &sids).await?;
             let finished = if finishes.is_empty() {
                 Vec::new()
             } else {

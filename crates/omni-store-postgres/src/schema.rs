@@ -145,11 +145,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    early_reports (id) {
+        id -> Int8,
+        company_id -> Int8,
+        whatsapp_message_id -> Text,
+        status -> Text,
+        error_code -> Nullable<Int4>,
+        error_message -> Nullable<Text>,
+        received_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(integrations -> companies (company_id));
 diesel::joinable!(tickets -> companies (company_id));
 diesel::joinable!(ticket_messages -> tickets (ticket_id));
 diesel::joinable!(events -> companies (company_id));
+diesel::joinable!(early_reports -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -162,4 +175,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_log_state,
     revoked_tokens,
     ws_tickets,
+    early_reports,
 );

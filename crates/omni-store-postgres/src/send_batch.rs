@@ -13,16 +13,20 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
-use diesel::sql_types::{BigInt, Nullable, Timestamptz};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
-use omni_core::MessageId;
-use omni_messaging::{DeliveryStatus, MessagingError, SendStart, events as message_events};
+use omni_core::{CompanyId, MessageId};
+use omni_messaging::{
+    DeliveryStatus, MessagingError, SendStart, StatusReport, TicketMessage,
+    events as message_events,
+};
 
 use crate::Database;
-use crate::batch_sql::{BeginSends, FinishSends};
+use crate::batch_sql::{BeginSends, FinishSends, SetStatuses, TakeEarlyReports};
 use crate::events::EventColumns;
 use crate::messages::{MessageRow, message, store_error, unavailable};
 use crate::notifier::Announce;
+use crate::status_batch::Stamped;
 
 /// What a started send found: `None` when the message is gone.
 pub(crate) type BeginOutcome = Result<Option<SendStart>, MessagingError>;
@@ -80,8 +84,9 @@ pub(crate) async fn begin_together(
         .collect())
 }
 
-/// Records in the caller's transaction the provider's answers on messages still waiting for
-/// one; for each, whether it changed its message (a message sent meanwhile is left as it
+/// Records in the caller's transaction (which holds the answers' sids' locks, see
+/// `status_batch::lock_sids`) the provider's answers on messages still waiting for one, and
+/// applies the delivery reports that came before them; for each, whether it changed its message (a message sent meanwhile is left as it
 /// is). Whether events wait to be announced is whether any is `true`.
 pub(crate) async fn finish_together(
     conn: &mut AsyncPgConnection,
@@ -111,15 +116,18 @@ pub(crate) async fn finish_together(
     .load::<MessageRow>(conn)
     .await?;
     let mut changed: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
-    let mut events = Vec::with_capacity(rows.len());
+    let mut finished: Vec<TicketMessage> = Vec::with_capacity(rows.len());
     for row in rows {
         let m = message(row)?;
         if let Some(&i) = first.get(&m.id.get()) {
             changed.insert(m.id.get(), i);
         }
-        events.push(message_events::status_updated(&m));
+        finished.push(m);
     }
-    if !events.is_empty() {
+    let mut moves: Vec<TicketMessage> = finished.clone();
+    apply_early_reports(conn, &mut finished, &mut moves).await?;
+    if !moves.is_empty() {
+        let events: Vec<_> = moves.iter().map(message_events::status_updated).collect();
         EventColumns::new(&events).insert().execute(conn).await?;
     }
     Ok((0..finishes.len())
@@ -129,6 +137,103 @@ pub(crate) async fn finish_together(
                 .is_some_and(|&won| won == i)
         })
         .collect())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Early {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    company_id: i64,
+    #[diesel(sql_type = Text)]
+    sid: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    error_code: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    error_message: Option<String>,
+}
+
+/// Applies the reports that came before these messages' sids were recorded (kept by
+/// `status_batch`), in the order they came, as the domain decides each; each move is
+/// appended to `moves`.
+async fn apply_early_reports(
+    conn: &mut AsyncPgConnection,
+    finished: &mut [TicketMessage],
+    moves: &mut Vec<TicketMessage>,
+) -> QueryResult<()> {
+    let named: Vec<(i64, &str)> = finished
+        .iter()
+        .filter_map(|m| Some((m.company_id.get(), m.whatsapp_message_id.as_deref()?)))
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let mut early = TakeEarlyReports {
+        companies: &named.iter().map(|k| k.0).collect::<Vec<_>>(),
+        sids: &named.iter().map(|k| k.1).collect::<Vec<_>>(),
+    }
+    .load::<Early>(conn)
+    .await?;
+    if early.is_empty() {
+        return Ok(());
+    }
+    early.sort_unstable_by_key(|e| e.id);
+    let first_move = moves.len();
+    for e in early {
+        let Ok(status) = e.status.parse::<DeliveryStatus>() else {
+            continue;
+        };
+        let report = StatusReport {
+            company_id: CompanyId::new(e.company_id),
+            message_sid: e.sid,
+            status,
+            error_code: e.error_code,
+            error_message: e.error_message,
+        };
+        let Some(m) = finished.iter_mut().find(|m| {
+            m.company_id == report.company_id
+                && m.whatsapp_message_id.as_deref() == Some(report.message_sid.as_str())
+        }) else {
+            continue;
+        };
+        if let Some(next) = m.take_status(&report) {
+            *m = next.clone();
+            moves.push(next);
+        }
+    }
+    if moves.len() == first_move {
+        return Ok(());
+    }
+    let mut last: HashMap<i64, &TicketMessage> = HashMap::new();
+    for m in &moves[first_move..] {
+        last.insert(m.id.get(), m);
+    }
+    let finals: Vec<&TicketMessage> = last.into_values().collect();
+    let stamped: HashMap<i64, DateTime<Utc>> = SetStatuses {
+        ids: &finals.iter().map(|m| m.id.get()).collect::<Vec<_>>(),
+        statuses: &finals
+            .iter()
+            .map(|m| m.delivery_status.as_str())
+            .collect::<Vec<_>>(),
+        codes: &finals.iter().map(|m| m.error_code).collect::<Vec<_>>(),
+        messages: &finals
+            .iter()
+            .map(|m| m.error_message.as_deref())
+            .collect::<Vec<_>>(),
+    }
+    .load::<Stamped>(conn)
+    .await?
+    .into_iter()
+    .map(|s| (s.id, s.updated_at))
+    .collect();
+    for m in &mut moves[first_move..] {
+        if let Some(at) = stamped.get(&m.id.get()) {
+            m.updated_at = *at;
+        }
+    }
+    Ok(())
 }
 
 /// Notes one start in a transaction of its own: a batch of one.
@@ -144,7 +249,12 @@ pub(crate) async fn begin_alone(db: &Database, id: MessageId) -> BeginOutcome {
 pub(crate) async fn finish_alone(db: &Database, finish: &Finish) -> Result<(), MessagingError> {
     let mut conn = db.conn().await.map_err(unavailable)?;
     let changed = conn
-        .transaction(async |conn| finish_together(conn, &[finish]).await)
+        .transaction(async |conn| {
+            if let Some(sid) = &finish.sid {
+                crate::status_batch::lock_sids(conn, &[sid.as_str()]).await?;
+            }
+            finish_together(conn, &[finish]).await
+        })
         .await
         .map_err(store_error)?;
     if changed.iter().any(|c| *c) {

@@ -7,6 +7,11 @@
 //! reports name, the domain decides what each report does ([`TicketMessage::take_status`],
 //! in the order they came, so several reports on one message in one batch apply one after
 //! another), one statement writes the final states and one inserts an event per move.
+//!
+//! Twilio may post a report before Omni has recorded the sid its send was answered with (the
+//! answer commits in a batch of its own): a report that names no message is kept
+//! (`early_reports`) and applied when the answer records that sid (`send_batch`). Both sides
+//! first lock the sids they touch ([`lock_sids`]), so that neither can miss the other.
 
 use std::collections::HashMap;
 
@@ -17,7 +22,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_messaging::{MessagingError, StatusReport, TicketMessage, events as message_events};
 
 use crate::Database;
-use crate::batch_sql::{LockSentMessages, SetStatuses};
+use crate::batch_sql::{KeepEarlyReports, LockSentMessages, LockSids, SetStatuses};
 use crate::events::EventColumns;
 use crate::messages::{MessageRow, message, store_error, unavailable};
 use crate::notifier::Announce;
@@ -26,15 +31,27 @@ use crate::notifier::Announce;
 pub(crate) type StatusOutcome = Result<Option<TicketMessage>, MessagingError>;
 
 #[derive(diesel::QueryableByName)]
-struct Stamped {
+pub(crate) struct Stamped {
     #[diesel(sql_type = BigInt)]
-    id: i64,
+    pub(crate) id: i64,
     #[diesel(sql_type = Timestamptz)]
-    updated_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
 }
 
-/// Applies `reports` in the caller's transaction: for each, the message as it left it.
-/// Whether anything moved (and events wait to be announced) is whether any is `Some`.
+/// Locks, until the caller's transaction ends, the provider ids it is about to record or
+/// look for (see `batch_sql::LockSids`); every transaction that applies reports or records
+/// a send's answer calls this once, before either, with all the sids of both.
+pub(crate) async fn lock_sids(conn: &mut AsyncPgConnection, sids: &[&str]) -> QueryResult<()> {
+    if sids.is_empty() {
+        return Ok(());
+    }
+    LockSids { sids }.execute(conn).await?;
+    Ok(())
+}
+
+/// Applies `reports` in the caller's transaction (which holds their sids' locks): for each,
+/// the message as it left it. Whether anything moved (and events wait to be announced) is
+/// whether any is `Some`.
 pub(crate) async fn apply_together(
     conn: &mut AsyncPgConnection,
     reports: &[&StatusReport],
@@ -53,6 +70,29 @@ pub(crate) async fn apply_together(
         if let Some(sid) = m.whatsapp_message_id.clone() {
             current.insert((m.company_id.get(), sid), m);
         }
+    }
+    // A report that names no message came before its send's answer: kept for it.
+    let early: Vec<&StatusReport> = reports
+        .iter()
+        .copied()
+        .filter(|r| !current.contains_key(&(r.company_id.get(), r.message_sid.clone())))
+        .collect();
+    if !early.is_empty() {
+        KeepEarlyReports {
+            companies: &early.iter().map(|r| r.company_id.get()).collect::<Vec<_>>(),
+            sids: &early
+                .iter()
+                .map(|r| r.message_sid.as_str())
+                .collect::<Vec<_>>(),
+            statuses: &early.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+            codes: &early.iter().map(|r| r.error_code).collect::<Vec<_>>(),
+            messages: &early
+                .iter()
+                .map(|r| r.error_message.as_deref())
+                .collect::<Vec<_>>(),
+        }
+        .execute(conn)
+        .await?;
     }
     // The domain decides, report by report in the order they came.
     let mut moved: Vec<Option<TicketMessage>> = Vec::with_capacity(reports.len());
@@ -106,7 +146,10 @@ pub(crate) async fn apply_together(
 pub(crate) async fn apply_alone(db: &Database, report: &StatusReport) -> StatusOutcome {
     let mut conn = db.conn().await.map_err(unavailable)?;
     let result = conn
-        .transaction(async |conn| apply_together(conn, &[report]).await)
+        .transaction(async |conn| {
+            lock_sids(conn, &[report.message_sid.as_str()]).await?;
+            apply_together(conn, &[report]).await
+        })
         .await
         .map_err(store_error)?;
     let moved = result.into_iter().next().flatten();
