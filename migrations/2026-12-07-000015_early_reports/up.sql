@@ -5,7 +5,7 @@ CREATE TABLE early_reports (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     company_id bigint NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
     whatsapp_message_id text NOT NULL CHECK (char_length(whatsapp_message_id) BETWEEN 1 AND 64),
-    status text NOT NULL,
+    status text NOT NULL CHECK (status IN ('received', 'queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'undelivered')),
     error_code integer,
     error_message text,
     received_at timestamptz NOT NULL DEFAULT now()

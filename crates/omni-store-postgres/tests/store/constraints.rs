@@ -300,6 +300,13 @@ async fn check_constraints_match_the_domain_enums() {
                 .map(|v| v.as_str())
                 .to_vec(),
         ),
+        (
+            "early_reports",
+            "status",
+            omni_messaging::DeliveryStatus::ALL
+                .map(|v| v.as_str())
+                .to_vec(),
+        ),
     ];
     for (table, column, values) in cases {
         let def = rows(
