@@ -822,6 +822,12 @@ pub async fn triage_queues_one_auto_reply_with_its_result_and_only_when_due(p: P
             EventType::MessageCreated
         ]
     );
+    // The ticket in `ticket.updated` is the ticket as the unit of work left it.
+    let updated = p.events.after(cursor, 10).await.unwrap();
+    assert_eq!(
+        updated[1].payload["ticket"]["version"],
+        serde_json::json!(first.ticket.version)
+    );
     assert_eq!(live_jobs(&p, JobKind::Send).await, sends_before + 1);
 
     // Triage run again (a reopening, a job run twice): the result again, no second reply.

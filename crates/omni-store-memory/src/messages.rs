@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use omni_core::{MessageId, Page, PageRequest, Scope, TicketId};
+use omni_core::{MessageId, NewEvent, Page, PageRequest, Scope, TicketId};
 use omni_messaging::{
     Delivery, DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, Job, MessageContent,
     MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport,
@@ -54,11 +54,13 @@ fn insert_message(
 }
 
 /// Stores an outbound message on `current` as `queued` with its send job, or answers with
-/// the earlier message of the same idempotency key.
+/// the earlier message of the same idempotency key; its event goes in `events`, for the
+/// caller to append with its own.
 fn queue_outbound(
     state: &mut State,
     current: &Ticket,
     outbound: &NewOutbound,
+    events: &mut Vec<NewEvent>,
 ) -> Result<OutboundOutcome, MessagingError> {
     let key = outbound.idempotency_key.as_ref().map(|k| k.as_str());
     if let Some(key) = key
@@ -100,7 +102,7 @@ fn queue_outbound(
         ticket.version += 1;
         ticket.updated_at = now;
     }
-    state.append([message_events::created(&created)]);
+    events.push(message_events::created(&created));
     state.enqueue(
         Some(current.company_id),
         &Job::Send {
@@ -268,7 +270,10 @@ impl MessageStore for MemoryStore {
         else {
             return Err(MessagingError::NotFound);
         };
-        queue_outbound(&mut state, &current, outbound)
+        let mut events = Vec::new();
+        let outcome = queue_outbound(&mut state, &current, outbound, &mut events)?;
+        state.append(events);
+        Ok(outcome)
     }
 
     async fn record_triage(
@@ -285,11 +290,7 @@ impl MessageStore for MemoryStore {
         after.version += 1;
         after.updated_at = Utc::now();
         state.tickets.insert(ticket.get(), after.clone());
-        let mut new_events = vec![ticket_events::triage_completed(&after, result)];
-        if !changes.is_empty() {
-            new_events.push(ticket_events::updated(&after, &changes));
-        }
-        state.append(new_events);
+        let mut reply_events = Vec::new();
         let reply = match auto_reply.as_ref().filter(|_| after.awaits_auto_reply()) {
             None => None,
             Some(content) => {
@@ -299,14 +300,21 @@ impl MessageStore for MemoryStore {
                     content: content.as_str().to_owned(),
                     idempotency_key: Some(IdempotencyKey::auto_reply(ticket)),
                 };
-                match queue_outbound(&mut state, &after, &outbound)? {
+                match queue_outbound(&mut state, &after, &outbound, &mut reply_events)? {
                     OutboundOutcome::Created(m) => Some(m),
                     // Queued by an earlier run of this triage.
                     OutboundOutcome::Replayed(_) => None,
                 }
             }
         };
+        // The events carry the ticket as the unit of work left it, reply included.
         let ticket = state.tickets.get(&ticket.get()).cloned().unwrap_or(after);
+        let mut new_events = vec![ticket_events::triage_completed(&ticket, result)];
+        if !changes.is_empty() {
+            new_events.push(ticket_events::updated(&ticket, &changes));
+        }
+        new_events.extend(reply_events);
+        state.append(new_events);
         Ok(Some(TriageRecorded { ticket, reply }))
     }
 

@@ -279,9 +279,18 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             Work::FinishSend(f) => finishes.push(f),
         }
     }
+    // The sids this batch records or looks for, locked together (and in one order) first,
+    // before any row lock: a report and its send's answer cannot miss each other, and no
+    // batch waits for a sid while holding rows another batch needs.
+    let sids: Vec<&str> = finishes
+        .iter()
+        .filter_map(|f| f.sid.as_deref())
+        .chain(reports.iter().map(|r| r.message_sid.as_str()))
+        .collect();
     // Causes before effects: a send's answer before the reports on that send.
     let together = conn
         .transaction(async |conn| {
+            crate::status_batch::lock_sids(conn, &sids).await?;
             let (outcomes, enqueued) = if inbound.is_empty() {
                 (Vec::new(), false)
             } else {
@@ -292,14 +301,6 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             } else {
                 crate::send_batch::begin_together(conn, &begins).await?
             };
-            // The sids this batch records or looks for, locked together (and in one
-            // order) before either: a report and its send's answer cannot miss each other.
-            let sids: Vec<&str> = finishes
-                .iter()
-                .filter_map(|f| f.sid.as_deref())
-                .chain(reports.iter().map(|r| r.message_sid.as_str()))
-                .collect();
-            crate::status_batch::lock_sids(conn, &sids).await?;
             let finished = if finishes.is_empty() {
                 Vec::new()
             } else {
@@ -365,7 +366,7 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
                 Answer::Inbound(Box::new(outcomes.next().map_or_else(mismatched, Ok)))
             }
             Work::Status(_) => Answer::Status(Ok(moved.next().flatten())),
-            Work::BeginSend(_) => Answer::BeginSend(Ok(began.next().flatten())),
+            Work::BeginSend(_) => Answer::BeginSend(began.next().map_or_else(mismatched, Ok)),
             Work::FinishSend(_) => {
                 Answer::FinishSend(finished.next().map_or_else(mismatched, |_changed| Ok(())))
             }

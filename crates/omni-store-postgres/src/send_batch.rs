@@ -7,7 +7,8 @@
 //! database's commits. Here they queue beside customers' messages and delivery reports and
 //! commit in the same transaction (`inbound_batch`): one statement notes every start (rows
 //! locked in id order), one writes every answer, one inserts their events. Each caller
-//! still hears back only once its own write is committed.
+//! still hears back only once its own write is committed. Delivery reports that came before
+//! an answer (kept by `status_batch`) are applied in the transaction that records its sid.
 
 use std::collections::HashMap;
 
@@ -86,14 +87,17 @@ pub(crate) async fn begin_together(
 
 /// Records in the caller's transaction (which holds the answers' sids' locks, see
 /// `status_batch::lock_sids`) the provider's answers on messages still waiting for one, and
-/// applies the delivery reports that came before them; for each, whether it changed its message (a message sent meanwhile is left as it
-/// is). Whether events wait to be announced is whether any is `true`.
+/// applies the delivery reports that came before them. For each answer, whether it changed
+/// its message (a message sent meanwhile is left as it is); whether events wait to be
+/// announced is whether any is `true`.
 pub(crate) async fn finish_together(
     conn: &mut AsyncPgConnection,
     finishes: &[&Finish],
 ) -> QueryResult<Vec<bool>> {
-    // The first answer on a message wins, as it would one transaction after another; rows
-    // go in id order, so that two batches lock them in the same order.
+    // The first answer on a message wins, as it would one transaction after another. Every
+    // batch takes its sids' locks before any row lock, so an answer and the reports on it
+    // never hold rows while waiting for each other; a deadlock would need two workers
+    // racing for the same two jobs at once, and would only send both batches one by one.
     let mut first: HashMap<i64, usize> = HashMap::new();
     for (i, f) in finishes.iter().enumerate() {
         first.entry(f.id.get()).or_insert(i);
