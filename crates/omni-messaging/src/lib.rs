@@ -29,8 +29,8 @@ pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 pub use jobs::MockJobQueue;
 pub use jobs::{ClaimedJob, InvalidJob, Job, JobCount, JobHandler, JobKind, JobQueue, QueueError};
 pub use message::{
-    Delivery, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome, StatusReport,
-    TicketMessage, TriageRecorded,
+    Delivery, EARLY_REPORT_KEPT_FOR, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome,
+    StatusReport, TicketMessage, TriageRecorded,
 };
 pub use ports::{
     ChannelSender, MessageStore, OutboundRequest, SendError, SendStart, Sent, TriageEngines,

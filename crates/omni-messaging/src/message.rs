@@ -140,6 +140,12 @@ pub struct StatusReport {
     pub error_message: Option<String>,
 }
 
+/// How long a delivery report that names no message yet is kept for the send's answer
+/// that will record its sid (Twilio can report before Omni has that answer). Longer than
+/// any send takes; short enough that reports on messages Omni never sent (sent from
+/// Twilio's console, say) do not pile up.
+pub const EARLY_REPORT_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// What the send worker needs to deliver a message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 use omni_core::{MessageId, NewEvent, Page, PageRequest, Scope, TicketId};
 use omni_messaging::{
-    Delivery, DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, Job, MessageContent,
-    MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport,
-    TicketMessage, TriageRecorded, events as message_events,
+    Delivery, DeliveryStatus, EARLY_REPORT_KEPT_FOR, IdempotencyKey, Inbound, InboundOutcome, Job,
+    MessageContent, MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart,
+    StatusReport, TicketMessage, TriageRecorded, events as message_events,
 };
 use omni_ticketing::{
     NewTicket, Priority, Ticket, TicketChanges, TicketingError, TriageMerge, TriageResult,
@@ -150,12 +150,11 @@ fn finish(
     let mut events = vec![message_events::status_updated(&current)];
     // Reports that came before this answer apply now, in the order they came.
     if let Some(sid) = sid {
-        let (early, rest): (Vec<StatusReport>, Vec<StatusReport>) =
-            std::mem::take(&mut state.early_reports)
-                .into_iter()
-                .partition(|r| r.company_id == current.company_id && r.message_sid == sid);
+        let (early, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut state.early_reports)
+            .into_iter()
+            .partition(|(r, _)| r.company_id == current.company_id && r.message_sid == sid);
         state.early_reports = rest;
-        for report in &early {
+        for (report, _) in &early {
             if let Some(next) = current.take_status(report) {
                 current = next;
                 events.push(message_events::status_updated(&current));
@@ -329,7 +328,10 @@ impl MessageStore for MemoryStore {
                 && m.message.whatsapp_message_id.as_deref() == Some(report.message_sid.as_str())
         }) else {
             // Twilio's callback raced the send's answer: kept until that answer names it.
-            state.early_reports.push(report.clone());
+            let now = Utc::now();
+            let kept_for = chrono::Duration::from_std(EARLY_REPORT_KEPT_FOR).unwrap_or_default();
+            state.early_reports.retain(|(_, at)| now - *at < kept_for);
+            state.early_reports.push((report.clone(), now));
             return Ok(None);
         };
         let Some(mut updated) = stored.message.take_status(report) else {

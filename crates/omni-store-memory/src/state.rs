@@ -86,8 +86,8 @@ pub(crate) struct State {
     pub(crate) events: BTreeMap<i64, Event>,
     pub(crate) pruned_through: i64,
     pub(crate) jobs: BTreeMap<i64, JobRow>,
-    /// Delivery reports that named no message yet, in arrival order.
-    pub(crate) early_reports: Vec<omni_messaging::StatusReport>,
+    /// Delivery reports that named no message yet, in arrival order, with when they came.
+    pub(crate) early_reports: Vec<(omni_messaging::StatusReport, DateTime<Utc>)>,
 }
 
 impl State {

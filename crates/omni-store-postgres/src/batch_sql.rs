@@ -377,9 +377,10 @@ statement! {
 }
 
 statement! {
-    /// Keeps delivery reports that named no message yet (dropping those kept over a day),
-    /// of companies that exist.
+    /// Keeps delivery reports that named no message yet, of companies that exist, and
+    /// drops those kept longer than `kept_for`.
     KeepEarlyReports {
+        kept_for: diesel::data_types::PgInterval,
         companies: &'a [i64],
         sids: &'a [&'a str],
         statuses: &'a [&'a str],
@@ -388,8 +389,11 @@ statement! {
     }
     |self, out| {
         out.push_sql(
-            "WITH stale AS (DELETE FROM early_reports WHERE received_at < now() - interval '1 day') \
-             INSERT INTO early_reports (company_id, whatsapp_message_id, status, error_code, \
+            "WITH stale AS (DELETE FROM early_reports WHERE received_at < now() - ",
+        );
+        out.push_bind_param::<diesel::sql_types::Interval, _>(&self.kept_for)?;
+        out.push_sql(
+            ") INSERT INTO early_reports (company_id, whatsapp_message_id, status, error_code, \
                  error_message) \
              SELECT u.* FROM unnest(",
         );
@@ -600,6 +604,7 @@ mod tests {
                 sids: &["SM1", "SM2"][..n],
             }),
             cacheable_text(&KeepEarlyReports {
+                kept_for: diesel::data_types::PgInterval::from_microseconds(1),
                 companies: &[1, 3][..n],
                 sids: &["SM1", "SM2"][..n],
                 statuses: &["sent", "failed"][..n],

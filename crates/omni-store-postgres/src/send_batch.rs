@@ -23,11 +23,10 @@ use omni_messaging::{
 };
 
 use crate::Database;
-use crate::batch_sql::{BeginSends, FinishSends, SetStatuses, TakeEarlyReports};
+use crate::batch_sql::{BeginSends, FinishSends, TakeEarlyReports};
 use crate::events::EventColumns;
 use crate::messages::{MessageRow, message, store_error, unavailable};
 use crate::notifier::Announce;
-use crate::status_batch::Stamped;
 
 /// What a started send found: `None` when the message is gone.
 pub(crate) type BeginOutcome = Result<Option<SendStart>, MessagingError>;
@@ -128,12 +127,14 @@ pub(crate) async fn finish_together(
         }
         finished.push(m);
     }
-    let mut moves: Vec<TicketMessage> = finished.clone();
-    apply_early_reports(conn, &mut finished, &mut moves).await?;
-    if !moves.is_empty() {
-        let events: Vec<_> = moves.iter().map(message_events::status_updated).collect();
+    if !finished.is_empty() {
+        let events: Vec<_> = finished
+            .iter()
+            .map(message_events::status_updated)
+            .collect();
         EventColumns::new(&events).insert().execute(conn).await?;
     }
+    apply_early_reports(conn, &finished).await?;
     Ok((0..finishes.len())
         .map(|i| {
             changed
@@ -160,12 +161,10 @@ struct Early {
 }
 
 /// Applies the reports that came before these messages' sids were recorded (kept by
-/// `status_batch`), in the order they came, as the domain decides each; each move is
-/// appended to `moves`.
+/// `status_batch`), in the order they came, exactly as reports arriving now are applied.
 async fn apply_early_reports(
     conn: &mut AsyncPgConnection,
-    finished: &mut [TicketMessage],
-    moves: &mut Vec<TicketMessage>,
+    finished: &[TicketMessage],
 ) -> QueryResult<()> {
     let named: Vec<(i64, &str)> = finished
         .iter()
@@ -184,59 +183,20 @@ async fn apply_early_reports(
         return Ok(());
     }
     early.sort_unstable_by_key(|e| e.id);
-    let first_move = moves.len();
-    for e in early {
-        let Ok(status) = e.status.parse::<DeliveryStatus>() else {
-            continue;
-        };
-        let report = StatusReport {
-            company_id: CompanyId::new(e.company_id),
-            message_sid: e.sid,
-            status,
-            error_code: e.error_code,
-            error_message: e.error_message,
-        };
-        let Some(m) = finished.iter_mut().find(|m| {
-            m.company_id == report.company_id
-                && m.whatsapp_message_id.as_deref() == Some(report.message_sid.as_str())
-        }) else {
-            continue;
-        };
-        if let Some(next) = m.take_status(&report) {
-            *m = next.clone();
-            moves.push(next);
-        }
-    }
-    if moves.len() == first_move {
-        return Ok(());
-    }
-    let mut last: HashMap<i64, &TicketMessage> = HashMap::new();
-    for m in &moves[first_move..] {
-        last.insert(m.id.get(), m);
-    }
-    let finals: Vec<&TicketMessage> = last.into_values().collect();
-    let stamped: HashMap<i64, DateTime<Utc>> = SetStatuses {
-        ids: &finals.iter().map(|m| m.id.get()).collect::<Vec<_>>(),
-        statuses: &finals
-            .iter()
-            .map(|m| m.delivery_status.as_str())
-            .collect::<Vec<_>>(),
-        codes: &finals.iter().map(|m| m.error_code).collect::<Vec<_>>(),
-        messages: &finals
-            .iter()
-            .map(|m| m.error_message.as_deref())
-            .collect::<Vec<_>>(),
-    }
-    .load::<Stamped>(conn)
-    .await?
-    .into_iter()
-    .map(|s| (s.id, s.updated_at))
-    .collect();
-    for m in &mut moves[first_move..] {
-        if let Some(at) = stamped.get(&m.id.get()) {
-            m.updated_at = *at;
-        }
-    }
+    let reports: Vec<StatusReport> = early
+        .into_iter()
+        .filter_map(|e| {
+            Some(StatusReport {
+                company_id: CompanyId::new(e.company_id),
+                message_sid: e.sid,
+                status: e.status.parse::<DeliveryStatus>().ok()?,
+                error_code: e.error_code,
+                error_message: e.error_message,
+            })
+        })
+        .collect();
+    let reports: Vec<&StatusReport> = reports.iter().collect();
+    crate::status_batch::apply_together(conn, &reports).await?;
     Ok(())
 }
 

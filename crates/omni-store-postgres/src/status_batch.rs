@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
-use omni_messaging::{MessagingError, StatusReport, TicketMessage, events as message_events};
+use omni_messaging::{
+    EARLY_REPORT_KEPT_FOR, MessagingError, StatusReport, TicketMessage, events as message_events,
+};
 
 use crate::Database;
 use crate::batch_sql::{KeepEarlyReports, LockSentMessages, LockSids, SetStatuses};
@@ -31,11 +33,11 @@ use crate::notifier::Announce;
 pub(crate) type StatusOutcome = Result<Option<TicketMessage>, MessagingError>;
 
 #[derive(diesel::QueryableByName)]
-pub(crate) struct Stamped {
+struct Stamped {
     #[diesel(sql_type = BigInt)]
-    pub(crate) id: i64,
+    id: i64,
     #[diesel(sql_type = Timestamptz)]
-    pub(crate) updated_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 /// Locks, until the caller's transaction ends, the provider ids it is about to record or
@@ -79,6 +81,9 @@ pub(crate) async fn apply_together(
         .collect();
     if !early.is_empty() {
         KeepEarlyReports {
+            kept_for: diesel::data_types::PgInterval::from_microseconds(
+                i64::try_from(EARLY_REPORT_KEPT_FOR.as_micros()).unwrap_or(i64::MAX),
+            ),
             companies: &early.iter().map(|r| r.company_id.get()).collect::<Vec<_>>(),
             sids: &early
                 .iter()

@@ -368,17 +368,9 @@ impl TicketRepository for PgTicketRepository {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         let result = conn
             .transaction(async |conn| {
-                let current: Option<TicketRow> = tickets::table
-                    .filter(tickets::id.eq(id.get()))
-                    .for_update()
-                    .select(TicketRow::as_select())
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some(row) = current else {
+                let Some(before) = lock_ticket(conn, id).await? else {
                     return Ok(None);
                 };
-                let before = row.into_ticket().map_err(undecodable)?;
                 let TriageMerge { after, changes } = before.merge_triage(result);
                 let updated: TicketRow =
                     diesel::update(tickets::table.filter(tickets::id.eq(id.get())))
@@ -436,4 +428,20 @@ impl TicketRepository for PgTicketRepository {
         self.db.announce(Announce::Events);
         result.map_err(store_error)
     }
+}
+
+/// The ticket, locked until the caller's transaction ends; `None` if it is gone.
+pub(crate) async fn lock_ticket(
+    conn: &mut AsyncPgConnection,
+    id: TicketId,
+) -> QueryResult<Option<Ticket>> {
+    tickets::table
+        .filter(tickets::id.eq(id.get()))
+        .for_update()
+        .select(TicketRow::as_select())
+        .first::<TicketRow>(conn)
+        .await
+        .optional()?
+        .map(|row| row.into_ticket().map_err(undecodable))
+        .transpose()
 }

@@ -33,17 +33,9 @@ pub(crate) async fn record(
     let mut conn = db.conn().await.map_err(unavailable)?;
     let written = conn
         .transaction(async |conn| {
-            let current: Option<TicketRow> = tickets::table
-                .filter(tickets::id.eq(ticket.get()))
-                .for_update()
-                .select(TicketRow::as_select())
-                .first(conn)
-                .await
-                .optional()?;
-            let Some(row) = current else {
+            let Some(before) = crate::tickets::lock_ticket(conn, ticket).await? else {
                 return Ok(None);
             };
-            let before = crate::messages::ticket(row)?;
             let TriageMerge { after, changes } = before.merge_triage(result);
             let reply = match auto_reply.filter(|_| after.awaits_auto_reply()) {
                 Some(content) => queue_reply(conn, &after, content).await?,
