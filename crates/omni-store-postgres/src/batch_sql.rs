@@ -360,19 +360,34 @@ statement! {
 }
 
 statement! {
-    /// Serialises, until the end of the transaction, everything that touches these provider
-    /// ids: a send's answer recording a sid and the delivery reports naming it. Without it a
+    /// Serialises, until the end of the transaction, a send's answer recording a provider id
+    /// (`recorded`: an exclusive lock) and the delivery reports looking for it (`sought`, with
+    /// their companies: a shared lock, and only on ids no message carries yet). Without it a
     /// report could look for its message just before the answer commits, and the answer look
-    /// for early reports just before the report's commits, and the report would be lost.
-    /// Locks are taken in one order (by key), so that two batches cannot wait on each other.
-    LockSids { sids: &'a [&'a str] }
+    /// for early reports just before the report's commits, and the report would be lost. A
+    /// report whose message already carries the id has nothing to wait for (the answer
+    /// committed) and takes no lock: an exclusive lock on every report made a batch of
+    /// reports wait for the other lane's commit whenever a report fell beside its send's
+    /// answer. Locks are taken in one order (by key), so that two batches cannot wait on
+    /// each other.
+    LockSids { recorded: &'a [&'a str], companies: &'a [i64], sought: &'a [&'a str] }
     |self, out| {
         out.push_sql(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT \
-                 hashtextextended('sid:' || s, 0) AS k FROM unnest(",
+            "SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(k) \
+                 ELSE pg_advisory_xact_lock_shared(k) END) \
+             FROM (SELECT hashtextextended('sid:' || s, 0) AS k, bool_or(x) AS x \
+                 FROM (SELECT s, true FROM unnest(",
         );
-        out.push_bind_param::<Array<Text>, _>(self.sids)?;
-        out.push_sql("::text[]) AS u(s) ORDER BY k) keys");
+        out.push_bind_param::<Array<Text>, _>(self.recorded)?;
+        out.push_sql("::text[]) AS r(s) UNION ALL SELECT u.s, false FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(self.companies)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.sought)?;
+        out.push_sql(
+            "::text[]) AS u(c, s) WHERE NOT EXISTS (SELECT 1 FROM ticket_messages m \
+                 WHERE m.company_id = u.c AND m.whatsapp_message_id = u.s)) AS a(s, x) \
+             GROUP BY 1 ORDER BY 1) keys",
+        );
     }
 }
 
@@ -601,7 +616,9 @@ mod tests {
                 awaiting: &["queued", "sending"][..n],
             }),
             cacheable_text(&LockSids {
-                sids: &["SM1", "SM2"][..n],
+                recorded: &["SM1", "SM2"][..n],
+                companies: &[1, 3][..n],
+                sought: &["SM3", "SM4"][..n],
             }),
             cacheable_text(&KeepEarlyReports {
                 kept_for: diesel::data_types::PgInterval::from_microseconds(1),

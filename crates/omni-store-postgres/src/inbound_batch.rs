@@ -282,15 +282,11 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
     // The sids this batch records or looks for, locked together (and in one order) first,
     // before any row lock: a report and its send's answer cannot miss each other, and no
     // batch waits for a sid while holding rows another batch needs.
-    let sids: Vec<&str> = finishes
-        .iter()
-        .filter_map(|f| f.sid.as_deref())
-        .chain(reports.iter().map(|r| r.message_sid.as_str()))
-        .collect();
+    let recorded: Vec<&str> = finishes.iter().filter_map(|f| f.sid.as_deref()).collect();
     // Causes before effects: a send's answer before the reports on that send.
     let together = conn
         .transaction(async |conn| {
-            crate::status_batch::lock_sids(conn, &sids).await?;
+            crate::status_batch::lock_sids(conn, &recorded, &reports).await?;
             let (outcomes, enqueued) = if inbound.is_empty() {
                 (Vec::new(), false)
             } else {

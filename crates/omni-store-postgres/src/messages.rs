@@ -127,10 +127,18 @@ pub(crate) async fn keyed_message(
     author: Option<UserId>,
     key: &IdempotencyKey,
 ) -> QueryResult<Option<TicketMessage>> {
-    ticket_messages::table
+    let query = ticket_messages::table
         .filter(ticket_messages::company_id.eq(company.get()))
-        .filter(ticket_messages::author_id.is_not_distinct_from(author.map(UserId::get)))
         .filter(ticket_messages::idempotency_key.eq(key.as_str()))
+        .into_boxed();
+    // `author_id IS NOT DISTINCT FROM $n` cannot be an index condition in a prepared
+    // statement: the lookup then read every keyed message of the company, a little slower
+    // with each reply. The two spellings each probe the unique index.
+    let query = match author {
+        Some(author) => query.filter(ticket_messages::author_id.eq(author.get())),
+        None => query.filter(ticket_messages::author_id.is_null()),
+    };
+    query
         .select(MessageRow::as_select())
         .first(conn)
         .await
@@ -279,25 +287,25 @@ impl MessageStore for PgMessageStore {
                 if constraint_violation(&e)
                     == Some(Violation::Unique("ticket_messages_idempotency_key")) =>
             {
-                let key = outbound
-                    .idempotency_key
-                    .as_ref()
-                    .map(|k| k.as_str())
-                    .unwrap_or_default();
-                // The winner may be on another ticket; the domain tells the client so.
-                let row: MessageRow = ticket_messages::table
-                    .filter(
-                        ticket_messages::author_id
-                            .is_not_distinct_from(outbound.author_id.map(UserId::get)),
-                    )
-                    .filter(ticket_messages::idempotency_key.eq(key))
-                    .select(MessageRow::as_select())
+                // The winner may be on another ticket of the company (the key is unique per
+                // company and author); the domain tells the client so.
+                let company: i64 = tickets::table
+                    .filter(tickets::id.eq(outbound.ticket_id.get()))
+                    .select(tickets::company_id)
                     .first(&mut conn)
                     .await
                     .map_err(store_error)?;
-                Ok(OutboundOutcome::Replayed(
-                    row.into_message().map_err(MessagingError::unknown)?,
-                ))
+                let winner = match &outbound.idempotency_key {
+                    Some(key) => {
+                        keyed_message(&mut conn, CompanyId::new(company), outbound.author_id, key)
+                            .await
+                            .map_err(store_error)?
+                    }
+                    None => None,
+                };
+                winner.map(OutboundOutcome::Replayed).ok_or_else(|| {
+                    MessagingError::unknown("an idempotency key in use names no message")
+                })
             }
             Err(TxError::Db(e)) => Err(store_error(e)),
         }

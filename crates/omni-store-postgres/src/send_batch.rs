@@ -215,7 +215,7 @@ pub(crate) async fn finish_alone(db: &Database, finish: &Finish) -> Result<(), M
     let changed = conn
         .transaction(async |conn| {
             if let Some(sid) = &finish.sid {
-                crate::status_batch::lock_sids(conn, &[sid.as_str()]).await?;
+                crate::status_batch::lock_sids(conn, &[sid.as_str()], &[]).await?;
             }
             finish_together(conn, &[finish]).await
         })

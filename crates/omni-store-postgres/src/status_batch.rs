@@ -10,8 +10,9 @@
 //!
 //! Twilio may post a report before Omni has recorded the sid its send was answered with (the
 //! answer commits in a batch of its own): a report that names no message is kept
-//! (`early_reports`) and applied when the answer records that sid (`send_batch`). Both sides
-//! first lock the sids they touch ([`lock_sids`]), so that neither can miss the other.
+//! (`early_reports`) and applied when the answer records that sid (`send_batch`). The
+//! answer locks the sid it records, and a report the sid it cannot find yet ([`lock_sids`]),
+//! first, so that neither can miss the other.
 
 use std::collections::HashMap;
 
@@ -40,14 +41,27 @@ struct Stamped {
     updated_at: DateTime<Utc>,
 }
 
-/// Locks, until the caller's transaction ends, the provider ids it is about to record or
-/// look for (see `batch_sql::LockSids`); every transaction that applies reports or records
-/// a send's answer calls this once, before either, with all the sids of both.
-pub(crate) async fn lock_sids(conn: &mut AsyncPgConnection, sids: &[&str]) -> QueryResult<()> {
-    if sids.is_empty() {
+/// Locks, until the caller's transaction ends, the provider ids it is about to record
+/// (`recorded`, a send's answers) and those `reports` look for that no message carries yet:
+/// see `batch_sql::LockSids`. Every transaction that applies reports or records a send's
+/// answer calls this once, before either and before any row lock, with all of both.
+pub(crate) async fn lock_sids(
+    conn: &mut AsyncPgConnection,
+    recorded: &[&str],
+    reports: &[&StatusReport],
+) -> QueryResult<()> {
+    if recorded.is_empty() && reports.is_empty() {
         return Ok(());
     }
-    LockSids { sids }.execute(conn).await?;
+    let companies: Vec<i64> = reports.iter().map(|r| r.company_id.get()).collect();
+    let sought: Vec<&str> = reports.iter().map(|r| r.message_sid.as_str()).collect();
+    LockSids {
+        recorded,
+        companies: &companies,
+        sought: &sought,
+    }
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -152,7 +166,7 @@ pub(crate) async fn apply_alone(db: &Database, report: &StatusReport) -> StatusO
     let mut conn = db.conn().await.map_err(unavailable)?;
     let result = conn
         .transaction(async |conn| {
-            lock_sids(conn, &[report.message_sid.as_str()]).await?;
+            lock_sids(conn, &[], &[report]).await?;
             apply_together(conn, &[report]).await
         })
         .await
