@@ -56,6 +56,13 @@ const MAX_BATCH: usize = 128;
 const LANES: usize = 2;
 /// Deliveries waiting for a batch, beyond which callers wait to enqueue.
 const QUEUE: usize = 4096;
+/// Batches a piece of work rides along with while its provider id is locked elsewhere
+/// (most often by the other lane's batch, committing the send's answer a report is about)
+/// before it is done alone, waiting for the lock in a transaction of its own.
+const MAX_DEFERRALS: u8 = 20;
+/// How long a lane left only with deferred work waits for more before its next batch: the
+/// lock's holder gets a moment to commit.
+const DEFERRED_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 type Outcome = Result<InboundOutcome, MessagingError>;
 
@@ -99,6 +106,9 @@ enum Answer {
     Status(StatusOutcome),
     BeginSend(BeginOutcome),
     FinishSend(Result<(), MessagingError>),
+    /// Not done here: its provider id is locked by another transaction (see
+    /// `status_batch::try_lock_sids`); it goes into a later batch.
+    Deferred,
 }
 
 impl Answer {
@@ -116,6 +126,8 @@ impl Answer {
 struct Pending {
     work: Work,
     reply: oneshot::Sender<Answer>,
+    /// Batches that left it out, its provider id locked by another transaction.
+    deferrals: u8,
 }
 
 /// The group commit of webhooks: the queue in front of the batching tasks (started on
@@ -189,7 +201,14 @@ impl GroupCommit {
     async fn submit_work(&self, db: &Database, work: Work) -> Option<Answer> {
         let queue = self.queue.get_or_init(|| start(db.clone()));
         let (reply, answer) = oneshot::channel();
-        queue.send(Pending { work, reply }).await.ok()?;
+        queue
+            .send(Pending {
+                work,
+                reply,
+                deferrals: 0,
+            })
+            .await
+            .ok()?;
         answer.await.ok()
     }
 }
@@ -212,37 +231,67 @@ async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     // costs a round trip to verify it, once per batch. It goes back to the pool whenever the
     // lane would wait — for the queue (another lane is taking a batch) or for work.
     let mut held: Option<PooledConnection> = None;
+    let mut deferred: Vec<Pending> = Vec::new();
     loop {
         let batch = {
-            let mut queue = match queue.try_lock() {
-                Ok(queue) => queue,
-                Err(_) => {
+            let mut batch = std::mem::take(&mut deferred);
+            let taken = match queue.try_lock() {
+                Ok(queue) => Some(queue),
+                Err(_) if batch.is_empty() => {
                     held = None;
-                    queue.lock().await
+                    Some(queue.lock().await)
                 }
+                // The other lane may be waiting for work that never comes: deferred work
+                // goes on without the queue rather than wait for it.
+                Err(_) => tokio::time::timeout(DEFERRED_WAIT, queue.lock()).await.ok(),
             };
-            let first = match queue.try_recv() {
-                Ok(first) => first,
-                Err(_) => {
-                    held = None;
-                    let Some(first) = queue.recv().await else {
-                        return;
+            if let Some(mut queue) = taken {
+                if batch.is_empty() {
+                    let first = match queue.try_recv() {
+                        Ok(first) => first,
+                        Err(_) => {
+                            held = None;
+                            let Some(first) = queue.recv().await else {
+                                return;
+                            };
+                            first
+                        }
                     };
-                    first
+                    batch.push(first);
+                } else if queue.is_empty()
+                    && let Ok(Some(next)) = tokio::time::timeout(DEFERRED_WAIT, queue.recv()).await
+                {
+                    batch.push(next);
                 }
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+                while batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
                 }
             }
             batch
         };
         let work: Vec<&Work> = batch.iter().map(|p| &p.work).collect();
         let answers = store(&db, &mut held, &work).await;
-        for (pending, answer) in batch.into_iter().zip(answers) {
+        for (mut pending, answer) in batch.into_iter().zip(answers) {
+            if let Answer::Deferred = answer {
+                if pending.deferrals < MAX_DEFERRALS {
+                    // Into this lane's next batch, by when the lock's holder has most
+                    // likely committed.
+                    pending.deferrals += 1;
+                    deferred.push(pending);
+                } else {
+                    // It waits for the lock in a transaction of its own, without holding
+                    // this lane up.
+                    let db = db.clone();
+                    tokio::spawn(async move {
+                        let answer = alone(&db, &pending.work).await;
+                        let _ = pending.reply.send(answer);
+                    });
+                }
+                continue;
+            }
             // A caller that went away (client disconnected) just doesn't hear back.
             let _ = pending.reply.send(answer);
         }
@@ -286,7 +335,17 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
     // Causes before effects: a send's answer before the reports on that send.
     let together = conn
         .transaction(async |conn| {
-            crate::status_batch::lock_sids(conn, &recorded, &reports).await?;
+            let refused = crate::status_batch::try_lock_sids(conn, &recorded, &reports).await?;
+            let finishes: Vec<&Finish> = finishes
+                .iter()
+                .copied()
+                .filter(|f| !f.sid.as_ref().is_some_and(|s| refused.contains(s)))
+                .collect();
+            let reports: Vec<&StatusReport> = reports
+                .iter()
+                .copied()
+                .filter(|r| !refused.contains(&r.message_sid))
+                .collect();
             let (outcomes, enqueued) = if inbound.is_empty() {
                 (Vec::new(), false)
             } else {
@@ -307,10 +366,11 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             } else {
                 crate::status_batch::apply_together(conn, &reports).await?
             };
-            Ok::<_, InboundTxError>((outcomes, enqueued, Sent { began, finished }, moved))
+            let sent = Sent { began, finished };
+            Ok::<_, InboundTxError>((outcomes, enqueued, sent, moved, refused))
         })
         .await;
-    let (outcomes, enqueued, sent, moved) = match together {
+    let (outcomes, enqueued, sent, moved, refused) = match together {
         Ok(done) => {
             *held = Some(conn);
             done
@@ -325,18 +385,7 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             tracing::debug!(size = batch.len(), %why, "batch failed; storing its work one by one");
             let mut answers = Vec::with_capacity(batch.len());
             for work in batch {
-                answers.push(match work {
-                    Work::Inbound(m) => Answer::Inbound(Box::new(store_alone(db, m).await)),
-                    Work::Status(r) => {
-                        Answer::Status(crate::status_batch::apply_alone(db, r).await)
-                    }
-                    Work::BeginSend(id) => {
-                        Answer::BeginSend(crate::send_batch::begin_alone(db, *id).await)
-                    }
-                    Work::FinishSend(f) => {
-                        Answer::FinishSend(crate::send_batch::finish_alone(db, f).await)
-                    }
-                });
+                answers.push(alone(db, work).await);
             }
             // Each announced for itself.
             return answers;
@@ -355,9 +404,15 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
     }
     let (mut outcomes, mut moved) = (outcomes.into_iter(), moved.into_iter());
     let (mut began, mut finished) = (sent.began.into_iter(), sent.finished.into_iter());
+    let deferred = |work: &Work| match work {
+        Work::Status(r) => refused.contains(&r.message_sid),
+        Work::FinishSend(f) => f.sid.as_ref().is_some_and(|s| refused.contains(s)),
+        Work::Inbound(_) | Work::BeginSend(_) => false,
+    };
     batch
         .iter()
         .map(|work| match work {
+            work if deferred(work) => Answer::Deferred,
             Work::Inbound(_) => {
                 Answer::Inbound(Box::new(outcomes.next().map_or_else(mismatched, Ok)))
             }
@@ -368,6 +423,16 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             }
         })
         .collect()
+}
+
+/// Does one piece of work in a transaction of its own.
+async fn alone(db: &Database, work: &Work) -> Answer {
+    match work {
+        Work::Inbound(m) => Answer::Inbound(Box::new(store_alone(db, m).await)),
+        Work::Status(r) => Answer::Status(crate::status_batch::apply_alone(db, r).await),
+        Work::BeginSend(id) => Answer::BeginSend(crate::send_batch::begin_alone(db, *id).await),
+        Work::FinishSend(f) => Answer::FinishSend(crate::send_batch::finish_alone(db, f).await),
+    }
 }
 
 /// What the batch's send notes found: for each start, in order, its outcome; for each

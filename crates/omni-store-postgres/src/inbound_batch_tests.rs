@@ -408,3 +408,106 @@ async fn a_sends_start_and_answer_commit_in_the_batch_before_the_reports_on_it()
         ]
     );
 }
+
+/// Holds, on a connection of its own, the lock a send's answer takes on `sid` while it
+/// commits; `unlock` lets it go.
+async fn hold_sid(db: &Database, sid: &str) -> crate::PooledConnection {
+    let mut holder = db.conn().await.unwrap();
+    diesel::sql_query("SELECT pg_advisory_lock(hashtextextended('sid:' || $1, 0))")
+        .bind::<Text, _>(sid)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    holder
+}
+
+async fn unlock(holder: &mut crate::PooledConnection) {
+    diesel::sql_query("SELECT pg_advisory_unlock_all()")
+        .execute(holder)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_report_whose_sid_is_locked_elsewhere_is_left_out_and_the_rest_commits() {
+    let test_db = TestDatabase::new().await.unwrap();
+    let db = Database::new(test_db.config().unwrap()).unwrap();
+    let mut conn = db.conn().await.unwrap();
+    let (c, i, _) = with_a_sent_reply(&mut conn).await;
+    // Another transaction is recording `SMq` as a send's answer.
+    let mut holder = hold_sid(&db, "SMq").await;
+    let batch = [
+        report(c, "SMq", DeliveryStatus::Sent),
+        Work::Inbound(inbound(c, i, "SMin", "+5511900000001", None)),
+        // Its message carries the sid already: no lock to wait for.
+        report(c, "SMout", DeliveryStatus::Read),
+    ];
+    let work: Vec<&Work> = batch.iter().collect();
+    let mut held = None;
+    let answers = super::store(&db, &mut held, &work).await;
+    assert!(held.is_some(), "the rest committed together");
+    assert!(matches!(answers[0], Answer::Deferred));
+    assert!(matches!(
+        &answers[1],
+        Answer::Inbound(o) if matches!(o.as_ref(), Ok(InboundOutcome::Stored { .. }))
+    ));
+    assert_eq!(moved(&answers[2]), Some(DeliveryStatus::Read));
+    let kept = "SELECT whatsapp_message_id || ' ' || status AS line FROM early_reports";
+    assert!(
+        lines(&mut conn, kept).await.is_empty(),
+        "nothing of it kept"
+    );
+    // Once the answer's transaction ends, the report goes in like any other.
+    unlock(&mut holder).await;
+    let work = [&batch[0]];
+    let answers = super::store(&db, &mut held, &work).await;
+    assert_eq!(moved(&answers[0]), None);
+    assert_eq!(lines(&mut conn, kept).await, ["SMq sent"]);
+}
+
+#[tokio::test]
+async fn a_lane_goes_on_while_a_report_waits_for_its_sid_and_the_report_lands_after() {
+    let test_db = TestDatabase::new().await.unwrap();
+    let db = Database::new(test_db.config().unwrap()).unwrap();
+    let mut conn = db.conn().await.unwrap();
+    let (c, i, _) = with_a_sent_reply(&mut conn).await;
+    let mut holder = hold_sid(&db, "SMq").await;
+    let lanes = std::sync::Arc::new(super::GroupCommit::default());
+    let waiting = tokio::spawn({
+        let (lanes, db) = (lanes.clone(), db.clone());
+        async move {
+            let Work::Status(r) = report(c, "SMq", DeliveryStatus::Sent) else {
+                unreachable!()
+            };
+            lanes.submit_status(&db, &r).await
+        }
+    });
+    // The customer's message is not held up behind the report.
+    let stored = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        lanes.submit(&db, &inbound(c, i, "SMin", "+5511900000001", None)),
+    )
+    .await
+    .expect("the lane went on");
+    assert!(matches!(stored, Some(Ok(InboundOutcome::Stored { .. }))));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "the report waits for the sid");
+    // Then nothing else comes; the report still lands once the lock is let go.
+    unlock(&mut holder).await;
+    let landed = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        .await
+        .expect("the report was not forgotten")
+        .unwrap();
+    assert!(
+        matches!(landed, Some(Ok(None))),
+        "kept for its send's answer"
+    );
+    assert_eq!(
+        lines(
+            &mut conn,
+            "SELECT whatsapp_message_id || ' ' || status AS line FROM early_reports"
+        )
+        .await,
+        ["SMq sent"]
+    );
+}

@@ -14,7 +14,7 @@
 //! answer locks the sid it records, and a report the sid it cannot find yet ([`lock_sids`]),
 //! first, so that neither can miss the other.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
@@ -25,7 +25,7 @@ use omni_messaging::{
 };
 
 use crate::Database;
-use crate::batch_sql::{KeepEarlyReports, LockSentMessages, LockSids, SetStatuses};
+use crate::batch_sql::{KeepEarlyReports, LockSentMessages, LockSids, SetStatuses, TryLockSids};
 use crate::events::EventColumns;
 use crate::messages::{MessageRow, message, store_error, unavailable};
 use crate::notifier::Announce;
@@ -63,6 +63,36 @@ pub(crate) async fn lock_sids(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Refused {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    sid: String,
+}
+
+/// [`lock_sids`] without waiting (see `batch_sql::TryLockSids`): the provider ids whose
+/// locks another transaction holds. The caller leaves their work out of its transaction.
+pub(crate) async fn try_lock_sids(
+    conn: &mut AsyncPgConnection,
+    recorded: &[&str],
+    reports: &[&StatusReport],
+) -> QueryResult<HashSet<String>> {
+    if recorded.is_empty() && reports.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let companies: Vec<i64> = reports.iter().map(|r| r.company_id.get()).collect();
+    let sought: Vec<&str> = reports.iter().map(|r| r.message_sid.as_str()).collect();
+    Ok(TryLockSids {
+        recorded,
+        companies: &companies,
+        sought: &sought,
+    }
+    .load::<Refused>(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.sid)
+    .collect())
 }
 
 /// Applies `reports` in the caller's transaction (which holds their sids' locks): for each,
