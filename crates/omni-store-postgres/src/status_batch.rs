@@ -12,7 +12,9 @@
 //! answer commits in a batch of its own): a report that names no message is kept
 //! (`early_reports`) and applied when the answer records that sid (`send_batch`). The
 //! answer locks the sid it records, and a report the sid it cannot find yet ([`lock_sids`]),
-//! first, so that neither can miss the other.
+//! first, so that neither can miss the other. A batch only tries those locks
+//! ([`try_lock_sids`]): work whose sid another transaction holds is left out and rides
+//! along with the lane's next batch (`inbound_batch`), so a lane never waits for the other.
 
 use std::collections::{HashMap, HashSet};
 
@@ -44,7 +46,8 @@ struct Stamped {
 /// Locks, until the caller's transaction ends, the provider ids it is about to record
 /// (`recorded`, a send's answers) and those `reports` look for that no message carries yet:
 /// see `batch_sql::LockSids`. Every transaction that applies reports or records a send's
-/// answer calls this once, before either and before any row lock, with all of both.
+/// answer calls this (or [`try_lock_sids`]) once, before either and before any row lock,
+/// with all of both.
 pub(crate) async fn lock_sids(
     conn: &mut AsyncPgConnection,
     recorded: &[&str],
