@@ -381,7 +381,8 @@ fn sid_keys<'b>(
     out.push_bind_param::<Array<Text>, _>(sought)?;
     out.push_sql(
         "::text[]) AS u(c, s) WHERE NOT EXISTS (SELECT 1 FROM ticket_messages m \
-             WHERE m.company_id = u.c AND m.whatsapp_message_id = u.s)) AS a(s, x) \
+             WHERE m.company_id = u.c AND m.whatsapp_message_id = u.s \
+             AND NOT m.from_customer)) AS a(s, x) \
          GROUP BY 1 ORDER BY 1) keys",
     );
     Ok(())
@@ -409,8 +410,8 @@ statement! {
 
 statement! {
     /// [`LockSids`] without waiting: takes the locks that are free and returns the provider
-    /// ids (`sid`) of those that are not, whose work the batch leaves to a transaction of its
-    /// own. A lane that waited here waited for the other lane's whole batch to commit: under
+    /// ids (`sid`) of those that are not, whose work the batch leaves out (it goes back to
+    /// the queue for a later batch). A lane that waited here waited for the other lane's whole batch to commit: under
     /// the mix, where Twilio's `sent` often comes while its send's answer is being committed,
     /// that was a lane stalled 5 ms per batch on average.
     TryLockSids { recorded: &'a [&'a str], companies: &'a [i64], sought: &'a [&'a str] }
@@ -718,6 +719,7 @@ mod tests {
             assert!(BeginSends::HAS_STATIC_QUERY_ID);
             assert!(FinishSends::HAS_STATIC_QUERY_ID);
             assert!(LockSids::HAS_STATIC_QUERY_ID);
+            assert!(TryLockSids::HAS_STATIC_QUERY_ID);
             assert!(KeepEarlyReports::HAS_STATIC_QUERY_ID);
             assert!(TakeEarlyReports::HAS_STATIC_QUERY_ID);
             assert!(ClaimJobs::HAS_STATIC_QUERY_ID);

@@ -56,12 +56,12 @@ const MAX_BATCH: usize = 128;
 const LANES: usize = 2;
 /// Deliveries waiting for a batch, beyond which callers wait to enqueue.
 const QUEUE: usize = 4096;
-/// Batches a piece of work rides along with while its provider id is locked elsewhere
+/// Times a piece of work goes back to the queue while its provider id is locked elsewhere
 /// (most often by the other lane's batch, committing the send's answer a report is about)
 /// before it is done alone, waiting for the lock in a transaction of its own.
 const MAX_DEFERRALS: u8 = 20;
-/// How long a lane left only with deferred work waits for more before its next batch: the
-/// lock's holder gets a moment to commit.
+/// How long left-out work waits before it goes back to the queue: the lock's holder gets a
+/// moment to commit.
 const DEFERRED_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 type Outcome = Result<InboundOutcome, MessagingError>;
@@ -107,7 +107,7 @@ enum Answer {
     BeginSend(BeginOutcome),
     FinishSend(Result<(), MessagingError>),
     /// Not done here: its provider id is locked by another transaction (see
-    /// `status_batch::try_lock_sids`); it goes into a later batch.
+    /// `status_batch::try_lock_sids`); it goes back to the queue ([`try_again`]).
     Deferred,
 }
 
@@ -218,7 +218,7 @@ fn start(db: Database) -> mpsc::Sender<Pending> {
     let rx = Arc::new(Mutex::new(rx));
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         for _ in 0..LANES {
-            runtime.spawn(lane(db.clone(), rx.clone()));
+            runtime.spawn(lane(db.clone(), rx.clone(), tx.downgrade()));
         }
     }
     // Without a runtime the receiver is dropped: `submit` sees a closed queue and the
@@ -226,70 +226,50 @@ fn start(db: Database) -> mpsc::Sender<Pending> {
     tx
 }
 
-async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+/// Takes batches off the queue and stores them. Work a batch left out (its provider id
+/// locked by another transaction) comes back through `again`, the queue's own sender.
+async fn lane(
+    db: Database,
+    queue: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    again: mpsc::WeakSender<Pending>,
+) {
     // While work keeps coming the lane keeps its connection: taking one from the pool
     // costs a round trip to verify it, once per batch. It goes back to the pool whenever the
     // lane would wait — for the queue (another lane is taking a batch) or for work.
     let mut held: Option<PooledConnection> = None;
-    let mut deferred: Vec<Pending> = Vec::new();
     loop {
         let batch = {
-            let mut batch = std::mem::take(&mut deferred);
-            let taken = match queue.try_lock() {
-                Ok(queue) => Some(queue),
-                Err(_) if batch.is_empty() => {
+            let mut queue = match queue.try_lock() {
+                Ok(queue) => queue,
+                Err(_) => {
                     held = None;
-                    Some(queue.lock().await)
+                    queue.lock().await
                 }
-                // The other lane may be waiting for work that never comes: deferred work
-                // goes on without the queue rather than wait for it.
-                Err(_) => tokio::time::timeout(DEFERRED_WAIT, queue.lock()).await.ok(),
             };
-            if let Some(mut queue) = taken {
-                if batch.is_empty() {
-                    let first = match queue.try_recv() {
-                        Ok(first) => first,
-                        Err(_) => {
-                            held = None;
-                            let Some(first) = queue.recv().await else {
-                                return;
-                            };
-                            first
-                        }
+            let first = match queue.try_recv() {
+                Ok(first) => first,
+                Err(_) => {
+                    held = None;
+                    let Some(first) = queue.recv().await else {
+                        return;
                     };
-                    batch.push(first);
-                } else if queue.is_empty()
-                    && let Ok(Some(next)) = tokio::time::timeout(DEFERRED_WAIT, queue.recv()).await
-                {
-                    batch.push(next);
+                    first
                 }
-                while batch.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
                 }
             }
             batch
         };
         let work: Vec<&Work> = batch.iter().map(|p| &p.work).collect();
         let answers = store(&db, &mut held, &work).await;
-        for (mut pending, answer) in batch.into_iter().zip(answers) {
+        for (pending, answer) in batch.into_iter().zip(answers) {
             if let Answer::Deferred = answer {
-                if pending.deferrals < MAX_DEFERRALS {
-                    // Into this lane's next batch, by when the lock's holder has most
-                    // likely committed.
-                    pending.deferrals += 1;
-                    deferred.push(pending);
-                } else {
-                    // It waits for the lock in a transaction of its own, without holding
-                    // this lane up.
-                    let db = db.clone();
-                    tokio::spawn(async move {
-                        let answer = alone(&db, &pending.work).await;
-                        let _ = pending.reply.send(answer);
-                    });
-                }
+                tokio::spawn(try_again(db.clone(), again.clone(), pending));
                 continue;
             }
             // A caller that went away (client disconnected) just doesn't hear back.
@@ -298,8 +278,29 @@ async fn lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     }
 }
 
-/// Stores a batch: together when it can, else each alone. `held` is the lane's connection:
-/// taken from the pool when there is none, kept only after a batch that committed.
+/// Work a batch left out goes back to the queue after a pause (the lock's holder, most
+/// often the other lane's batch, has most likely committed by then) and into whichever
+/// batch comes next; after [`MAX_DEFERRALS`] tries, or with the queue gone, it waits for the
+/// lock in a transaction of its own. No lane waits for it meanwhile.
+async fn try_again(db: Database, again: mpsc::WeakSender<Pending>, mut pending: Pending) {
+    pending.deferrals += 1;
+    if pending.deferrals <= MAX_DEFERRALS {
+        tokio::time::sleep(DEFERRED_WAIT).await;
+        if let Some(queue) = again.upgrade() {
+            match queue.send(pending).await {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(back)) => pending = back,
+            }
+        }
+    }
+    let answer = alone(&db, &pending.work).await;
+    let _ = pending.reply.send(answer);
+}
+
+/// Stores a batch: together when it can (less the work whose provider id another
+/// transaction holds, answered [`Answer::Deferred`]), else each alone. `held` is the lane's
+/// connection: taken from the pool when there is none, kept only after a batch that
+/// committed.
 async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Work]) -> Vec<Answer> {
     let all_unavailable = |why: String| -> Vec<Answer> {
         batch
@@ -328,9 +329,10 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             Work::FinishSend(f) => finishes.push(f),
         }
     }
-    // The sids this batch records or looks for, locked together (and in one order) first,
-    // before any row lock: a report and its send's answer cannot miss each other, and no
-    // batch waits for a sid while holding rows another batch needs.
+    // The sids this batch records or looks for are locked first, before any row lock, so
+    // that a report and its send's answer cannot miss each other; the locks are only tried
+    // (no lane waits for another's commit), and work whose sid is held elsewhere is left
+    // out of this batch (`Answer::Deferred`).
     let recorded: Vec<&str> = finishes.iter().filter_map(|f| f.sid.as_deref()).collect();
     // Causes before effects: a send's answer before the reports on that send.
     let together = conn

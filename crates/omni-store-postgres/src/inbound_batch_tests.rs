@@ -409,15 +409,17 @@ async fn a_sends_start_and_answer_commit_in_the_batch_before_the_reports_on_it()
     );
 }
 
-/// Holds, on a connection of its own, the lock a send's answer takes on `sid` while it
-/// commits; `unlock` lets it go.
-async fn hold_sid(db: &Database, sid: &str) -> crate::PooledConnection {
+/// Holds, on a connection of its own, the locks a send's answer takes on `sids` while it
+/// commits; `unlock` lets them go.
+async fn hold_sids(db: &Database, sids: &[&str]) -> crate::PooledConnection {
     let mut holder = db.conn().await.unwrap();
-    diesel::sql_query("SELECT pg_advisory_lock(hashtextextended('sid:' || $1, 0))")
-        .bind::<Text, _>(sid)
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    for sid in sids {
+        diesel::sql_query("SELECT pg_advisory_lock(hashtextextended('sid:' || $1, 0))")
+            .bind::<Text, _>(*sid)
+            .execute(&mut holder)
+            .await
+            .unwrap();
+    }
     holder
 }
 
@@ -429,15 +431,32 @@ async fn unlock(holder: &mut crate::PooledConnection) {
 }
 
 #[tokio::test]
-async fn a_report_whose_sid_is_locked_elsewhere_is_left_out_and_the_rest_commits() {
+async fn work_whose_sid_is_locked_elsewhere_is_left_out_and_the_rest_commits() {
     let test_db = TestDatabase::new().await.unwrap();
     let db = Database::new(test_db.config().unwrap()).unwrap();
     let mut conn = db.conn().await.unwrap();
-    let (c, i, _) = with_a_sent_reply(&mut conn).await;
-    // Another transaction is recording `SMq` as a send's answer.
-    let mut holder = hold_sid(&db, "SMq").await;
+    let (c, i, t) = with_a_sent_reply(&mut conn).await;
+    let q = id(
+        &mut conn,
+        &format!(
+            "INSERT INTO ticket_messages (company_id, ticket_id, content, from_customer, \
+                 whatsapp_number, delivery_status) \
+             VALUES ({c}, {t}, 'Já vamos ver.', false, '+5511900000001', 'sending') RETURNING id"
+        ),
+    )
+    .await;
+    // Other transactions are recording `SMq` and `SMr` as sends' answers.
+    let mut holder = hold_sids(&db, &["SMq", "SMr"]).await;
+    let finish = Work::FinishSend(crate::send_batch::Finish {
+        id: MessageId::new(q),
+        sid: Some("SMr".into()),
+        status: DeliveryStatus::Sent,
+        code: None,
+        why: None,
+    });
     let batch = [
         report(c, "SMq", DeliveryStatus::Sent),
+        finish,
         Work::Inbound(inbound(c, i, "SMin", "+5511900000001", None)),
         // Its message carries the sid already: no lock to wait for.
         report(c, "SMout", DeliveryStatus::Read),
@@ -447,22 +466,30 @@ async fn a_report_whose_sid_is_locked_elsewhere_is_left_out_and_the_rest_commits
     let answers = super::store(&db, &mut held, &work).await;
     assert!(held.is_some(), "the rest committed together");
     assert!(matches!(answers[0], Answer::Deferred));
+    assert!(matches!(answers[1], Answer::Deferred));
     assert!(matches!(
-        &answers[1],
+        &answers[2],
         Answer::Inbound(o) if matches!(o.as_ref(), Ok(InboundOutcome::Stored { .. }))
     ));
-    assert_eq!(moved(&answers[2]), Some(DeliveryStatus::Read));
+    assert_eq!(moved(&answers[3]), Some(DeliveryStatus::Read));
     let kept = "SELECT whatsapp_message_id || ' ' || status AS line FROM early_reports";
     assert!(
         lines(&mut conn, kept).await.is_empty(),
         "nothing of it kept"
     );
-    // Once the answer's transaction ends, the report goes in like any other.
+    let answered = format!(
+        "SELECT coalesce(whatsapp_message_id, '-') || ' ' || delivery_status AS line \
+         FROM ticket_messages WHERE id = {q}"
+    );
+    assert_eq!(lines(&mut conn, &answered).await, ["- sending"]);
+    // Once the answers' transactions end, the left-out work goes in like any other.
     unlock(&mut holder).await;
-    let work = [&batch[0]];
+    let work = [&batch[0], &batch[1]];
     let answers = super::store(&db, &mut held, &work).await;
     assert_eq!(moved(&answers[0]), None);
+    assert!(matches!(answers[1], Answer::FinishSend(Ok(()))));
     assert_eq!(lines(&mut conn, kept).await, ["SMq sent"]);
+    assert_eq!(lines(&mut conn, &answered).await, ["SMr sent"]);
 }
 
 #[tokio::test]
@@ -471,7 +498,7 @@ async fn a_lane_goes_on_while_a_report_waits_for_its_sid_and_the_report_lands_af
     let db = Database::new(test_db.config().unwrap()).unwrap();
     let mut conn = db.conn().await.unwrap();
     let (c, i, _) = with_a_sent_reply(&mut conn).await;
-    let mut holder = hold_sid(&db, "SMq").await;
+    let mut holder = hold_sids(&db, &["SMq"]).await;
     let lanes = std::sync::Arc::new(super::GroupCommit::default());
     let waiting = tokio::spawn({
         let (lanes, db) = (lanes.clone(), db.clone());
@@ -482,7 +509,9 @@ async fn a_lane_goes_on_while_a_report_waits_for_its_sid_and_the_report_lands_af
             lanes.submit_status(&db, &r).await
         }
     });
-    // The customer's message is not held up behind the report.
+    // The report goes first, and is left out again and again while the lock is held…
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // …without holding up the customer's message that comes after it.
     let stored = tokio::time::timeout(
         std::time::Duration::from_secs(5),
         lanes.submit(&db, &inbound(c, i, "SMin", "+5511900000001", None)),
@@ -490,7 +519,7 @@ async fn a_lane_goes_on_while_a_report_waits_for_its_sid_and_the_report_lands_af
     .await
     .expect("the lane went on");
     assert!(matches!(stored, Some(Ok(InboundOutcome::Stored { .. }))));
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert!(!waiting.is_finished(), "the report waits for the sid");
     // Then nothing else comes; the report still lands once the lock is let go.
     unlock(&mut holder).await;

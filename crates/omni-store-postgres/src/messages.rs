@@ -131,9 +131,10 @@ pub(crate) async fn keyed_message(
         .filter(ticket_messages::company_id.eq(company.get()))
         .filter(ticket_messages::idempotency_key.eq(key.as_str()))
         .into_boxed();
-    // `author_id IS NOT DISTINCT FROM $n` cannot be an index condition in a prepared
-    // statement: the lookup then read every keyed message of the company, a little slower
-    // with each reply. The two spellings each probe the unique index.
+    // `author_id IS NOT DISTINCT FROM $n` is never an index condition (PostgreSQL folds it
+    // only for a literal NULL, not for a prepared statement's parameter): the lookup read
+    // every keyed message of the company, a little slower with each reply. The two
+    // spellings each probe the unique index.
     let query = match author {
         Some(author) => query.filter(ticket_messages::author_id.eq(author.get())),
         None => query.filter(ticket_messages::author_id.is_null()),

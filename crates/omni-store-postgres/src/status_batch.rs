@@ -13,8 +13,8 @@
 //! (`early_reports`) and applied when the answer records that sid (`send_batch`). The
 //! answer locks the sid it records, and a report the sid it cannot find yet ([`lock_sids`]),
 //! first, so that neither can miss the other. A batch only tries those locks
-//! ([`try_lock_sids`]): work whose sid another transaction holds is left out and rides
-//! along with the lane's next batch (`inbound_batch`), so a lane never waits for the other.
+//! ([`try_lock_sids`]): work whose sid another transaction holds is left out and goes back
+//! to the queue (`inbound_batch`), so a lane never waits for the other's commit on a sid.
 
 use std::collections::{HashMap, HashSet};
 
