@@ -231,21 +231,15 @@ impl MessageStore for PgMessageStore {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         let result = conn
             .transaction(async |conn| -> Result<OutboundOutcome, TxError> {
-                let mut query = tickets::table
-                    .filter(tickets::id.eq(outbound.ticket_id.get()))
-                    .into_boxed();
-                if let Scope::Company(c) = scope {
-                    query = query.filter(tickets::company_id.eq(c.get()));
-                }
-                let Some(row) = query
-                    .select(TicketRow::as_select())
-                    .first::<TicketRow>(conn)
-                    .await
-                    .optional()?
+                // Locked: the reply's effect on the ticket (its first response, above all)
+                // is computed from the ticket as it is, not as another reply left it a moment
+                // before. A locking read cannot be boxed: locked by id, then held to the scope.
+                let Some(current) = crate::tickets::lock_ticket(conn, outbound.ticket_id)
+                    .await?
+                    .filter(|t| scope.includes(Some(t.company_id)))
                 else {
                     return Err(TxError::Domain(MessagingError::NotFound));
                 };
-                let current = ticket(row)?;
                 if let Some(key) = &outbound.idempotency_key
                     && let Some(earlier) =
                         keyed_message(conn, current.company_id, outbound.author_id, key).await?
