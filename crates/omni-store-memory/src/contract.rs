@@ -89,6 +89,7 @@ macro_rules! port_contract_tests {
             a_customer_message_opens_a_ticket_once_and_redeliveries_change_nothing,
             a_customer_reopens_a_resolved_ticket_and_a_closed_one_gives_way,
             replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket,
+            replies_at_once_keep_the_first_recorded_as_the_first_response,
             delivery_reports_only_move_forward,
             reports_arriving_together_apply_one_after_another,
             reports_that_come_before_the_sends_answer_apply_with_it,
@@ -333,6 +334,36 @@ pub async fn a_customer_reopens_a_resolved_ticket_and_a_closed_one_gives_way(p: 
 
 /// An agent's reply is queued with its send job and counts as the first response; the same
 /// key replays it; a closed ticket takes no reply.
+/// Agents answering one ticket at the same moment: the first reply recorded is its first
+/// response, whichever finishes last.
+pub async fn replies_at_once_keep_the_first_recorded_as_the_first_response(p: Ports) {
+    let t = tenant(&p, 1).await;
+    for n in 0..8u32 {
+        let (_, ticket, _) = stored(
+            &p,
+            &inbound(&t, &format!("SM{n}"), &format!("+55119876500{n:02}")),
+        )
+        .await;
+        let (a, b) = tokio::join!(
+            reply(&p, &t, ticket.id, None),
+            reply(&p, &t, ticket.id, None)
+        );
+        let (a, b) = (created(a), created(b));
+        let first = if a.id < b.id { a } else { b };
+        let after = p
+            .tickets
+            .find(Scope::All, ticket.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            after.first_response_at,
+            Some(first.created_at),
+            "ticket {n}"
+        );
+    }
+}
+
 pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket(p: Ports) {
     let t = tenant(&p, 1).await;
     let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
