@@ -1,4 +1,6 @@
-"""A fake Twilio Messages API answering 201 with a fresh sid (no callbacks)."""
+"""A fake Twilio Messages API answering 201 with a fresh sid (no callbacks).
+
+Usage: fake_twilio.py PORT (Omni's OMNI_TWILIO__API_BASE_URL then http://127.0.0.1:PORT)."""
 import json, sys, uuid
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 class H(BaseHTTPRequestHandler):

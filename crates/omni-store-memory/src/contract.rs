@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omni_core::{
-    CompanyId, DisplayName, EventLog, EventType, IntegrationId, PageRequest, PhoneNumber, Scope,
-    TicketId, UserId,
+    CompanyId, DisplayName, EventLog, EventType, IntegrationId, MessageId, PageRequest,
+    PhoneNumber, Scope, TicketId, UserId,
 };
 use omni_identity::{
     Email, IdentityError, NewUser, PasswordHash, Role, User, UserRepository, UserUpdate,
@@ -212,12 +212,7 @@ async fn live_jobs(p: &Ports, kind: JobKind) -> i64 {
 }
 
 async fn set_status(p: &Ports, ticket: &Ticket, to: TicketStatus) -> Ticket {
-    let current = p
-        .tickets
-        .find(Scope::All, ticket.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let current = ticket_now(p, ticket.id).await;
     let changes = TicketChanges {
         status: Some(FieldChange {
             from: current.status,
@@ -245,6 +240,16 @@ async fn reply(p: &Ports, t: &Tenant, ticket: TicketId, key: Option<&str>) -> Ou
         )
         .await
         .unwrap()
+}
+
+/// The ticket as the store has it now.
+async fn ticket_now(p: &Ports, id: TicketId) -> Ticket {
+    p.tickets.find(Scope::All, id).await.unwrap().unwrap()
+}
+
+/// The message as the store has it now.
+async fn message_now(p: &Ports, id: MessageId) -> TicketMessage {
+    p.messages.find(Scope::All, id).await.unwrap().unwrap()
 }
 
 fn created(outcome: OutboundOutcome) -> TicketMessage {
@@ -350,12 +355,7 @@ pub async fn replies_at_once_keep_the_first_recorded_as_the_first_response(p: Po
         );
         let (a, b) = (created(a), created(b));
         let first = if a.id < b.id { a } else { b };
-        let after = p
-            .tickets
-            .find(Scope::All, ticket.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let after = ticket_now(&p, ticket.id).await;
         assert_eq!(
             after.first_response_at,
             Some(first.created_at),
@@ -373,12 +373,7 @@ pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket
     assert_eq!(message.author_id, Some(t.admin.id));
     assert_eq!(message.whatsapp_number, ticket.customer_phone);
     assert_eq!(live_jobs(&p, JobKind::Send).await, 1);
-    let after = p
-        .tickets
-        .find(Scope::All, ticket.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let after = ticket_now(&p, ticket.id).await;
     assert_eq!(after.first_response_at, Some(message.created_at));
     assert_eq!(after.last_message_at, Some(message.created_at));
 
@@ -408,7 +403,7 @@ pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket
         .await
         .unwrap();
     assert!(matches!(bot, OutboundOutcome::Created(_)));
-    let other = p.tickets.find(Scope::All, other.id).await.unwrap().unwrap();
+    let other = ticket_now(&p, other.id).await;
     assert_eq!(other.first_response_at, None);
 
     let closed = set_status(&p, &after, TicketStatus::Closed).await;
@@ -476,12 +471,7 @@ pub async fn delivery_reports_only_move_forward(p: Ports) {
         .mark_failed(message.id, Some(1), "late")
         .await
         .unwrap();
-    let now = p
-        .messages
-        .find(Scope::All, message.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let now = message_now(&p, message.id).await;
     assert_eq!(now.delivery_status, DeliveryStatus::Read);
 }
 
@@ -513,12 +503,7 @@ pub async fn reports_that_come_before_the_sends_answer_apply_with_it(p: Ports) {
         .mark_sent(message.id, "SMearly", DeliveryStatus::Sent)
         .await
         .unwrap();
-    let now = p
-        .messages
-        .find(Scope::All, message.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let now = message_now(&p, message.id).await;
     assert_eq!(now.delivery_status, DeliveryStatus::Read);
     assert_eq!(now.whatsapp_message_id.as_deref(), Some("SMearly"));
     assert_eq!(
@@ -603,7 +588,7 @@ pub async fn reports_arriving_together_apply_one_after_another(p: Ports) {
         }
     ));
     for (m, status) in [(&a, DeliveryStatus::Read), (&b, DeliveryStatus::Delivered)] {
-        let now = p.messages.find(Scope::All, m.id).await.unwrap().unwrap();
+        let now = message_now(&p, m.id).await;
         assert_eq!(now.delivery_status, status);
     }
     let types = event_types_after(&p, cursor).await;
@@ -785,12 +770,7 @@ pub async fn ticket_changes_check_the_version_and_triage_keeps_hand_set_fields(p
         event_types_after(&p, cursor).await,
         [EventType::TriageCompleted, EventType::TicketUpdated]
     );
-    let found = p
-        .tickets
-        .find(Scope::All, ticket.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let found = ticket_now(&p, ticket.id).await;
     assert_eq!(found, triaged);
     assert_eq!(
         p.tickets
@@ -837,14 +817,7 @@ pub async fn triage_queues_one_auto_reply_with_its_result_and_only_when_due(p: P
         "not an agent's answer"
     );
     assert_eq!(first.ticket.version, ticket.version + 2);
-    assert_eq!(
-        p.tickets
-            .find(Scope::All, ticket.id)
-            .await
-            .unwrap()
-            .unwrap(),
-        first.ticket
-    );
+    assert_eq!(ticket_now(&p, ticket.id).await, first.ticket);
     assert_eq!(
         event_types_after(&p, cursor).await,
         [
@@ -1421,7 +1394,7 @@ pub async fn a_send_attempt_is_on_record_before_the_provider_is_called(p: Ports)
     );
     assert_eq!(
         p.messages
-            .begin_send(omni_core::MessageId::new(i64::MAX))
+            .begin_send(MessageId::new(i64::MAX))
             .await
             .unwrap(),
         None
