@@ -1029,16 +1029,16 @@ async fn metrics_live_on_their_own_listener_or_behind_a_token() {
 }
 
 #[tokio::test]
-async fn finished_jobs_are_pruned_after_their_retention() {
+async fn dead_jobs_are_pruned_after_their_retention() {
     let app = spawn_app().await;
     let sql = app.sql().await;
     sql.batch_execute(
         "INSERT INTO jobs (kind, payload, status, updated_at) VALUES
-           ('triage', '{}', 'done', now()),
+           ('triage', '{}', 'dead', now()),
            ('triage', '{}', 'queued', now());
          ALTER TABLE jobs DISABLE TRIGGER jobs_touch_updated_at;
-         INSERT INTO jobs (kind, payload, status) VALUES ('triage', '{}', 'done'), ('message.send', '{}', 'dead');
-         UPDATE jobs SET updated_at = now() - interval '2 days' WHERE status IN ('done', 'dead') AND id > (SELECT min(id) + 1 FROM jobs);
+         INSERT INTO jobs (kind, payload, status) VALUES ('triage', '{}', 'dead'), ('message.send', '{}', 'dead');
+         UPDATE jobs SET updated_at = now() - interval '2 days' WHERE status = 'dead' AND id > (SELECT min(id) + 1 FROM jobs);
          ALTER TABLE jobs ENABLE TRIGGER jobs_touch_updated_at;",
     )
     .await
@@ -1056,7 +1056,7 @@ async fn finished_jobs_are_pruned_after_their_retention() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(left, 2, "the recent done job and the queued one stay");
+    assert_eq!(left, 2, "the recent dead job and the queued one stay");
 }
 
 #[tokio::test]

@@ -193,8 +193,8 @@ pub trait JobQueue: Send + Sync {
     /// beside the new holder.
     async fn extend(&self, id: JobId, attempt: i32, lease: Duration) -> Result<bool, QueueError>;
 
-    /// The jobs are done; a job no longer running (given back, failed, done) is left as
-    /// it is. A worker records its finished jobs together: one write for every job that
+    /// The jobs are done, and forgotten (a done job keeps nothing anyone reads); a job no
+    /// longer running (given back, failed, done) is left as it is. A worker records its finished jobs together: one write for every job that
     /// finished while the previous write was on its way.
     async fn complete(&self, ids: &[JobId]) -> Result<(), QueueError>;
 
@@ -206,7 +206,8 @@ pub trait JobQueue: Send + Sync {
     /// does not count as an attempt.
     async fn release(&self, id: JobId) -> Result<(), QueueError>;
 
-    /// Deletes jobs finished longer than `retention` ago; returns how many.
+    /// Deletes jobs that ended longer than `retention` ago (dead ones: done jobs are not
+    /// kept); returns how many.
     async fn prune_finished(&self, retention: Duration) -> Result<usize, QueueError>;
 
     /// Jobs not done, by kind and status.

@@ -335,6 +335,31 @@ pub async fn a_customer_reopens_a_resolved_ticket_and_a_closed_one_gives_way(p: 
     assert!(new_ticket);
     assert_ne!(fresh.id, ticket.id);
     assert_eq!(fresh.status, TicketStatus::New);
+
+    // The customer's history lists both, newest activity first: the open ticket and the
+    // closed one.
+    stored(&p, &inbound(&t, "SM4", "+5511987650002")).await;
+    let of_customer = |statuses: Vec<TicketStatus>| {
+        let p = p.clone();
+        async move {
+            let filter = TicketFilter {
+                customer_phone: Some(phone("+5511987650001")),
+                statuses,
+                ..TicketFilter::default()
+            };
+            p.tickets
+                .list(Scope::Company(t.company), &filter, PageRequest::default())
+                .await
+                .unwrap()
+                .data
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(of_customer(vec![]).await, [fresh.id, ticket.id]);
+    assert_eq!(of_customer(vec![TicketStatus::Closed]).await, [ticket.id]);
+    assert_eq!(of_customer(vec![TicketStatus::New]).await, [fresh.id]);
 }
 
 /// An agent's reply is queued with its send job and counts as the first response; the same

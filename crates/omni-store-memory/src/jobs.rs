@@ -26,7 +26,7 @@ fn is_ready(job: &JobRow, now: DateTime<Utc>) -> bool {
     match job.status {
         JobStatus::Queued => job.run_at <= now,
         JobStatus::Running => job.locked_until.is_none_or(|t| t < now),
-        JobStatus::Done | JobStatus::Dead => false,
+        JobStatus::Dead => false,
     }
 }
 
@@ -106,15 +106,12 @@ impl JobQueue for MemoryStore {
         let mut state = self.lock();
         for id in ids {
             // Only a job still running: one given back or taken over meanwhile is not done.
-            if let Some(job) = state
+            if state
                 .jobs
-                .get_mut(&id.get())
-                .filter(|job| job.status == JobStatus::Running)
+                .get(&id.get())
+                .is_some_and(|job| job.status == JobStatus::Running)
             {
-                job.status = JobStatus::Done;
-                job.locked_until = None;
-                job.last_error = None;
-                job.updated_at = Utc::now();
+                state.jobs.remove(&id.get());
             }
         }
         Ok(())
@@ -155,18 +152,16 @@ impl JobQueue for MemoryStore {
             Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         let mut state = self.lock();
         let before = state.jobs.len();
-        state.jobs.retain(|_, j| {
-            !(matches!(j.status, JobStatus::Done | JobStatus::Dead) && j.updated_at < cutoff)
-        });
+        state
+            .jobs
+            .retain(|_, j| !(j.status == JobStatus::Dead && j.updated_at < cutoff));
         Ok(before - state.jobs.len())
     }
 
     async fn counts(&self) -> Result<Vec<JobCount>, QueueError> {
         let mut counts: HashMap<(&str, &str), i64> = HashMap::new();
         for job in self.lock().jobs.values() {
-            if job.status != JobStatus::Done {
-                *counts.entry((job.kind, job.status.as_str())).or_default() += 1;
-            }
+            *counts.entry((job.kind, job.status.as_str())).or_default() += 1;
         }
         let mut counts: Vec<JobCount> = counts
             .into_iter()

@@ -20,12 +20,11 @@ pub(crate) struct StoredMessage {
     pub(crate) send_started_at: Option<DateTime<Utc>>,
 }
 
-/// Where a job is in its life.
+/// Where a job is in its life (a done job is gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JobStatus {
     Queued,
     Running,
-    Done,
     Dead,
 }
 
@@ -34,7 +33,6 @@ impl JobStatus {
         match self {
             JobStatus::Queued => "queued",
             JobStatus::Running => "running",
-            JobStatus::Done => "done",
             JobStatus::Dead => "dead",
         }
     }

@@ -1,0 +1,1 @@
+CREATE INDEX jobs_status_kind ON jobs (status, kind);
