@@ -204,6 +204,15 @@ async fn replies_in_flight_when_an_instance_dies_reach_the_customer_once() {
         Some(&token),
     )
     .await;
+    // As if the customer had written a moment ago: WhatsApp's reply window is open.
+    crate::helpers::sql_client(db.url())
+        .await
+        .execute(
+            "UPDATE tickets SET window_closes_at = now() + interval '1 day' WHERE id = $1",
+            &[&ticket["id"].as_i64().unwrap()],
+        )
+        .await
+        .unwrap();
     let replies = 5;
     for n in 1..=replies {
         call(

@@ -758,6 +758,113 @@ async fn a_permanent_refusal_fails_the_message_without_retry_and_it_can_be_resen
 }
 
 #[tokio::test]
+async fn replies_outside_whatsapps_day_are_refused_until_the_customer_writes_again() {
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
+        ))
+        .up_to_n_times(1)
+        .mount(&s.twilio)
+        .await;
+    messages_api(
+        &s.twilio,
+        201,
+        json!({"sid": "SMwindow01", "status": "queued"}),
+    )
+    .await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(&who, "oi", "SM41000000000000000000000000000001"),
+        None,
+    )
+    .await;
+    let ticket = ticket_of(&s, &who).await;
+    let closes =
+        chrono::DateTime::parse_from_rfc3339(ticket["window_closes_at"].as_str().unwrap()).unwrap();
+    let until = closes.signed_duration_since(chrono::Utc::now());
+    assert!(
+        until > chrono::TimeDelta::hours(23) && until <= chrono::TimeDelta::hours(24),
+        "a day from the customer's message: {ticket}"
+    );
+    let (status, m) = reply(&s, &ticket, "Resposta", None).await;
+    assert_eq!(status, 201);
+    wait_until("the message to fail", || async {
+        message(&s, &m["id"]).await["delivery_status"] == "failed"
+    })
+    .await;
+
+    // A day later: neither a new reply nor the failed one's re-send goes out.
+    let sql = s.app.sql().await;
+    sql.execute(
+        "UPDATE tickets SET window_closes_at = now() - interval '1 minute' WHERE id = $1",
+        &[&ticket["id"].as_i64().unwrap()],
+    )
+    .await
+    .unwrap();
+    let res = s
+        .app
+        .client
+        .post(format!("{}/ticket-messages", s.app.address))
+        .bearer_auth(&s.admin.token)
+        .json(&json!({"ticket_id": ticket["id"], "content": "Ainda aí?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:omni:problem:reply-window-closed");
+    assert!(problem["window_closed_at"].is_string(), "{problem}");
+    let resend = |id: Value| {
+        let s = &s;
+        async move {
+            s.app
+                .call(
+                    Method::POST,
+                    &format!("/ticket-messages/{id}/send"),
+                    None,
+                    &s.admin.token,
+                )
+                .await
+        }
+    };
+    let (status, problem) = resend(m["id"].clone()).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (409, Some("urn:omni:problem:reply-window-closed"))
+    );
+    assert_eq!(message(&s, &m["id"]).await["delivery_status"], "failed");
+    let (_, list) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/ticket-messages?ticket_id={}", ticket["id"]),
+            None,
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 2, "nothing stored");
+
+    // The customer writes again: the window opens, and the re-send goes.
+    post_webhook(
+        &s,
+        &inbound(&who, "alô?", "SM41000000000000000000000000000002"),
+        None,
+    )
+    .await;
+    assert_eq!(resend(m["id"].clone()).await.0, 202);
+    wait_until("the re-send", || async {
+        message(&s, &m["id"]).await["whatsapp_message_id"] == "SMwindow01"
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_job_queued_while_no_worker_runs_is_sent_after_a_restart() {
     let s = setup_with(false).await;
     messages_api(

@@ -10,8 +10,15 @@ pub enum MessagingError {
     #[error("{0}")]
     Forbidden(&'static str),
     /// The ticket is closed: it takes no more replies.
-    #[error("{}", omni_ticketing::TicketClosed)]
+    #[error("{}", omni_ticketing::ReplyRefused::Closed)]
     TicketClosed,
+    /// The channel's customer-service window is closed: only an approved template may go
+    /// out until the customer writes again (see [`omni_ticketing::ReplyRefused`]).
+    #[error("{}", omni_ticketing::ReplyRefused::WindowClosed { closed_at: *closed_at })]
+    ReplyWindowClosed {
+        /// When it closed; `None` when the customer never wrote.
+        closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// The message left already; only a failed or never-sent one is sent again.
     #[error("the message was already sent")]
     AlreadySent,
@@ -42,8 +49,13 @@ impl MessagingError {
     }
 }
 
-impl From<omni_ticketing::TicketClosed> for MessagingError {
-    fn from(_: omni_ticketing::TicketClosed) -> Self {
-        MessagingError::TicketClosed
+impl From<omni_ticketing::ReplyRefused> for MessagingError {
+    fn from(refused: omni_ticketing::ReplyRefused) -> Self {
+        match refused {
+            omni_ticketing::ReplyRefused::Closed => MessagingError::TicketClosed,
+            omni_ticketing::ReplyRefused::WindowClosed { closed_at } => {
+                MessagingError::ReplyWindowClosed { closed_at }
+            }
+        }
     }
 }

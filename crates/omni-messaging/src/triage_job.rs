@@ -158,6 +158,7 @@ mod tests {
             suggested_categories: serde_json::json!([]),
             assigned_to: None,
             last_message_at: None,
+            window_closes_at: None,
             last_activity_at: Utc::now(),
             first_response_at: first_response.then(Utc::now),
             resolved_at: None,

@@ -34,6 +34,16 @@ pub enum ApiError {
     /// ticket may move to), added to the problem document.
     #[error("{0}")]
     ConflictWith(String, serde_json::Map<String, serde_json::Value>),
+    /// A free-form reply outside the channel's customer-service window (WhatsApp's 24
+    /// hours since the customer last wrote): only an approved template may go out, so the
+    /// agent UI offers templates. A 409 of its own kind, with `window_closed_at`.
+    #[error("{detail}")]
+    ReplyWindowClosed {
+        /// What went wrong, for people.
+        detail: String,
+        /// When the window closed; `None` when the customer never wrote.
+        closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// No such resource, or not the caller's to see.
     #[error("not found")]
     NotFound,
@@ -94,6 +104,10 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::ConflictWith(..) => {
                 ("urn:omni:problem:conflict", "Conflict")
             }
+            ApiError::ReplyWindowClosed { .. } => (
+                "urn:omni:problem:reply-window-closed",
+                "Outside the customer-service window",
+            ),
             ApiError::NotFound => ("urn:omni:problem:not-found", "Not found"),
             ApiError::MethodNotAllowed(_) => {
                 ("urn:omni:problem:method-not-allowed", "Method not allowed")
@@ -130,7 +144,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) | ApiError::ConflictWith(..) => StatusCode::CONFLICT,
+            ApiError::Conflict(_)
+            | ApiError::ConflictWith(..)
+            | ApiError::ReplyWindowClosed { .. } => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -151,6 +167,14 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let (kind, title) = self.kind_and_title();
+        let window = match self {
+            ApiError::ReplyWindowClosed { closed_at, .. } => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("window_closed_at".into(), serde_json::json!(closed_at));
+                Some(extra)
+            }
+            _ => None,
+        };
         let problem = Problem {
             kind,
             title,
@@ -162,7 +186,7 @@ impl ResponseError for ApiError {
             },
             extra: match self {
                 ApiError::ConflictWith(_, extra) => Some(extra),
-                _ => None,
+                _ => window.as_ref(),
             },
         };
         let body = serde_json::to_string(&problem)
@@ -251,6 +275,10 @@ impl From<MessagingError> for ApiError {
             | MessagingError::AlreadySent
             | MessagingError::InboundNotSent
             | MessagingError::KeyReused => ApiError::Conflict(e.to_string()),
+            MessagingError::ReplyWindowClosed { closed_at } => ApiError::ReplyWindowClosed {
+                detail: e.to_string(),
+                closed_at,
+            },
             MessagingError::Refused(_) => {
                 ApiError::Forbidden("the webhook signature is not valid".into())
             }

@@ -90,6 +90,7 @@ macro_rules! port_contract_tests {
             a_customer_reopens_a_resolved_ticket_and_a_closed_one_gives_way,
             replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket,
             replies_at_once_keep_the_first_recorded_as_the_first_response,
+            whatsapp_replies_wait_for_the_customer_and_sms_does_not,
             delivery_reports_only_move_forward,
             reports_arriving_together_apply_one_after_another,
             reports_that_come_before_the_sends_answer_apply_with_it,
@@ -387,6 +388,69 @@ pub async fn replies_at_once_keep_the_first_recorded_as_the_first_response(p: Po
             "ticket {n}"
         );
     }
+}
+
+/// WhatsApp's customer-service window: a ticket the customer has not written on takes no
+/// free-form reply (and nothing is stored or queued for it); their message opens the window
+/// for 24 hours; SMS has no window.
+pub async fn whatsapp_replies_wait_for_the_customer_and_sms_does_not(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let new = |channel: Channel, customer: &str| NewTicket {
+        company_id: t.company,
+        customer_phone: phone(customer),
+        customer_name: None,
+        channel,
+        priority: Priority::Medium,
+        category: None,
+        assigned_to: None,
+    };
+    let whatsapp = p
+        .tickets
+        .insert(new(Channel::Whatsapp, "+5511987650001"))
+        .await
+        .unwrap();
+    assert_eq!(whatsapp.window_closes_at, None);
+    let sends_before = live_jobs(&p, JobKind::Send).await;
+    let refused = p
+        .messages
+        .record_outbound(
+            Scope::Company(t.company),
+            &NewOutbound {
+                ticket_id: whatsapp.id,
+                author_id: Some(t.admin.id),
+                content: "Olá!".into(),
+                idempotency_key: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(MessagingError::ReplyWindowClosed { closed_at: None })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(live_jobs(&p, JobKind::Send).await, sends_before);
+    assert_eq!(ticket_now(&p, whatsapp.id).await.last_message_at, None);
+
+    let (message, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    assert_eq!(
+        ticket.id, whatsapp.id,
+        "the customer's message joins the ticket"
+    );
+    assert_eq!(
+        ticket.window_closes_at,
+        Some(message.created_at + omni_ticketing::WHATSAPP_REPLY_WINDOW)
+    );
+    assert_eq!(ticket_now(&p, whatsapp.id).await, ticket);
+    created(reply(&p, &t, whatsapp.id, None).await);
+
+    let sms = p
+        .tickets
+        .insert(new(Channel::Sms, "+5511987650002"))
+        .await
+        .unwrap();
+    created(reply(&p, &t, sms.id, None).await);
 }
 
 pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket(p: Ports) {

@@ -72,8 +72,8 @@ fn queue_outbound(
     {
         return Ok(OutboundOutcome::Replayed(earlier.message.clone()));
     }
-    current.accepts_reply()?;
     let now = Utc::now();
+    current.accepts_reply(now)?;
     let created = insert_message(
         state,
         |id| TicketMessage {
@@ -290,7 +290,10 @@ impl MessageStore for MemoryStore {
         after.updated_at = Utc::now();
         state.tickets.insert(ticket.get(), after.clone());
         let mut reply_events = Vec::new();
-        let reply = match auto_reply.as_ref().filter(|_| after.awaits_auto_reply()) {
+        let reply = match auto_reply
+            .as_ref()
+            .filter(|_| after.awaits_auto_reply(Utc::now()))
+        {
             None => None,
             Some(content) => {
                 let outbound = NewOutbound {
@@ -379,6 +382,9 @@ impl MessageStore for MemoryStore {
             return Err(MessagingError::NotFound);
         };
         let mut again = current.requeue()?;
+        if let Some(ticket) = state.tickets.get(&current.ticket_id.get()) {
+            ticket.accepts_resend(Utc::now())?;
+        }
         again.updated_at = Utc::now();
         if let Some(stored) = state.messages.get_mut(&id.get()) {
             stored.message = again.clone();

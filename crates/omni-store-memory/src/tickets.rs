@@ -63,6 +63,7 @@ pub(crate) fn insert_ticket(state: &mut State, new: &NewTicket) -> Result<Ticket
         suggested_categories: serde_json::json!([]),
         assigned_to: new.assigned_to,
         last_message_at: None,
+        window_closes_at: None,
         last_activity_at: now,
         first_response_at: None,
         resolved_at: None,

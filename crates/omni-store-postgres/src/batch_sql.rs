@@ -141,19 +141,20 @@ statement! {
 
 statement! {
     /// Moves each ticket's last activity to its newest message, takes the customer's latest
-    /// profile name and the status the domain decided, and returns the tickets as they now
-    /// are.
+    /// profile name, the status and the reply window the domain decided, and returns the
+    /// tickets as they now are.
     TouchTickets {
         ids: &'a [i64],
         ats: &'a [DateTime<Utc>],
         names: &'a [Option<&'a str>],
         statuses: &'a [&'a str],
+        windows: &'a [Option<DateTime<Utc>>],
     }
     |self, out| {
         out.push_sql(
             "UPDATE tickets SET last_message_at = u.at, last_activity_at = u.at, \
                  customer_name = coalesce(u.name, tickets.customer_name), status = u.status, \
-                 version = tickets.version + 1 \
+                 window_closes_at = u.closes, version = tickets.version + 1 \
              FROM unnest(",
         );
         out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
@@ -163,7 +164,11 @@ statement! {
         out.push_bind_param::<Array<Nullable<Text>>, _>(self.names)?;
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Text>, _>(self.statuses)?;
-        out.push_sql("::text[]) AS u(id, at, name, status) WHERE tickets.id = u.id RETURNING ");
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(self.windows)?;
+        out.push_sql(
+            "::timestamptz[]) AS u(id, at, name, status, closes) WHERE tickets.id = u.id RETURNING ",
+        );
         ticket_columns(&mut out)?;
     }
 }
@@ -609,6 +614,7 @@ mod tests {
                 ats: &[now, now][..n],
                 names: &[None, Some("Ana")][..n],
                 statuses: &["open", "new"][..n],
+                windows: &[Some(now), None][..n],
             }),
             cacheable_text(&InsertEvents {
                 companies: &[1, 3][..n],

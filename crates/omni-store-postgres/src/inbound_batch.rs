@@ -528,6 +528,7 @@ struct TouchColumns<'a> {
     ats: Vec<DateTime<Utc>>,
     names: Vec<Option<&'a str>>,
     statuses: Vec<&'static str>,
+    windows: Vec<Option<DateTime<Utc>>>,
 }
 
 impl TouchColumns<'_> {
@@ -537,6 +538,7 @@ impl TouchColumns<'_> {
             ats: &self.ats,
             names: &self.names,
             statuses: &self.statuses,
+            windows: &self.windows,
         }
     }
 }
@@ -739,6 +741,7 @@ async fn store_together(
         );
         touch.names.push(ticket.customer_name.as_deref());
         touch.statuses.push(ticket.status.as_str());
+        touch.windows.push(ticket.window_closes_at);
     }
     let stored_in_order = || {
         batch

@@ -247,8 +247,8 @@ impl MessageStore for PgMessageStore {
                     return Ok(OutboundOutcome::Replayed(earlier));
                 }
                 current
-                    .accepts_reply()
-                    .map_err(|closed| TxError::Domain(closed.into()))?;
+                    .accepts_reply(Utc::now())
+                    .map_err(|refused| TxError::Domain(refused.into()))?;
                 let created = insert_outbound(conn, &current, outbound).await?;
                 let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
                 diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
@@ -396,6 +396,13 @@ impl MessageStore for PgMessageStore {
                     return Err(TxError::Domain(MessagingError::NotFound));
                 };
                 let again = current.requeue().map_err(TxError::Domain)?;
+                // Read, not locked: the message's lock is held, and replies lock the ticket
+                // first; a window that closes a moment later is Twilio's 63016 to report.
+                if let Some(ticket) = crate::tickets::read_ticket(conn, current.ticket_id).await? {
+                    ticket
+                        .accepts_resend(Utc::now())
+                        .map_err(|refused| TxError::Domain(refused.into()))?;
+                }
                 let row: MessageRow =
                     diesel::update(ticket_messages::table.filter(ticket_messages::id.eq(id.get())))
                         .set((

@@ -78,6 +78,7 @@ diesel::table! {
         assigned_to -> Nullable<Int8>,
         last_message_at -> Nullable<Timestamptz>,
         last_activity_at -> Timestamptz,
+        window_closes_at -> Nullable<Timestamptz>,
         first_response_at -> Nullable<Timestamptz>,
         resolved_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,

@@ -49,6 +49,7 @@ pub(crate) struct TicketRow {
     assigned_to: Option<i64>,
     last_message_at: Option<DateTime<Utc>>,
     last_activity_at: DateTime<Utc>,
+    window_closes_at: Option<DateTime<Utc>>,
     first_response_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
@@ -87,6 +88,7 @@ impl TicketRow {
             suggested_categories: self.suggested_categories,
             assigned_to: self.assigned_to.map(UserId::new),
             last_message_at: self.last_message_at,
+            window_closes_at: self.window_closes_at,
             last_activity_at: self.last_activity_at,
             first_response_at: self.first_response_at,
             resolved_at: self.resolved_at,
@@ -438,6 +440,21 @@ pub(crate) async fn lock_ticket(
     tickets::table
         .filter(tickets::id.eq(id.get()))
         .for_update()
+        .select(TicketRow::as_select())
+        .first::<TicketRow>(conn)
+        .await
+        .optional()?
+        .map(|row| row.into_ticket().map_err(undecodable))
+        .transpose()
+}
+
+/// Reads a ticket as it is, without locking it.
+pub(crate) async fn read_ticket(
+    conn: &mut AsyncPgConnection,
+    id: TicketId,
+) -> QueryResult<Option<Ticket>> {
+    tickets::table
+        .filter(tickets::id.eq(id.get()))
         .select(TicketRow::as_select())
         .first::<TicketRow>(conn)
         .await

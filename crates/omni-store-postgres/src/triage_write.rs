@@ -6,6 +6,7 @@
 //! (`Ticket::merge_triage`) and says whether a reply is due (`Ticket::awaits_auto_reply`),
 //! and one update writes both changes to it.
 
+use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use omni_core::TicketId;
@@ -37,7 +38,7 @@ pub(crate) async fn record(
                 return Ok(None);
             };
             let TriageMerge { after, changes } = before.merge_triage(result);
-            let reply = match auto_reply.filter(|_| after.awaits_auto_reply()) {
+            let reply = match auto_reply.filter(|_| after.awaits_auto_reply(Utc::now())) {
                 Some(content) => queue_reply(conn, &after, content).await?,
                 None => None,
             };

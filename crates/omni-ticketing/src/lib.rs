@@ -18,13 +18,16 @@ mod status;
 mod ticket;
 mod triage;
 
-pub use enums::{Channel, Priority, Sentiment, UnknownChannel, UnknownPriority, UnknownSentiment};
+pub use enums::{
+    Channel, Priority, Sentiment, UnknownChannel, UnknownPriority, UnknownSentiment,
+    WHATSAPP_REPLY_WINDOW,
+};
 pub use error::TicketingError;
 pub use filter::{AssigneeFilter, TicketFilter};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockTicketRepository;
 pub use ports::TicketRepository;
-pub use rules::{CustomerMessageEffect, ReplyEffect, TicketClosed, TriageMerge};
+pub use rules::{CustomerMessageEffect, ReplyEffect, ReplyRefused, TriageMerge};
 pub use service::{NewTicketInput, TicketService, TicketUpdateInput};
 pub use status::{CustomerMessageOutcome, TicketStatus, UnknownTicketStatus};
 pub use ticket::{FieldChange, HandSet, NewTicket, Ticket, TicketChanges};

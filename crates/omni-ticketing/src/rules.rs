@@ -9,10 +9,23 @@ use crate::{
     CustomerMessageOutcome, FieldChange, Ticket, TicketChanges, TicketStatus, TriageResult,
 };
 
-/// A closed ticket takes no more replies.
+/// Why a ticket takes no free-form reply now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the ticket is closed; the customer's next message opens a new one")]
-pub struct TicketClosed;
+pub enum ReplyRefused {
+    /// The ticket is closed: it takes no more replies.
+    #[error("the ticket is closed; the customer's next message opens a new one")]
+    Closed,
+    /// The channel's customer-service window is closed (on WhatsApp, 24 hours after the
+    /// customer's latest message, or they never wrote): only an approved template may go
+    /// out until the customer writes again.
+    #[error(
+        "the customer-service window is closed; only an approved template may go out until the customer writes again"
+    )]
+    WindowClosed {
+        /// When it closed; `None` when it never opened (the customer has not written).
+        closed_at: Option<DateTime<Utc>>,
+    },
+}
 
 /// What a customer's message does to the ticket it lands on.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,28 +106,65 @@ impl Ticket {
     /// Records on the ticket a customer's message stored at `at` under the profile name
     /// the channel gave (if any): the newest message sets when the ticket last heard from
     /// anyone (the list's sort key), and the customer's latest name replaces the one kept.
+    /// The customer's message also opens (or keeps open) the channel's customer-service
+    /// window: on WhatsApp free-form replies may go out for 24 hours after it.
     pub fn note_customer_message(&mut self, at: DateTime<Utc>, profile_name: Option<&str>) {
         let latest = self.last_message_at.map_or(at, |seen| seen.max(at));
         self.last_message_at = Some(latest);
         self.last_activity_at = self.last_activity_at.max(latest);
+        if let Some(window) = self.channel.reply_window() {
+            let closes = at + window;
+            self.window_closes_at = Some(self.window_closes_at.map_or(closes, |c| c.max(closes)));
+        }
         if let Some(name) = profile_name {
             self.customer_name = Some(name.to_owned());
         }
     }
 
-    /// Whether the ticket may be answered now.
-    pub fn accepts_reply(&self) -> Result<(), TicketClosed> {
+    /// Whether the ticket may be answered in free form at `now`: not once it is closed,
+    /// nor outside the channel's customer-service window.
+    ///
+    /// ```
+    /// # use chrono::{TimeDelta, Utc};
+    /// # use omni_ticketing::{ReplyRefused, Ticket};
+    /// # fn check(mut ticket: Ticket) {
+    /// let wrote = Utc::now();
+    /// ticket.note_customer_message(wrote, None);
+    /// assert!(ticket.accepts_reply(wrote + TimeDelta::hours(23)).is_ok());
+    /// assert!(matches!(
+    ///     ticket.accepts_reply(wrote + TimeDelta::hours(25)),
+    ///     Err(ReplyRefused::WindowClosed { .. })
+    /// ));
+    /// # }
+    /// ```
+    pub fn accepts_reply(&self, now: DateTime<Utc>) -> Result<(), ReplyRefused> {
         if self.status == TicketStatus::Closed {
-            Err(TicketClosed)
-        } else {
-            Ok(())
+            return Err(ReplyRefused::Closed);
         }
+        self.within_window(now)
     }
 
-    /// Whether triage's automatic reply may go out now: nobody has answered the customer
-    /// yet and the ticket can still be answered.
-    pub fn awaits_auto_reply(&self) -> bool {
-        self.first_response_at.is_none() && self.accepts_reply().is_ok()
+    /// Whether a reply that failed (or never left) may be sent again at `now`: only within
+    /// the channel's customer-service window, outside which the provider refuses it. A
+    /// closed ticket's reply may go again: it was written while the ticket took replies.
+    pub fn accepts_resend(&self, now: DateTime<Utc>) -> Result<(), ReplyRefused> {
+        self.within_window(now)
+    }
+
+    fn within_window(&self, now: DateTime<Utc>) -> Result<(), ReplyRefused> {
+        let open = self.window_closes_at.is_some_and(|closes| now < closes);
+        if self.channel.reply_window().is_some() && !open {
+            return Err(ReplyRefused::WindowClosed {
+                closed_at: self.window_closes_at,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether triage's automatic reply may go out at `now`: nobody has answered the
+    /// customer yet and the ticket can still be answered.
+    pub fn awaits_auto_reply(&self, now: DateTime<Utc>) -> bool {
+        self.first_response_at.is_none() && self.accepts_reply(now).is_ok()
     }
 
     /// An answer stored at `at`, by an agent (`by_agent`) or by the automatic reply.
@@ -155,11 +205,11 @@ impl Ticket {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
+    use chrono::{TimeDelta, Utc};
     use omni_core::{CompanyId, TicketId};
 
     use super::*;
-    use crate::{Channel, HandSet, Priority, Sentiment, SuggestedCategory};
+    use crate::{Channel, HandSet, Priority, Sentiment, SuggestedCategory, WHATSAPP_REPLY_WINDOW};
 
     fn ticket(status: TicketStatus) -> Ticket {
         Ticket {
@@ -177,6 +227,7 @@ mod tests {
             suggested_categories: serde_json::json!([]),
             assigned_to: None,
             last_message_at: None,
+            window_closes_at: Some(Utc::now() + chrono::TimeDelta::hours(1)),
             last_activity_at: Utc::now(),
             first_response_at: None,
             resolved_at: None,
@@ -255,26 +306,75 @@ mod tests {
 
     #[test]
     fn closed_tickets_take_no_reply() {
+        let now = Utc::now();
         assert_eq!(
-            ticket(TicketStatus::Closed).accepts_reply(),
-            Err(TicketClosed)
+            ticket(TicketStatus::Closed).accepts_reply(now),
+            Err(ReplyRefused::Closed)
         );
         for status in [
             TicketStatus::New,
             TicketStatus::Open,
             TicketStatus::Resolved,
         ] {
-            assert_eq!(ticket(status).accepts_reply(), Ok(()));
+            assert_eq!(ticket(status).accepts_reply(now), Ok(()));
         }
     }
 
     #[test]
+    fn whatsapp_replies_wait_for_the_customer_and_stop_a_day_after_they_last_wrote() {
+        let mut t = ticket(TicketStatus::Open);
+        t.window_closes_at = None;
+        let wrote = Utc::now();
+        assert_eq!(
+            t.accepts_reply(wrote),
+            Err(ReplyRefused::WindowClosed { closed_at: None }),
+            "a customer who never wrote"
+        );
+        t.note_customer_message(wrote, None);
+        let closes = wrote + WHATSAPP_REPLY_WINDOW;
+        assert_eq!(t.window_closes_at, Some(closes));
+        assert_eq!(t.accepts_reply(closes - TimeDelta::seconds(1)), Ok(()));
+        assert_eq!(
+            t.accepts_reply(closes),
+            Err(ReplyRefused::WindowClosed {
+                closed_at: Some(closes)
+            })
+        );
+        // An older message arriving late does not shorten the window.
+        t.note_customer_message(wrote - TimeDelta::hours(3), None);
+        assert_eq!(t.window_closes_at, Some(closes));
+        // Writing again opens it again.
+        let again = closes + TimeDelta::hours(5);
+        t.note_customer_message(again, None);
+        assert_eq!(t.accepts_reply(again + TimeDelta::hours(1)), Ok(()));
+        // A failed reply goes again only within the window, even once the ticket closed.
+        t.status = TicketStatus::Closed;
+        assert_eq!(t.accepts_resend(again + TimeDelta::hours(1)), Ok(()));
+        assert!(t.accepts_resend(again + TimeDelta::hours(25)).is_err());
+        // The auto-reply keeps to the window too.
+        let mut late = ticket(TicketStatus::New);
+        late.window_closes_at = Some(wrote);
+        assert!(!late.awaits_auto_reply(wrote + TimeDelta::minutes(1)));
+    }
+
+    #[test]
+    fn sms_has_no_window() {
+        let mut t = ticket(TicketStatus::Open);
+        t.channel = Channel::Sms;
+        t.window_closes_at = None;
+        assert_eq!(t.accepts_reply(Utc::now()), Ok(()));
+        t.note_customer_message(Utc::now(), None);
+        assert_eq!(t.window_closes_at, None);
+    }
+
+    #[test]
     fn the_auto_reply_waits_for_nobody_and_never_goes_to_a_closed_ticket() {
-        assert!(ticket(TicketStatus::New).awaits_auto_reply());
-        assert!(!ticket(TicketStatus::Closed).awaits_auto_reply());
+        let now = Utc::now();
+        assert!(ticket(TicketStatus::New).awaits_auto_reply(now));
+        assert!(!ticket(TicketStatus::Closed).awaits_auto_reply(now));
         let mut answered = ticket(TicketStatus::Open);
         answered.first_response_at = Some(Utc::now());
-        assert!(!answered.awaits_auto_reply());
+        assert!(!answered.awaits_auto_reply(now));
     }
 
     #[test]

@@ -36,6 +36,7 @@ fn ticket(status: TicketStatus, assigned_to: Option<UserId>, version: i32) -> Ti
         suggested_categories: serde_json::json!([]),
         assigned_to,
         last_message_at: None,
+        window_closes_at: None,
         last_activity_at: Utc::now(),
         first_response_at: None,
         resolved_at: None,

@@ -37,6 +37,11 @@ pub struct Ticket {
     pub assigned_to: Option<UserId>,
     /// When the last message (either way) was stored.
     pub last_message_at: Option<DateTime<Utc>>,
+    /// Until when a free-form reply may go out: on WhatsApp, 24 hours after the customer's
+    /// latest message ([`crate::WHATSAPP_REPLY_WINDOW`]), after which only an approved
+    /// template may. `None` on WhatsApp while the customer has not written (the window is
+    /// closed), and always on SMS, which has no such window.
+    pub window_closes_at: Option<DateTime<Utc>>,
     /// What lists sort by: the last message, or creation.
     pub last_activity_at: DateTime<Utc>,
     /// When an agent first answered.

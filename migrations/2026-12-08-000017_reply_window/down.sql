@@ -1,0 +1,1 @@
+ALTER TABLE tickets DROP COLUMN window_closes_at;
