@@ -818,7 +818,7 @@ async fn replies_outside_whatsapps_day_are_refused_until_the_customer_writes_aga
         "application/problem+json"
     );
     let problem: Value = res.json().await.unwrap();
-    assert_eq!(problem["type"], "urn:omni:problem:reply-window-closed");
+    assert_eq!(problem["type"], "urn:omni:problem:window-closed");
     assert!(problem["window_closed_at"].is_string(), "{problem}");
     let resend = |id: Value| {
         let s = &s;
@@ -836,7 +836,7 @@ async fn replies_outside_whatsapps_day_are_refused_until_the_customer_writes_aga
     let (status, problem) = resend(m["id"].clone()).await;
     assert_eq!(
         (status, problem["type"].as_str()),
-        (409, Some("urn:omni:problem:reply-window-closed"))
+        (409, Some("urn:omni:problem:window-closed"))
     );
     assert_eq!(message(&s, &m["id"]).await["delivery_status"], "failed");
     let (_, list) = s

@@ -105,7 +105,7 @@ impl ApiError {
                 ("urn:omni:problem:conflict", "Conflict")
             }
             ApiError::ReplyWindowClosed { .. } => (
-                "urn:omni:problem:reply-window-closed",
+                "urn:omni:problem:window-closed",
                 "Outside the customer-service window",
             ),
             ApiError::NotFound => ("urn:omni:problem:not-found", "Not found"),

@@ -433,6 +433,12 @@ pub async fn whatsapp_replies_wait_for_the_customer_and_sms_does_not(p: Ports) {
     assert_eq!(live_jobs(&p, JobKind::Send).await, sends_before);
     assert_eq!(ticket_now(&p, whatsapp.id).await.last_message_at, None);
 
+    // A text by SMS joins the conversation but opens no WhatsApp window.
+    let mut by_sms = inbound(&t, "SM0", "+5511987650001");
+    by_sms.channel = Channel::Sms;
+    let (_, joined, _) = stored(&p, &by_sms).await;
+    assert_eq!((joined.id, joined.window_closes_at), (whatsapp.id, None));
+
     let (message, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
     assert_eq!(
         ticket.id, whatsapp.id,

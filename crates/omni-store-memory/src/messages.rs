@@ -2,7 +2,7 @@
 //! the lock: the message, the ticket it moves, their events and the jobs they imply.
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use omni_core::{MessageId, NewEvent, Page, PageRequest, Scope, TicketId};
 use omni_messaging::{
     Delivery, DeliveryStatus, EARLY_REPORT_KEPT_FOR, IdempotencyKey, Inbound, InboundOutcome, Job,
@@ -55,8 +55,9 @@ fn insert_message(
 
 /// Stores an outbound message on `current` as `queued` with its send job, or answers with
 /// the earlier message of the same idempotency key; its event goes in `events`, for the
-/// caller to append with its own.
+/// caller to append with its own. `now` is the moment the reply is judged and stored.
 fn queue_outbound(
+    now: DateTime<Utc>,
     state: &mut State,
     current: &Ticket,
     outbound: &NewOutbound,
@@ -72,7 +73,6 @@ fn queue_outbound(
     {
         return Ok(OutboundOutcome::Replayed(earlier.message.clone()));
     }
-    let now = Utc::now();
     current.accepts_reply(now)?;
     let created = insert_message(
         state,
@@ -224,7 +224,7 @@ impl MessageStore for MemoryStore {
             },
             None,
         );
-        ticket.note_customer_message(now, inbound.customer_name.as_deref());
+        ticket.note_customer_message(now, inbound.customer_name.as_deref(), inbound.channel);
         ticket.version += 1;
         ticket.updated_at = now;
         state.tickets.insert(ticket.id.get(), ticket.clone());
@@ -270,7 +270,7 @@ impl MessageStore for MemoryStore {
             return Err(MessagingError::NotFound);
         };
         let mut events = Vec::new();
-        let outcome = queue_outbound(&mut state, &current, outbound, &mut events)?;
+        let outcome = queue_outbound(Utc::now(), &mut state, &current, outbound, &mut events)?;
         state.append(events);
         Ok(outcome)
     }
@@ -286,14 +286,14 @@ impl MessageStore for MemoryStore {
             return Ok(None);
         };
         let TriageMerge { mut after, changes } = current.merge_triage(result);
+        // One moment for the whole write: the reply is judged due and stored at the same
+        // instant, so the window cannot close between the two.
+        let now = Utc::now();
         after.version += 1;
-        after.updated_at = Utc::now();
+        after.updated_at = now;
         state.tickets.insert(ticket.get(), after.clone());
         let mut reply_events = Vec::new();
-        let reply = match auto_reply
-            .as_ref()
-            .filter(|_| after.awaits_auto_reply(Utc::now()))
-        {
+        let reply = match auto_reply.as_ref().filter(|_| after.awaits_auto_reply(now)) {
             None => None,
             Some(content) => {
                 let outbound = NewOutbound {
@@ -302,7 +302,7 @@ impl MessageStore for MemoryStore {
                     content: content.as_str().to_owned(),
                     idempotency_key: Some(IdempotencyKey::auto_reply(ticket)),
                 };
-                match queue_outbound(&mut state, &after, &outbound, &mut reply_events)? {
+                match queue_outbound(now, &mut state, &after, &outbound, &mut reply_events)? {
                     OutboundOutcome::Created(m) => Some(m),
                     // Queued by an earlier run of this triage.
                     OutboundOutcome::Replayed(_) => None,

@@ -724,8 +724,11 @@ async fn store_together(
         .map(|(m, _)| m)
     {
         let at = stored_for(m)?.created_at;
-        open.get_mut(customer_of(m))?
-            .note_customer_message(at, m.customer_name.as_deref());
+        open.get_mut(customer_of(m))?.note_customer_message(
+            at,
+            m.customer_name.as_deref(),
+            m.channel,
+        );
         if !touched.contains(&customer_of(m)) {
             touched.push(customer_of(m));
         }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::ticket::change;
 use crate::{
-    CustomerMessageOutcome, FieldChange, Ticket, TicketChanges, TicketStatus, TriageResult,
+    Channel, CustomerMessageOutcome, FieldChange, Ticket, TicketChanges, TicketStatus, TriageResult,
 };
 
 /// Why a ticket takes no free-form reply now.
@@ -106,13 +106,20 @@ impl Ticket {
     /// Records on the ticket a customer's message stored at `at` under the profile name
     /// the channel gave (if any): the newest message sets when the ticket last heard from
     /// anyone (the list's sort key), and the customer's latest name replaces the one kept.
-    /// The customer's message also opens (or keeps open) the channel's customer-service
-    /// window: on WhatsApp free-form replies may go out for 24 hours after it.
-    pub fn note_customer_message(&mut self, at: DateTime<Utc>, profile_name: Option<&str>) {
+    /// A message that came on the ticket's own channel (`on`) also opens, or keeps open,
+    /// that channel's customer-service window: on WhatsApp free-form replies may go out for
+    /// 24 hours after it. An SMS joining a WhatsApp conversation opens nothing: replies
+    /// still go out on WhatsApp.
+    pub fn note_customer_message(
+        &mut self,
+        at: DateTime<Utc>,
+        profile_name: Option<&str>,
+        on: Channel,
+    ) {
         let latest = self.last_message_at.map_or(at, |seen| seen.max(at));
         self.last_message_at = Some(latest);
         self.last_activity_at = self.last_activity_at.max(latest);
-        if let Some(window) = self.channel.reply_window() {
+        if let Some(window) = self.channel.reply_window().filter(|_| on == self.channel) {
             let closes = at + window;
             self.window_closes_at = Some(self.window_closes_at.map_or(closes, |c| c.max(closes)));
         }
@@ -129,7 +136,7 @@ impl Ticket {
     /// # use omni_ticketing::{ReplyRefused, Ticket};
     /// # fn check(mut ticket: Ticket) {
     /// let wrote = Utc::now();
-    /// ticket.note_customer_message(wrote, None);
+    /// ticket.note_customer_message(wrote, None, ticket.channel);
     /// assert!(ticket.accepts_reply(wrote + TimeDelta::hours(23)).is_ok());
     /// assert!(matches!(
     ///     ticket.accepts_reply(wrote + TimeDelta::hours(25)),
@@ -297,8 +304,8 @@ mod tests {
         t.customer_name = Some("Ana".into());
         let first = t.created_at + chrono::Duration::seconds(5);
         let second = first + chrono::Duration::seconds(1);
-        t.note_customer_message(second, Some("Ana Paula"));
-        t.note_customer_message(first, None);
+        t.note_customer_message(second, Some("Ana Paula"), Channel::Whatsapp);
+        t.note_customer_message(first, None, Channel::Whatsapp);
         assert_eq!(t.last_message_at, Some(second), "the newest message counts");
         assert_eq!(t.last_activity_at, second);
         assert_eq!(t.customer_name.as_deref(), Some("Ana Paula"));
@@ -330,7 +337,7 @@ mod tests {
             Err(ReplyRefused::WindowClosed { closed_at: None }),
             "a customer who never wrote"
         );
-        t.note_customer_message(wrote, None);
+        t.note_customer_message(wrote, None, Channel::Whatsapp);
         let closes = wrote + WHATSAPP_REPLY_WINDOW;
         assert_eq!(t.window_closes_at, Some(closes));
         assert_eq!(t.accepts_reply(closes - TimeDelta::seconds(1)), Ok(()));
@@ -341,16 +348,21 @@ mod tests {
             })
         );
         // An older message arriving late does not shorten the window.
-        t.note_customer_message(wrote - TimeDelta::hours(3), None);
+        t.note_customer_message(wrote - TimeDelta::hours(3), None, Channel::Whatsapp);
         assert_eq!(t.window_closes_at, Some(closes));
         // Writing again opens it again.
         let again = closes + TimeDelta::hours(5);
-        t.note_customer_message(again, None);
+        t.note_customer_message(again, None, Channel::Whatsapp);
         assert_eq!(t.accepts_reply(again + TimeDelta::hours(1)), Ok(()));
         // A failed reply goes again only within the window, even once the ticket closed.
         t.status = TicketStatus::Closed;
         assert_eq!(t.accepts_resend(again + TimeDelta::hours(1)), Ok(()));
         assert!(t.accepts_resend(again + TimeDelta::hours(25)).is_err());
+        // An SMS joining the WhatsApp conversation opens nothing: replies go on WhatsApp.
+        let mut quiet = ticket(TicketStatus::Open);
+        quiet.window_closes_at = None;
+        quiet.note_customer_message(wrote, None, Channel::Sms);
+        assert_eq!(quiet.window_closes_at, None);
         // The auto-reply keeps to the window too.
         let mut late = ticket(TicketStatus::New);
         late.window_closes_at = Some(wrote);
@@ -363,7 +375,7 @@ mod tests {
         t.channel = Channel::Sms;
         t.window_closes_at = None;
         assert_eq!(t.accepts_reply(Utc::now()), Ok(()));
-        t.note_customer_message(Utc::now(), None);
+        t.note_customer_message(Utc::now(), None, Channel::Sms);
         assert_eq!(t.window_closes_at, None);
     }
 

@@ -91,7 +91,7 @@ pub async fn get(
         (status = 201, description = "The message, queued for sending", body = TicketMessage,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers a retry"))),
         (status = 404, description = "No such ticket"),
-        (status = 409, description = "The ticket is closed, or the company has no Twilio integration; or (problem type `urn:omni:problem:reply-window-closed`, with `window_closed_at`) WhatsApp's 24-hour customer-service window is closed and only an approved template may go out"),
+        (status = 409, description = "The ticket is closed, or the company has no Twilio integration; or (problem type `urn:omni:problem:window-closed`, with `window_closed_at`) WhatsApp's 24-hour customer-service window is closed and only an approved template may go out"),
     ))]
 pub async fn reply(
     state: web::Data<AppState>,
@@ -130,7 +130,7 @@ pub async fn reply(
     params(("id" = i64, Path, description = "The message's id")),
     responses(
         (status = 202, description = "The message, queued again", body = TicketMessage),
-        (status = 409, description = "The message is not an outbound one that failed"),
+        (status = 409, description = "The message is not an outbound one that failed; or (problem type `urn:omni:problem:window-closed`, with `window_closed_at`) WhatsApp's 24-hour customer-service window is closed"),
     ))]
 pub async fn resend(
     state: web::Data<AppState>,
