@@ -862,6 +862,21 @@ async fn replies_outside_whatsapps_day_are_refused_until_the_customer_writes_aga
         message(&s, &m["id"]).await["whatsapp_message_id"] == "SMwindow01"
     })
     .await;
+
+    // Should WhatsApp still refuse it after the fact, Twilio's callback carries only the
+    // code; the message says what it means.
+    let mut undelivered = status_callback("SMwindow01", "undelivered");
+    undelivered.push(("ErrorCode".into(), "63016".into()));
+    assert_eq!(post_webhook(&s, &undelivered, None).await.status(), 200);
+    let failed = message(&s, &m["id"]).await;
+    assert_eq!(failed["delivery_status"], "undelivered");
+    assert_eq!(failed["error_code"], 63016);
+    assert!(
+        failed["error_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("template")),
+        "{failed}"
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 
 mod client;
 mod error;
+mod error_codes;
 mod sender;
 mod signature;
 mod verifier;
@@ -17,6 +18,7 @@ mod webhook_port;
 
 pub use client::{Account, MessageRecord, NumberOwnership, SendRequest, SentMessage, TwilioClient};
 pub use error::TwilioError;
+pub use error_codes::describe as describe_error_code;
 pub use signature::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignatureAlgorithm, SignatureValidator,
 };

@@ -201,15 +201,22 @@ impl WebhookForm {
             ));
         }
         if let Some(status) = self.get("MessageStatus") {
+            let error_code = self.get("ErrorCode").and_then(|c| c.trim().parse().ok());
             return Ok(Webhook::Status(StatusCallback {
                 message_sid,
                 from: address("From", self.required("From")?)?.0,
                 status: status.trim().to_ascii_lowercase(),
-                error_code: self.get("ErrorCode").and_then(|c| c.trim().parse().ok()),
+                error_code,
+                // Twilio's own words when it sends them; else what the code means.
                 error_message: self
                     .get("ErrorMessage")
                     .map(str::to_owned)
-                    .filter(|m| !m.is_empty()),
+                    .filter(|m| !m.is_empty())
+                    .or_else(|| {
+                        error_code
+                            .and_then(crate::error_codes::describe)
+                            .map(str::to_owned)
+                    }),
             }));
         }
         let (from, whatsapp) = address("From", self.required("From")?)?;
@@ -383,6 +390,18 @@ mod tests {
             (s.status.as_str(), s.error_code),
             ("undelivered", Some(63016))
         );
+        assert!(
+            s.error_message.as_deref().unwrap().contains("24-hour"),
+            "the code explained: {:?}",
+            s.error_message
+        );
+        let mut said = f.clone();
+        said.0
+            .push(("ErrorMessage".into(), "Twilio's words".into()));
+        let Webhook::Status(s) = said.parse().unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.error_message.as_deref(), Some("Twilio's words"));
     }
 
     #[test]
