@@ -509,6 +509,19 @@ async fn messages_api(twilio: &MockServer, status: u16, body: Value) {
         .await;
 }
 
+/// Twilio refuses the first send for good (21211, an invalid number) and accepts the next
+/// ones with `sid`.
+async fn refuse_once_then_accept(twilio: &MockServer, sid: &str) {
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
+        ))
+        .up_to_n_times(1)
+        .mount(twilio)
+        .await;
+    messages_api(twilio, 201, json!({"sid": sid, "status": "queued"})).await;
+}
+
 async fn sends(twilio: &MockServer) -> Vec<wiremock::Request> {
     twilio
         .received_requests()
@@ -685,19 +698,7 @@ async fn a_twilio_failure_is_retried_and_sends_once() {
 #[tokio::test]
 async fn a_permanent_refusal_fails_the_message_without_retry_and_it_can_be_resent() {
     let s = setup().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
-        ))
-        .up_to_n_times(1)
-        .mount(&s.twilio)
-        .await;
-    messages_api(
-        &s.twilio,
-        201,
-        json!({"sid": "SMresent01", "status": "queued"}),
-    )
-    .await;
+    refuse_once_then_accept(&s.twilio, "SMresent01").await;
     let who = customer();
     post_webhook(
         &s,
@@ -760,19 +761,7 @@ async fn a_permanent_refusal_fails_the_message_without_retry_and_it_can_be_resen
 #[tokio::test]
 async fn replies_outside_whatsapps_day_are_refused_until_the_customer_writes_again() {
     let s = setup().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
-        ))
-        .up_to_n_times(1)
-        .mount(&s.twilio)
-        .await;
-    messages_api(
-        &s.twilio,
-        201,
-        json!({"sid": "SMwindow01", "status": "queued"}),
-    )
-    .await;
+    refuse_once_then_accept(&s.twilio, "SMwindow01").await;
     let who = customer();
     post_webhook(
         &s,

@@ -437,15 +437,14 @@ pub(crate) async fn lock_ticket(
     conn: &mut AsyncPgConnection,
     id: TicketId,
 ) -> QueryResult<Option<Ticket>> {
-    tickets::table
+    let row = tickets::table
         .filter(tickets::id.eq(id.get()))
         .for_update()
         .select(TicketRow::as_select())
         .first::<TicketRow>(conn)
         .await
-        .optional()?
-        .map(|row| row.into_ticket().map_err(undecodable))
-        .transpose()
+        .optional()?;
+    decoded(row)
 }
 
 /// Reads a ticket as it is, without locking it.
@@ -453,12 +452,16 @@ pub(crate) async fn read_ticket(
     conn: &mut AsyncPgConnection,
     id: TicketId,
 ) -> QueryResult<Option<Ticket>> {
-    tickets::table
+    let row = tickets::table
         .filter(tickets::id.eq(id.get()))
         .select(TicketRow::as_select())
         .first::<TicketRow>(conn)
         .await
-        .optional()?
-        .map(|row| row.into_ticket().map_err(undecodable))
+        .optional()?;
+    decoded(row)
+}
+
+fn decoded(row: Option<TicketRow>) -> QueryResult<Option<Ticket>> {
+    row.map(|row| row.into_ticket().map_err(undecodable))
         .transpose()
 }
