@@ -226,8 +226,23 @@ async fn an_inbound_message_opens_a_ticket_once_whatever_the_redeliveries() {
         .await,
         1
     );
+    // Triaged once: its job (deleted once done) leaves one `triage.completed`.
+    wait_until("the triage", || async {
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'triage.completed'",
+        )
+        .await
+            > 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        count(&s, "SELECT count(*) FROM jobs WHERE kind = 'triage'").await,
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'triage.completed'"
+        )
+        .await,
         1
     );
 }
