@@ -537,6 +537,14 @@ async fn refuse_once_then_accept(twilio: &MockServer, sid: &str) {
     messages_api(twilio, 201, json!({"sid": sid, "status": "queued"})).await;
 }
 
+/// Waits until the reply `m` is `failed`.
+async fn until_failed(s: &Setup, m: &Value) {
+    wait_until("the message to fail", || async {
+        message(s, &m["id"]).await["delivery_status"] == "failed"
+    })
+    .await;
+}
+
 async fn sends(twilio: &MockServer) -> Vec<wiremock::Request> {
     twilio
         .received_requests()
@@ -722,10 +730,7 @@ async fn a_permanent_refusal_fails_the_message_without_retry_and_it_can_be_resen
     )
     .await;
     let (_, m) = reply(&s, &ticket_of(&s, &who).await, "Resposta", None).await;
-    wait_until("the message to fail", || async {
-        message(&s, &m["id"]).await["delivery_status"] == "failed"
-    })
-    .await;
+    until_failed(&s, &m).await;
     let failed = message(&s, &m["id"]).await;
     assert_eq!(failed["error_code"], 21211);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -794,10 +799,7 @@ async fn replies_outside_whatsapps_day_are_refused_until_the_customer_writes_aga
     );
     let (status, m) = reply(&s, &ticket, "Resposta", None).await;
     assert_eq!(status, 201);
-    wait_until("the message to fail", || async {
-        message(&s, &m["id"]).await["delivery_status"] == "failed"
-    })
-    .await;
+    until_failed(&s, &m).await;
 
     // A day later: neither a new reply nor the failed one's re-send goes out.
     let sql = s.app.sql().await;

@@ -228,7 +228,13 @@ async fn set_status(p: &Ports, ticket: &Ticket, to: TicketStatus) -> Ticket {
         .unwrap()
 }
 
-async fn reply(p: &Ports, t: &Tenant, ticket: TicketId, key: Option<&str>) -> OutboundOutcome {
+/// The admin's reply on `ticket`, as the store answers it.
+async fn try_reply(
+    p: &Ports,
+    t: &Tenant,
+    ticket: TicketId,
+    key: Option<&str>,
+) -> Result<OutboundOutcome, MessagingError> {
     p.messages
         .record_outbound(
             Scope::Company(t.company),
@@ -240,7 +246,10 @@ async fn reply(p: &Ports, t: &Tenant, ticket: TicketId, key: Option<&str>) -> Ou
             },
         )
         .await
-        .unwrap()
+}
+
+async fn reply(p: &Ports, t: &Tenant, ticket: TicketId, key: Option<&str>) -> OutboundOutcome {
+    try_reply(p, t, ticket, key).await.unwrap()
 }
 
 /// The ticket as the store has it now.
@@ -411,18 +420,7 @@ pub async fn whatsapp_replies_wait_for_the_customer_and_sms_does_not(p: Ports) {
         .unwrap();
     assert_eq!(whatsapp.window_closes_at, None);
     let sends_before = live_jobs(&p, JobKind::Send).await;
-    let refused = p
-        .messages
-        .record_outbound(
-            Scope::Company(t.company),
-            &NewOutbound {
-                ticket_id: whatsapp.id,
-                author_id: Some(t.admin.id),
-                content: "Olá!".into(),
-                idempotency_key: None,
-            },
-        )
-        .await;
+    let refused = try_reply(&p, &t, whatsapp.id, None).await;
     assert!(
         matches!(
             refused,
@@ -502,18 +500,7 @@ pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket
     assert_eq!(other.first_response_at, None);
 
     let closed = set_status(&p, &after, TicketStatus::Closed).await;
-    let refused = p
-        .messages
-        .record_outbound(
-            Scope::Company(t.company),
-            &NewOutbound {
-                ticket_id: closed.id,
-                author_id: Some(t.admin.id),
-                content: "Olá?".into(),
-                idempotency_key: None,
-            },
-        )
-        .await;
+    let refused = try_reply(&p, &t, closed.id, None).await;
     assert!(
         matches!(refused, Err(MessagingError::TicketClosed)),
         "{refused:?}"
