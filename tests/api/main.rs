@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod integrations;
 mod isolation;
+mod media;
 mod messages;
 mod security;
 mod tickets;

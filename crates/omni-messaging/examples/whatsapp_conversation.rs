@@ -17,8 +17,9 @@ use async_trait::async_trait;
 use omni_core::{DisplayName, EventLog, Scope};
 use omni_identity::{Email, PasswordHash, Principal, UserRepository};
 use omni_messaging::{
-    ChannelSender, DeliveryStatus, InboundOutcome, JobHandler, JobKind, JobQueue, MessagingService,
-    OutboundRequest, SendError, Sent, SignedWebhook, TriageEngines, TriageJob,
+    ChannelSender, DeliveryStatus, InboundOutcome, JobHandler, JobKind, JobQueue, MediaBody,
+    MediaError, MediaFetcher, MediaRequest, MessagingService, OutboundRequest, SendError, Sent,
+    SignedWebhook, TriageEngines, TriageJob,
 };
 use omni_store_memory::MemoryStore;
 use omni_tenancy::{
@@ -58,6 +59,17 @@ impl ChannelSender for PrintingChannel {
         _: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Sent>, SendError> {
         Ok(Vec::new())
+    }
+}
+
+/// No provider keeps files here: every attachment is gone. An embedder uses
+/// `omni_twilio::TwilioClient` here too.
+struct NoMedia;
+
+#[async_trait]
+impl MediaFetcher for NoMedia {
+    async fn fetch(&self, _: &MediaRequest) -> Result<MediaBody, MediaError> {
+        Err(MediaError::Gone)
     }
 }
 
@@ -200,6 +212,7 @@ async fn main() -> Result<(), Error> {
         Arc::new(store.clone()),
         integrations.clone(),
         Arc::new(PrintingChannel),
+        Arc::new(NoMedia),
         Arc::new(TwilioSignatures),
         PUBLIC_WEBHOOK.into(),
     );

@@ -31,6 +31,16 @@ pub enum MessagingError {
     /// A webhook the provider did not send (or for no enabled integration).
     #[error("webhook refused: {0}")]
     Refused(#[from] crate::WebhookRefusal),
+    /// The message has no attachment with that number.
+    #[error("the message has no attachment {0}")]
+    NoSuchMedia(usize),
+    /// The attachment could not be served.
+    #[error(transparent)]
+    Media(#[from] crate::MediaError),
+    /// The company has no enabled integration on the message's channel (to send through,
+    /// or whose credentials fetch its attachments).
+    #[error("the company has no enabled {0} integration")]
+    NoChannel(&'static str),
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),

@@ -5,7 +5,7 @@
 //! whatever Twilio redelivers), an agent answers (stored `queued` and sent by a durable
 //! job), a delivery report moves a message's status forward only, a failed message is sent
 //! again. The ports are [`MessageStore`] (which writes each change with its events and jobs
-//! in one transaction), [`ChannelSender`] and [`WebhookVerifier`] (Twilio in production).
+//! in one transaction), [`ChannelSender`], [`WebhookVerifier`] and [`MediaFetcher`] (Twilio in production).
 #![warn(missing_docs)]
 
 mod content;
@@ -14,6 +14,7 @@ mod error;
 pub mod events;
 mod idempotency;
 mod jobs;
+mod media;
 mod message;
 mod message_rules;
 mod ports;
@@ -28,6 +29,9 @@ pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 #[cfg(any(test, feature = "mock"))]
 pub use jobs::MockJobQueue;
 pub use jobs::{ClaimedJob, InvalidJob, Job, JobCount, JobHandler, JobKind, JobQueue, QueueError};
+#[cfg(any(test, feature = "mock"))]
+pub use media::MockMediaFetcher;
+pub use media::{MediaBody, MediaError, MediaFetcher, MediaLink, MediaRequest, MediaStream};
 pub use message::{
     Delivery, EARLY_REPORT_KEPT_FOR, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome,
     StatusReport, TicketMessage, TriageRecorded,

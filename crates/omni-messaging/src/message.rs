@@ -3,20 +3,21 @@ use omni_core::{CompanyId, IntegrationId, MessageId, PhoneNumber, TicketId, User
 use omni_ticketing::{Channel, Ticket};
 use serde::{Deserialize, Serialize};
 
-use crate::DeliveryStatus;
+use crate::{DeliveryStatus, MediaLink};
 
-/// An attachment.
+/// An attachment, as Omni keeps it: where the file is and what it is. Agents never see
+/// `url` (the provider's, behind its credentials): a message's JSON names each attachment
+/// by [`TicketMessage::media_url`] instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Media {
-    /// Where it is kept.
+    /// Where the provider keeps it.
     pub url: String,
     /// Its MIME type.
     pub content_type: Option<String>,
 }
 
-/// A message of a ticket, either way.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A message of a ticket, either way. Its JSON lists the attachments as [`MediaLink`]s.
+#[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketMessage {
     /// The message's id.
@@ -41,12 +42,75 @@ pub struct TicketMessage {
     pub error_code: Option<i32>,
     /// Twilio's error message, when it failed.
     pub error_message: Option<String>,
-    /// Attachments.
+    /// Attachments, each shown as Omni's URL for it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<MediaLink>))]
     pub media: Vec<Media>,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+impl TicketMessage {
+    /// Omni's URL for the message's attachment number `n` (from 0):
+    /// `/ticket-messages/{id}/media/{n}`, the route that fetches it from the provider.
+    pub fn media_url(id: MessageId, n: usize) -> String {
+        format!("/ticket-messages/{id}/media/{n}")
+    }
+
+    /// The attachments as agents see them.
+    pub fn media_links(&self) -> Vec<MediaLink> {
+        self.media
+            .iter()
+            .enumerate()
+            .map(|(n, m)| MediaLink {
+                content_type: m.content_type.clone(),
+                url: Self::media_url(self.id, n),
+            })
+            .collect()
+    }
+}
+
+/// The JSON of a message: its fields, with the attachments' links in place of where the
+/// provider keeps them (which needs the account's credentials and must not leak).
+#[derive(Serialize)]
+struct MessageJson<'a> {
+    id: MessageId,
+    ticket_id: TicketId,
+    company_id: CompanyId,
+    content: &'a str,
+    from_customer: bool,
+    whatsapp_number: &'a PhoneNumber,
+    whatsapp_message_id: Option<&'a str>,
+    author_id: Option<UserId>,
+    delivery_status: DeliveryStatus,
+    error_code: Option<i32>,
+    error_message: Option<&'a str>,
+    media: Vec<MediaLink>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl Serialize for TicketMessage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        MessageJson {
+            id: self.id,
+            ticket_id: self.ticket_id,
+            company_id: self.company_id,
+            content: &self.content,
+            from_customer: self.from_customer,
+            whatsapp_number: &self.whatsapp_number,
+            whatsapp_message_id: self.whatsapp_message_id.as_deref(),
+            author_id: self.author_id,
+            delivery_status: self.delivery_status,
+            error_code: self.error_code,
+            error_message: self.error_message.as_deref(),
+            media: self.media_links(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A customer's message, routed to its company.

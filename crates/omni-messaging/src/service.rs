@@ -6,8 +6,9 @@ use omni_tenancy::{Integration, IntegrationService, TenancyError};
 use omni_ticketing::Channel;
 
 use crate::{
-    ChannelSender, IdempotencyKey, MessageContent, MessageStore, MessagingError, NewOutbound,
-    OutboundOutcome, OutboundRequest, SendError, SendStart, TicketMessage, WebhookVerifier,
+    ChannelSender, IdempotencyKey, MediaBody, MediaFetcher, MediaRequest, MessageContent,
+    MessageStore, MessagingError, NewOutbound, OutboundOutcome, OutboundRequest, SendError,
+    SendStart, TicketMessage, WebhookVerifier,
 };
 
 /// Why a send job did not finish: it should run again later.
@@ -21,6 +22,7 @@ pub struct MessagingService {
     pub(crate) store: Arc<dyn MessageStore>,
     pub(crate) integrations: IntegrationService,
     sender: Arc<dyn ChannelSender>,
+    media: Arc<dyn MediaFetcher>,
     pub(crate) webhooks: Arc<dyn WebhookVerifier>,
     status_callback_url: String,
 }
@@ -34,13 +36,14 @@ pub(crate) fn tenancy(e: TenancyError) -> MessagingError {
 }
 
 impl MessagingService {
-    /// The use cases; `sender` sends through the provider and `webhooks` checks the
-    /// provider's signatures; `status_callback_url` is where the provider reports delivery
-    /// (the public URL of the webhook route).
+    /// The use cases; `sender` sends through the provider, `media` fetches attachments
+    /// from it and `webhooks` checks its signatures; `status_callback_url` is where the
+    /// provider reports delivery (the public URL of the webhook route).
     pub fn new(
         store: Arc<dyn MessageStore>,
         integrations: IntegrationService,
         sender: Arc<dyn ChannelSender>,
+        media: Arc<dyn MediaFetcher>,
         webhooks: Arc<dyn WebhookVerifier>,
         status_callback_url: String,
     ) -> Self {
@@ -48,6 +51,7 @@ impl MessagingService {
             store,
             integrations,
             sender,
+            media,
             webhooks,
             status_callback_url,
         }
@@ -121,6 +125,44 @@ impl MessagingService {
             .list(caller.scope(), ticket, page)
             .await?
             .ok_or(MessagingError::NotFound)
+    }
+
+    /// Attachment `n` (from 0) of a message the caller may see, fetched from the provider
+    /// with the credentials of the integration that received it (or the company's
+    /// integration on the same channel, if that one is gone).
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, message_id = %id, n))]
+    pub async fn media(
+        &self,
+        caller: &Principal,
+        id: MessageId,
+        n: usize,
+    ) -> Result<MediaBody, MessagingError> {
+        let message = self.get(caller, id).await?;
+        let Some(media) = message.media.get(n) else {
+            return Err(MessagingError::NoSuchMedia(n));
+        };
+        let delivery = self
+            .store
+            .delivery(id)
+            .await?
+            .ok_or(MessagingError::NotFound)?;
+        let integration = self
+            .channel(
+                message.company_id,
+                delivery.integration_id,
+                delivery.channel,
+            )
+            .await?
+            .ok_or(MessagingError::NoChannel(delivery.channel.as_str()))?;
+        let secrets = self.integrations.secrets(&integration).map_err(tenancy)?;
+        Ok(self
+            .media
+            .fetch(&MediaRequest {
+                integration,
+                secrets,
+                url: media.url.clone(),
+            })
+            .await?)
     }
 
     /// The send job: hands a queued message to the provider. A refusal is recorded on the

@@ -15,8 +15,9 @@ use omni_ticketing::Channel;
 
 use super::*;
 use crate::{
-    CustomerMessage, Delivery, DeliveryStatus, InboundOutcome, MockChannelSender, MockMessageStore,
-    MockWebhookVerifier, ProviderStatus, SendStart, Sent, SignedWebhook, WebhookRefusal,
+    CustomerMessage, Delivery, DeliveryStatus, InboundOutcome, MockChannelSender, MockMediaFetcher,
+    MockMessageStore, MockWebhookVerifier, ProviderStatus, SendStart, Sent, SignedWebhook,
+    WebhookRefusal,
 };
 
 const A: CompanyId = CompanyId::new(1);
@@ -85,6 +86,7 @@ struct Ports {
     store: MockMessageStore,
     repo: MockIntegrationRepository,
     sender: MockChannelSender,
+    media: MockMediaFetcher,
     webhooks: MockWebhookVerifier,
 }
 
@@ -106,6 +108,7 @@ impl Ports {
             Arc::new(self.store),
             integrations,
             Arc::new(self.sender),
+            Arc::new(self.media),
             Arc::new(self.webhooks),
             CALLBACK.into(),
         )

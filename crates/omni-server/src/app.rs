@@ -338,11 +338,17 @@ async fn response_headers(
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     let headers = res.headers_mut();
+    // A route with a stricter policy of its own (a customer's file, sandboxed) keeps it.
+    if !headers.contains_key(actix_web::http::header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
+    }
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "no-referrer"),
-        ("content-security-policy", csp),
         ("cross-origin-resource-policy", "same-origin"),
     ] {
         headers.insert(

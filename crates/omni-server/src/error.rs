@@ -6,7 +6,7 @@ use actix_web::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE
 use actix_web::{HttpResponse, ResponseError};
 use omni_core::FieldError;
 use omni_identity::IdentityError;
-use omni_messaging::MessagingError;
+use omni_messaging::{MediaError, MessagingError};
 use omni_store_postgres::StoreError;
 use omni_tenancy::TenancyError;
 use omni_ticketing::TicketingError;
@@ -47,6 +47,13 @@ pub enum ApiError {
     /// No such resource, or not the caller's to see.
     #[error("not found")]
     NotFound,
+    /// A 404 that says which part is missing (an attachment of a message that exists).
+    #[error("{0}")]
+    NotFoundBecause(String),
+    /// A provider Omni fetched from on the caller's behalf failed or sent what Omni does
+    /// not pass on (an attachment over the size limit).
+    #[error("{0}")]
+    BadGateway(String),
     /// The route exists but not with this method; it answers these (the `Allow` header,
     /// e.g. `GET, PUT`).
     #[error("this route answers {0} only")]
@@ -108,7 +115,10 @@ impl ApiError {
                 "urn:omni:problem:window-closed",
                 "Outside the customer-service window",
             ),
-            ApiError::NotFound => ("urn:omni:problem:not-found", "Not found"),
+            ApiError::NotFound | ApiError::NotFoundBecause(_) => {
+                ("urn:omni:problem:not-found", "Not found")
+            }
+            ApiError::BadGateway(_) => ("urn:omni:problem:bad-gateway", "Bad gateway"),
             ApiError::MethodNotAllowed(_) => {
                 ("urn:omni:problem:method-not-allowed", "Method not allowed")
             }
@@ -147,7 +157,8 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_)
             | ApiError::ConflictWith(..)
             | ApiError::ReplyWindowClosed { .. } => StatusCode::CONFLICT,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NotFoundBecause(_) => StatusCode::NOT_FOUND,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -282,6 +293,11 @@ impl From<MessagingError> for ApiError {
             MessagingError::Refused(_) => {
                 ApiError::Forbidden("the webhook signature is not valid".into())
             }
+            MessagingError::NoSuchMedia(_) | MessagingError::Media(MediaError::Gone) => {
+                ApiError::NotFoundBecause(e.to_string())
+            }
+            MessagingError::Media(_) => ApiError::BadGateway(e.to_string()),
+            MessagingError::NoChannel(_) => ApiError::Conflict(e.to_string()),
             MessagingError::Validation(errors) => ApiError::Validation(errors),
             MessagingError::Unavailable(cause) => ApiError::Unavailable(cause),
             MessagingError::Unknown(cause) => ApiError::Internal(cause.to_string()),

@@ -61,6 +61,7 @@ use crate::routes;
         routes::ticket_messages::reply,
         routes::ticket_messages::get,
         routes::ticket_messages::resend,
+        routes::ticket_messages::media,
         routes::webhook::webhook,
     ),
     // Parameters refer to these, and utoipa collects only what bodies refer to.

@@ -84,7 +84,8 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("cannot build the outbound client: {e}"))?;
         let vera_client = VeraClient::new(guarded);
         let twilio = TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?
-            .with_messaging_base(&config.twilio_messaging_base_url);
+            .with_messaging_base(&config.twilio_messaging_base_url)
+            .with_media_limit(config.twilio_media_max_bytes);
         let verifier = Arc::new(VerifierByProvider::new(
             Arc::new(twilio.clone()),
             Arc::new(vera_client.clone()),
@@ -95,10 +96,12 @@ impl AppState {
             verifier,
         );
         let message_store = Arc::new(PgMessageStore::new(db.clone()));
+        let twilio = Arc::new(twilio);
         let messaging = MessagingService::new(
             message_store.clone(),
             integrations.clone(),
-            Arc::new(twilio),
+            twilio.clone(),
+            twilio,
             Arc::new(TwilioSignatures),
             format!("{}/ticket-messages/webhook", config.http.public_base_url),
         );

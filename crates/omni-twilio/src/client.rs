@@ -10,9 +10,17 @@ use crate::error::ErrorBody;
 #[derive(Debug, Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
-    base_url: String,
+    /// Attachments: no redirect followed on its own (the next hop must not get the
+    /// account's credentials), no total timeout (a large file takes its time), a read
+    /// timeout instead.
+    pub(crate) media_http: reqwest::Client,
+    pub(crate) base_url: String,
     messaging_base_url: String,
+    pub(crate) media_max_bytes: u64,
 }
+
+/// The largest attachment Omni passes on by default: WhatsApp's limit for documents.
+pub const DEFAULT_MEDIA_MAX_BYTES: u64 = 100 * 1024 * 1024;
 
 /// Whether a Twilio account may send from a number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +113,26 @@ impl TwilioClient {
             .user_agent(concat!("omni/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| TwilioError::Network(e.to_string()))?;
+        let media_http = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .read_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("omni/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TwilioError::Network(e.to_string()))?;
         Ok(Self {
             http,
+            media_http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             messaging_base_url: "https://messaging.twilio.com".to_owned(),
+            media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
         })
+    }
+
+    /// The largest attachment passed on to agents, in bytes.
+    pub fn with_media_limit(mut self, max_bytes: u64) -> Self {
+        self.media_max_bytes = max_bytes;
+        self
     }
 
     /// The Messaging API's base (`https://messaging.twilio.com`, or a fake in tests).

@@ -1,8 +1,8 @@
 //! Twilio adapter for Omni.
 //!
 //! A REST client for Twilio's API (reqwest, Basic auth with the account SID and auth
-//! token) that checks credentials and number ownership and sends messages (the messaging
-//! crate's `ChannelSender`); readers of the forms Twilio posts (inbound messages, status
+//! token) that checks credentials and number ownership, sends messages (the messaging
+//! crate's `ChannelSender`) and fetches customers' attachments (its `MediaFetcher`); readers of the forms Twilio posts (inbound messages, status
 //! callbacks); and the webhook signature check (`TwilioSignatures`, the messaging crate's
 //! `WebhookVerifier`), agreeing with Twilio's own helper library.
 #![warn(missing_docs)]
@@ -10,13 +10,17 @@
 mod client;
 mod error;
 mod error_codes;
+mod media;
 mod sender;
 mod signature;
 mod verifier;
 mod webhook;
 mod webhook_port;
 
-pub use client::{Account, MessageRecord, NumberOwnership, SendRequest, SentMessage, TwilioClient};
+pub use client::{
+    Account, DEFAULT_MEDIA_MAX_BYTES, MessageRecord, NumberOwnership, SendRequest, SentMessage,
+    TwilioClient,
+};
 pub use error::TwilioError;
 pub use error_codes::describe as describe_error_code;
 pub use signature::{

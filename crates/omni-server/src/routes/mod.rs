@@ -90,6 +90,7 @@ routes! {
     "/ticket-messages" => { get => ticket_messages::list, post => ticket_messages::reply },
     "/ticket-messages/{id}" => { get => ticket_messages::get },
     "/ticket-messages/{id}/send" => { post => ticket_messages::resend },
+    "/ticket-messages/{id}/media/{n}" => { get => ticket_messages::media },
     "/tickets" => { get => tickets::list, post => tickets::create },
     "/tickets/{id}" => { get => tickets::get, put => tickets::update, delete => tickets::delete },
     "/companies" => { get => companies::list, post => companies::create },

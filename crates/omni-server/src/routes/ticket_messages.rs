@@ -1,5 +1,7 @@
 //! `/ticket-messages`: a ticket's messages and agents' answers.
 
+use actix_web::body::SizedStream;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{MessageId, TicketId};
@@ -142,4 +144,67 @@ pub async fn resend(
         .resend(&caller.0, MessageId::new(*id))
         .await?;
     Ok(HttpResponse::Accepted().json(message))
+}
+
+/// Types a browser may show in place: anything else (HTML, SVG, scripts) is offered as a
+/// download, so a customer's file never runs as a page of Omni's origin.
+fn shown_inline(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    (essence.starts_with("image/") && essence != "image/svg+xml")
+        || essence.starts_with("audio/")
+        || essence.starts_with("video/")
+        || essence == "application/pdf"
+}
+
+/// An attachment of a message (a customer's photo, voice note or document), streamed from
+/// the provider with the integration's credentials as it arrives.
+#[utoipa::path(get, path = "/ticket-messages/{id}/media/{n}", tag = "messages", security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "The message's id"),
+        ("n" = u32, Path, minimum = 0, maximum = 9, description = "The attachment's number in the message's `media`, from 0"),
+    ),
+    responses(
+        (status = 200, description = "The file, with the provider's `Content-Type` and `Content-Length`",
+            content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No such message, or no such attachment, or the provider no longer has it"),
+        (status = 409, description = "The company has no enabled integration to fetch it with"),
+        (status = 502, description = "The provider did not serve it, or it is larger than `OMNI_TWILIO__MEDIA_MAX_BYTES`"),
+    ))]
+pub async fn media(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(i64, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, n) = path.into_inner();
+    let media = state
+        .messaging
+        .media(&caller.0, MessageId::new(id), n as usize)
+        .await?;
+    let content_type = media
+        .content_type
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let inline = content_type.to_str().is_ok_and(shown_inline);
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            if inline { "inline" } else { "attachment" },
+        ))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; sandbox",
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"));
+    Ok(match media.content_length {
+        Some(length) => response.body(SizedStream::new(length, media.body)),
+        None => response.streaming(media.body),
+    })
 }

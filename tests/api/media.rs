@@ -1,0 +1,330 @@
+//! WhatsApp media: a customer's attachments reach agents through Omni, never through
+//! Twilio's URLs, with wiremock standing in for Twilio's API and its CDN.
+
+use reqwest::Method;
+use serde_json::Value;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::messages::{Setup, customer, inbound, post_webhook, setup_configured, ticket_of};
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const PHOTO: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes all the same";
+
+/// Where Twilio keeps attachment `media` of message `message`.
+fn media_path(message: &str, media: &str) -> String {
+    format!("/2010-04-01/Accounts/{SID}/Messages/{message}/Media/{media}")
+}
+
+/// A customer's WhatsApp message with attachments (`url`, `content type`) and no text.
+fn with_media(who: &str, sid: &str, media: &[(String, &str)]) -> Vec<(String, String)> {
+    let mut form: Vec<(String, String)> = inbound(who, "", sid)
+        .into_iter()
+        .filter(|(k, _)| k != "NumMedia")
+        .collect();
+    form.push(("NumMedia".into(), media.len().to_string()));
+    for (i, (url, content_type)) in media.iter().enumerate() {
+        form.push((format!("MediaUrl{i}"), url.clone()));
+        form.push((format!("MediaContentType{i}"), (*content_type).to_owned()));
+    }
+    form
+}
+
+/// The only message of `who`'s ticket.
+async fn the_message(s: &Setup, who: &str) -> Value {
+    let ticket = ticket_of(s, who).await;
+    let (_, page) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/ticket-messages?ticket_id={}", ticket["id"]),
+            None,
+            &s.admin.token,
+        )
+        .await;
+    page["data"][0].clone()
+}
+
+/// `GET` of an Omni path with a bearer token.
+async fn fetch(s: &Setup, path: &str, token: &str) -> reqwest::Response {
+    s.app
+        .client
+        .get(format!("{}{path}", s.app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Twilio's answer to a media request: a redirect to its CDN, which serves the file only
+/// to a request without the account's credentials (as a presigned CDN URL would).
+async fn twilio_serves(s: &Setup, message: &str, media: &str, content_type: &str, bytes: &[u8]) {
+    let basic = format!(
+        "Basic {}",
+        base64_of(&format!("{SID}:{}", s.token)) // the integration's credentials
+    );
+    Mock::given(method("GET"))
+        .and(path(media_path(message, media)))
+        .and(header("authorization", basic.as_str()))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("/cdn/{media}?Expires=1&Signature=x")),
+        )
+        .mount(&s.twilio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/cdn/{media}")))
+        .and(|r: &wiremock::Request| !r.headers.contains_key("authorization"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", content_type)
+                .set_body_bytes(bytes.to_vec()),
+        )
+        .mount(&s.twilio)
+        .await;
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[tokio::test]
+async fn a_customers_photo_reaches_the_agent_through_omni_and_nothing_else_is_fetched() {
+    let s = setup_configured(false, |f| f).await;
+    let who = customer();
+    let sid = "MM00000000000000000000000000000a01";
+    let photo = format!(
+        "{}{}",
+        s.twilio.uri(),
+        media_path(sid, "ME0000000000000000000000000000a001")
+    );
+    let elsewhere = "https://files.example.net/ME0000000000000000000000000000a002".to_owned();
+    let other_account = format!(
+        "{}/2010-04-01/Accounts/AC9999999999999999999999999999999f/Messages/{sid}/Media/ME0000000000000000000000000000a003",
+        s.twilio.uri()
+    );
+    twilio_serves(
+        &s,
+        sid,
+        "ME0000000000000000000000000000a001",
+        "image/jpeg",
+        PHOTO,
+    )
+    .await;
+    let form = with_media(
+        &who,
+        sid,
+        &[
+            (photo, "image/jpeg"),
+            (elsewhere, "image/png"),
+            (other_account, "application/pdf"),
+        ],
+    );
+    assert_eq!(post_webhook(&s, &form, None).await.status(), 200);
+
+    // A message of media alone is a message; its JSON names Omni's URLs, never Twilio's.
+    let message = the_message(&s, &who).await;
+    let id = message["id"].as_i64().unwrap();
+    assert_eq!(message["content"], "");
+    assert_eq!(
+        message["media"],
+        serde_json::json!([
+            {"content_type": "image/jpeg", "url": format!("/ticket-messages/{id}/media/0")},
+            {"content_type": "image/png", "url": format!("/ticket-messages/{id}/media/1")},
+            {"content_type": "application/pdf", "url": format!("/ticket-messages/{id}/media/2")},
+        ])
+    );
+    let (_, single) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/ticket-messages/{id}"),
+            None,
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(single["media"], message["media"]);
+    let payloads: Vec<String> = s
+        .app
+        .sql()
+        .await
+        .query(
+            "SELECT payload::text FROM events WHERE type = 'message.created'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(payloads.len(), 1);
+    for leaked in ["files.example.net", s.twilio.uri().as_str(), "/Accounts/"] {
+        assert!(!payloads[0].contains(leaked), "{leaked} in {}", payloads[0]);
+        assert!(
+            !message.to_string().contains(leaked),
+            "{leaked} in {message}"
+        );
+    }
+
+    // The photo, through Twilio's redirect, with its type and size.
+    let res = fetch(
+        &s,
+        &format!("/ticket-messages/{id}/media/0"),
+        &s.admin.token,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        res.headers()["content-length"],
+        PHOTO.len().to_string().as_str()
+    );
+    assert_eq!(res.headers()["content-disposition"], "inline");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PHOTO);
+    // An agent of the company sees it too.
+    let agent = s.app.add_user(&s.admin, "agent").await;
+    assert_eq!(
+        fetch(&s, &format!("/ticket-messages/{id}/media/0"), &agent.token)
+            .await
+            .status(),
+        200
+    );
+
+    // Another host, another account: refused without asking anyone.
+    let before = s.twilio.received_requests().await.unwrap().len();
+    for n in [1, 2] {
+        let res = fetch(
+            &s,
+            &format!("/ticket-messages/{id}/media/{n}"),
+            &s.admin.token,
+        )
+        .await;
+        assert_eq!(res.status(), 502);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let problem: Value = res.json().await.unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("does not fetch"),
+            "{problem}"
+        );
+    }
+    assert_eq!(s.twilio.received_requests().await.unwrap().len(), before);
+
+    // No such attachment; another company; no token.
+    let res = fetch(
+        &s,
+        &format!("/ticket-messages/{id}/media/3"),
+        &s.admin.token,
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["detail"], "the message has no attachment 3");
+    let stranger = s.app.register().await;
+    assert_eq!(
+        fetch(
+            &s,
+            &format!("/ticket-messages/{id}/media/0"),
+            &stranger.token
+        )
+        .await
+        .status(),
+        404
+    );
+    let res = s
+        .app
+        .client
+        .get(format!("{}/ticket-messages/{id}/media/0", s.app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        fetch(
+            &s,
+            &format!("/ticket-messages/{id}/media/x"),
+            &s.admin.token
+        )
+        .await
+        .status()
+        .as_u16()
+            / 100,
+        4
+    );
+}
+
+#[tokio::test]
+async fn an_attachment_twilio_lost_or_too_large_is_a_clear_error() {
+    let s = setup_configured(false, |f| f.merge(("twilio.media_max_bytes", 16))).await;
+    let who = customer();
+    let sid = "MM00000000000000000000000000000b01";
+    let big = "ME0000000000000000000000000000b001";
+    let lost = "ME0000000000000000000000000000b002";
+    let script = "ME0000000000000000000000000000b003";
+    twilio_serves(&s, sid, big, "video/mp4", &[0u8; 17]).await;
+    twilio_serves(&s, sid, script, "text/html", b"<b>x</b>").await;
+    Mock::given(method("GET"))
+        .and(path(media_path(sid, lost)))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            serde_json::json!({"code": 20404, "message": "The requested resource was not found", "status": 404}),
+        ))
+        .mount(&s.twilio)
+        .await;
+    let url = |m: &str| format!("{}{}", s.twilio.uri(), media_path(sid, m));
+    let form = with_media(
+        &who,
+        sid,
+        &[
+            (url(big), "video/mp4"),
+            (url(lost), "audio/ogg"),
+            (url(script), "text/html"),
+        ],
+    );
+    assert_eq!(post_webhook(&s, &form, None).await.status(), 200);
+    let id = the_message(&s, &who).await["id"].as_i64().unwrap();
+
+    let res = fetch(
+        &s,
+        &format!("/ticket-messages/{id}/media/0"),
+        &s.admin.token,
+    )
+    .await;
+    assert_eq!(res.status(), 502);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(
+        problem["detail"],
+        "the attachment is larger than the 16-byte limit"
+    );
+
+    let res = fetch(
+        &s,
+        &format!("/ticket-messages/{id}/media/1"),
+        &s.admin.token,
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(
+        problem["detail"],
+        "the provider no longer has this attachment"
+    );
+
+    // Under the limit, but a page: offered as a download, never run on Omni's origin.
+    let res = fetch(
+        &s,
+        &format!("/ticket-messages/{id}/media/2"),
+        &s.admin.token,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-disposition"], "attachment");
+    assert_eq!(
+        res.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'; sandbox"
+    );
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"<b>x</b>");
+}
