@@ -16,6 +16,7 @@ mod isolation;
 mod media;
 mod messages;
 mod security;
+mod templates;
 mod tickets;
 mod users;
 mod ws;

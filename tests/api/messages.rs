@@ -47,7 +47,8 @@ pub(crate) async fn setup_configured(
     let base = twilio.uri();
     let app = spawn_app_on(db, &url, move |f| {
         customize(
-            f.merge(("twilio.api_base_url", base))
+            f.merge(("twilio.api_base_url", base.clone()))
+                .merge(("twilio.content_base_url", base))
                 .merge(("worker.enabled", worker)),
         )
     })
@@ -156,7 +157,7 @@ pub(crate) fn customer() -> String {
     format!("+55119{n:08}")
 }
 
-async fn wait_until<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -504,7 +505,7 @@ async fn reply(s: &Setup, ticket: &Value, content: &str, key: Option<&str>) -> (
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
-async fn message(s: &Setup, id: &Value) -> Value {
+pub(crate) async fn message(s: &Setup, id: &Value) -> Value {
     s.app
         .call(
             Method::GET,
@@ -516,7 +517,7 @@ async fn message(s: &Setup, id: &Value) -> Value {
         .1
 }
 
-async fn messages_api(twilio: &MockServer, status: u16, body: Value) {
+pub(crate) async fn messages_api(twilio: &MockServer, status: u16, body: Value) {
     Mock::given(method("POST"))
         .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
         .respond_with(ResponseTemplate::new(status).set_body_json(body))
@@ -545,7 +546,7 @@ async fn until_failed(s: &Setup, m: &Value) {
     .await;
 }
 
-async fn sends(twilio: &MockServer) -> Vec<wiremock::Request> {
+pub(crate) async fn sends(twilio: &MockServer) -> Vec<wiremock::Request> {
     twilio
         .received_requests()
         .await

@@ -19,11 +19,11 @@ use omni_identity::{Email, PasswordHash, Principal, UserRepository};
 use omni_messaging::{
     ChannelSender, DeliveryStatus, InboundOutcome, JobHandler, JobKind, JobQueue, MediaBody,
     MediaError, MediaFetcher, MediaRequest, MessagingService, OutboundRequest, SendError, Sent,
-    SignedWebhook, TriageEngines, TriageJob,
+    SignedWebhook, Template, TemplateCatalog, TemplateError, TriageEngines, TriageJob,
 };
 use omni_store_memory::MemoryStore;
 use omni_tenancy::{
-    CredentialVerifier, IntegrationConfig, IntegrationInput, IntegrationSecrets,
+    CredentialVerifier, Integration, IntegrationConfig, IntegrationInput, IntegrationSecrets,
     IntegrationService, IntegrationType, NumberCheck, SecretString, VeraConfig, Verification,
 };
 use omni_ticketing::{TicketRepository, Triage};
@@ -70,6 +70,21 @@ struct NoMedia;
 impl MediaFetcher for NoMedia {
     async fn fetch(&self, _: &MediaRequest) -> Result<MediaBody, MediaError> {
         Err(MediaError::Gone)
+    }
+}
+
+/// Nor does any provider list templates here. An embedder uses
+/// `omni_twilio::TwilioClient` here too.
+struct NoTemplates;
+
+#[async_trait]
+impl TemplateCatalog for NoTemplates {
+    async fn approved(
+        &self,
+        _: &Integration,
+        _: &IntegrationSecrets,
+    ) -> Result<Vec<Template>, TemplateError> {
+        Ok(Vec::new())
     }
 }
 
@@ -213,6 +228,7 @@ async fn main() -> Result<(), Error> {
         integrations.clone(),
         Arc::new(PrintingChannel),
         Arc::new(NoMedia),
+        Arc::new(NoTemplates),
         Arc::new(TwilioSignatures),
         PUBLIC_WEBHOOK.into(),
     );

@@ -37,6 +37,9 @@ pub enum MessagingError {
     /// The attachment could not be served.
     #[error(transparent)]
     Media(#[from] crate::MediaError),
+    /// The provider's template catalog could not be read.
+    #[error(transparent)]
+    Templates(crate::TemplateError),
     /// The company has no enabled integration on the message's channel (to send through,
     /// or whose credentials fetch its attachments).
     #[error("the company has no enabled {0} integration")]

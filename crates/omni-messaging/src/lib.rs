@@ -19,6 +19,8 @@ mod message;
 mod message_rules;
 mod ports;
 mod service;
+mod template;
+mod template_replies;
 mod triage_job;
 mod webhook;
 
@@ -42,6 +44,10 @@ pub use ports::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockChannelSender, MockMessageStore, MockTriageEngines};
 pub use service::{DeliverError, MessagingService};
+#[cfg(any(test, feature = "mock"))]
+pub use template::MockTemplateCatalog;
+pub use template::{MAX_VARIABLE_CHARS, Template, TemplateCatalog, TemplateError, TemplateMessage};
+pub use template_replies::TEMPLATES_KEPT_FOR;
 pub use triage_job::TriageJob;
 #[cfg(any(test, feature = "mock"))]
 pub use webhook::MockWebhookVerifier;

@@ -1,9 +1,9 @@
 use chrono::{DateTime, Utc};
 use omni_core::{CompanyId, IntegrationId, MessageId, PhoneNumber, TicketId, UserId};
-use omni_ticketing::{Channel, Ticket};
+use omni_ticketing::{Channel, ReplyRefused, Ticket};
 use serde::{Deserialize, Serialize};
 
-use crate::{DeliveryStatus, MediaLink};
+use crate::{DeliveryStatus, MediaLink, TemplateMessage};
 
 /// An attachment, as Omni keeps it: where the file is and what it is. Agents never see
 /// `url` (the provider's, behind its credentials): a message's JSON names each attachment
@@ -45,6 +45,9 @@ pub struct TicketMessage {
     /// Attachments, each shown as Omni's URL for it.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<MediaLink>))]
     pub media: Vec<Media>,
+    /// The approved template it sends, if it is one (`content` is then the template's
+    /// text as the customer reads it).
+    pub template: Option<TemplateMessage>,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -87,6 +90,7 @@ struct MessageJson<'a> {
     error_code: Option<i32>,
     error_message: Option<&'a str>,
     media: Vec<MediaLink>,
+    template: Option<&'a TemplateMessage>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -106,6 +110,7 @@ impl Serialize for TicketMessage {
             error_code: self.error_code,
             error_message: self.error_message.as_deref(),
             media: self.media_links(),
+            template: self.template.as_ref(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -168,6 +173,20 @@ pub struct NewOutbound {
     pub content: String,
     /// The request's idempotency key: a client's `Idempotency-Key`, or Omni's own.
     pub idempotency_key: Option<crate::IdempotencyKey>,
+    /// The approved template it sends (checked against the catalog), if it is one.
+    pub template: Option<TemplateMessage>,
+}
+
+impl NewOutbound {
+    /// Whether `ticket` takes this message at `now`: free text only within the channel's
+    /// customer-service window ([`Ticket::accepts_reply`]), a template whenever the ticket
+    /// takes replies ([`Ticket::accepts_template`]).
+    pub fn admitted_by(&self, ticket: &Ticket, now: DateTime<Utc>) -> Result<(), ReplyRefused> {
+        match self.template {
+            Some(_) => ticket.accepts_template(),
+            None => ticket.accepts_reply(now),
+        }
+    }
 }
 
 /// What recording triage's result did ([`crate::MessageStore::record_triage`]).

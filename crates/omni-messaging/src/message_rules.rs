@@ -1,5 +1,8 @@
 //! What may happen to a stored message, decided on the message as loaded.
 
+use chrono::{DateTime, Utc};
+use omni_ticketing::{ReplyRefused, Ticket};
+
 use crate::{DeliveryStatus, MessagingError, StatusReport, TicketMessage};
 
 impl TicketMessage {
@@ -52,6 +55,20 @@ impl TicketMessage {
             error_message: report.error_message.clone(),
             ..self.clone()
         })
+    }
+
+    /// Whether `ticket` lets this message go again at `now`: free text only within the
+    /// channel's customer-service window ([`Ticket::accepts_resend`]); an approved template
+    /// at any time, as it was written to go out after the window.
+    pub fn resend_admitted_by(
+        &self,
+        ticket: &Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<(), ReplyRefused> {
+        match self.template {
+            Some(_) => Ok(()),
+            None => ticket.accepts_resend(now),
+        }
     }
 
     /// The message queued again, for a person's explicit "send again": only one that
@@ -127,6 +144,7 @@ mod tests {
             error_code: Some(63016),
             error_message: Some("outside the window".into()),
             media: vec![],
+            template: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -134,6 +134,9 @@ pub struct OutboundRequest {
     pub body: String,
     /// Attachments' URLs.
     pub media_urls: Vec<String>,
+    /// The approved template to send in place of `body` (which is then its text as the
+    /// customer reads it), if the message is one.
+    pub template: Option<crate::TemplateMessage>,
     /// Where the provider reports delivery.
     pub status_callback: String,
 }

@@ -5,10 +5,11 @@ use omni_identity::{Principal, Role};
 use omni_tenancy::{Integration, IntegrationService, TenancyError};
 use omni_ticketing::Channel;
 
+use crate::template_replies::TemplateCache;
 use crate::{
     ChannelSender, IdempotencyKey, MediaBody, MediaFetcher, MediaRequest, MessageContent,
     MessageStore, MessagingError, NewOutbound, OutboundOutcome, OutboundRequest, SendError,
-    SendStart, TicketMessage, WebhookVerifier,
+    SendStart, TemplateCatalog, TicketMessage, WebhookVerifier,
 };
 
 /// Why a send job did not finish: it should run again later.
@@ -23,6 +24,8 @@ pub struct MessagingService {
     pub(crate) integrations: IntegrationService,
     sender: Arc<dyn ChannelSender>,
     media: Arc<dyn MediaFetcher>,
+    pub(crate) templates: Arc<dyn TemplateCatalog>,
+    pub(crate) template_cache: Arc<TemplateCache>,
     pub(crate) webhooks: Arc<dyn WebhookVerifier>,
     status_callback_url: String,
 }
@@ -37,13 +40,15 @@ pub(crate) fn tenancy(e: TenancyError) -> MessagingError {
 
 impl MessagingService {
     /// The use cases; `sender` sends through the provider, `media` fetches attachments
-    /// from it and `webhooks` checks its signatures; `status_callback_url` is where the
-    /// provider reports delivery (the public URL of the webhook route).
+    /// from it, `templates` reads its catalog of approved templates and `webhooks` checks
+    /// its signatures; `status_callback_url` is where the provider reports delivery (the
+    /// public URL of the webhook route).
     pub fn new(
         store: Arc<dyn MessageStore>,
         integrations: IntegrationService,
         sender: Arc<dyn ChannelSender>,
         media: Arc<dyn MediaFetcher>,
+        templates: Arc<dyn TemplateCatalog>,
         webhooks: Arc<dyn WebhookVerifier>,
         status_callback_url: String,
     ) -> Self {
@@ -52,6 +57,8 @@ impl MessagingService {
             integrations,
             sender,
             media,
+            templates,
+            template_cache: Arc::default(),
             webhooks,
             status_callback_url,
         }
@@ -77,6 +84,7 @@ impl MessagingService {
             author_id: Some(caller.user_id),
             content: content.as_str().to_owned(),
             idempotency_key,
+            template: None,
         };
         match self
             .store
@@ -213,6 +221,7 @@ impl MessagingService {
             whatsapp: delivery.channel == Channel::Whatsapp,
             body: message.content.clone(),
             media_urls: message.media.iter().map(|m| m.url.clone()).collect(),
+            template: message.template.clone(),
             status_callback: self.status_callback_url.clone(),
         };
         // The attempt is on record before the provider hears of it: a worker that takes

@@ -16,8 +16,8 @@ use omni_ticketing::Channel;
 use super::*;
 use crate::{
     CustomerMessage, Delivery, DeliveryStatus, InboundOutcome, MockChannelSender, MockMediaFetcher,
-    MockMessageStore, MockWebhookVerifier, ProviderStatus, SendStart, Sent, SignedWebhook,
-    WebhookRefusal,
+    MockMessageStore, MockTemplateCatalog, MockWebhookVerifier, ProviderStatus, SendStart, Sent,
+    SignedWebhook, WebhookRefusal,
 };
 
 const A: CompanyId = CompanyId::new(1);
@@ -75,6 +75,7 @@ fn message(status: DeliveryStatus, ticket: TicketId) -> TicketMessage {
         error_code: None,
         error_message: None,
         media: vec![],
+        template: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }
@@ -87,6 +88,7 @@ struct Ports {
     repo: MockIntegrationRepository,
     sender: MockChannelSender,
     media: MockMediaFetcher,
+    templates: MockTemplateCatalog,
     webhooks: MockWebhookVerifier,
 }
 
@@ -109,6 +111,7 @@ impl Ports {
             integrations,
             Arc::new(self.sender),
             Arc::new(self.media),
+            Arc::new(self.templates),
             Arc::new(self.webhooks),
             CALLBACK.into(),
         )

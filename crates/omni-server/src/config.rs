@@ -164,6 +164,7 @@ struct RawCrypto {
 struct RawTwilio {
     api_base_url: String,
     messaging_base_url: String,
+    content_base_url: String,
     media_max_bytes: u64,
 }
 
@@ -211,6 +212,7 @@ impl Default for Raw {
             twilio: RawTwilio {
                 api_base_url: "https://api.twilio.com".into(),
                 messaging_base_url: "https://messaging.twilio.com".into(),
+                content_base_url: "https://content.twilio.com".into(),
                 media_max_bytes: omni_twilio::DEFAULT_MEDIA_MAX_BYTES,
             },
             cors: RawCors {
@@ -293,6 +295,8 @@ pub struct Config {
     pub twilio_api_base_url: String,
     /// Twilio's Messaging API base URL (Messaging Services' senders).
     pub twilio_messaging_base_url: String,
+    /// Twilio's Content API base URL (the catalog of WhatsApp templates).
+    pub twilio_content_base_url: String,
     /// The largest customer attachment passed on to agents, in bytes.
     pub twilio_media_max_bytes: u64,
     /// Origins of the agent UIs allowed to call the API from a browser.
@@ -595,6 +599,8 @@ impl Config {
         let twilio_api_base_url = http_url("twilio.api_base_url", &raw.twilio.api_base_url)?;
         let twilio_messaging_base_url =
             http_url("twilio.messaging_base_url", &raw.twilio.messaging_base_url)?;
+        let twilio_content_base_url =
+            http_url("twilio.content_base_url", &raw.twilio.content_base_url)?;
         if raw.twilio.media_max_bytes == 0 {
             return Err(ConfigError(
                 "twilio.media_max_bytes must be at least 1 (bytes)".into(),
@@ -662,6 +668,7 @@ impl Config {
             crypto_previous_keys,
             twilio_api_base_url,
             twilio_messaging_base_url,
+            twilio_content_base_url,
             twilio_media_max_bytes: raw.twilio.media_max_bytes,
             cors_allowed_origins: raw.cors.allowed_origins,
             log: LogConfig {

@@ -6,7 +6,7 @@ use actix_web::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE
 use actix_web::{HttpResponse, ResponseError};
 use omni_core::FieldError;
 use omni_identity::IdentityError;
-use omni_messaging::{MediaError, MessagingError};
+use omni_messaging::{MediaError, MessagingError, TemplateError};
 use omni_store_postgres::StoreError;
 use omni_tenancy::TenancyError;
 use omni_ticketing::TicketingError;
@@ -296,7 +296,12 @@ impl From<MessagingError> for ApiError {
             MessagingError::NoSuchMedia(_) | MessagingError::Media(MediaError::Gone) => {
                 ApiError::NotFoundBecause(e.to_string())
             }
-            MessagingError::Media(_) => ApiError::BadGateway(e.to_string()),
+            MessagingError::Templates(TemplateError::Refused(_)) => {
+                ApiError::Conflict(e.to_string())
+            }
+            MessagingError::Media(_) | MessagingError::Templates(_) => {
+                ApiError::BadGateway(e.to_string())
+            }
             MessagingError::NoChannel(_) => ApiError::Conflict(e.to_string()),
             MessagingError::Validation(errors) => ApiError::Validation(errors),
             MessagingError::Unavailable(cause) => ApiError::Unavailable(cause),

@@ -52,6 +52,7 @@ use crate::routes;
         routes::integrations::update,
         routes::integrations::delete,
         routes::integrations::verify,
+        routes::integrations::templates,
         routes::tickets::list,
         routes::tickets::create,
         routes::tickets::get,

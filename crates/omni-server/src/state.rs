@@ -85,6 +85,7 @@ impl AppState {
         let vera_client = VeraClient::new(guarded);
         let twilio = TwilioClient::new(&config.twilio_api_base_url, Duration::from_secs(10))?
             .with_messaging_base(&config.twilio_messaging_base_url)
+            .with_content_base(&config.twilio_content_base_url)
             .with_media_limit(config.twilio_media_max_bytes);
         let verifier = Arc::new(VerifierByProvider::new(
             Arc::new(twilio.clone()),
@@ -100,6 +101,7 @@ impl AppState {
         let messaging = MessagingService::new(
             message_store.clone(),
             integrations.clone(),
+            twilio.clone(),
             twilio.clone(),
             twilio,
             Arc::new(TwilioSignatures),

@@ -30,7 +30,7 @@ use omni_identity::{
 use omni_messaging::{
     DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, JobKind, JobQueue, MessageContent,
     MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport,
-    TicketMessage,
+    TemplateMessage, TicketMessage,
 };
 use omni_tenancy::{
     CompanyRepository, IntegrationConfig, IntegrationRepository, IntegrationType, NewIntegration,
@@ -91,6 +91,7 @@ macro_rules! port_contract_tests {
             replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket,
             replies_at_once_keep_the_first_recorded_as_the_first_response,
             whatsapp_replies_wait_for_the_customer_and_sms_does_not,
+            a_template_goes_out_whenever_the_ticket_takes_replies,
             delivery_reports_only_move_forward,
             reports_arriving_together_apply_one_after_another,
             reports_that_come_before_the_sends_answer_apply_with_it,
@@ -243,6 +244,7 @@ async fn try_reply(
                 author_id: Some(t.admin.id),
                 content: "Já verificamos.".into(),
                 idempotency_key: key.map(|k| IdempotencyKey::from_client(k).unwrap()),
+                template: None,
             },
         )
         .await
@@ -457,6 +459,82 @@ pub async fn whatsapp_replies_wait_for_the_customer_and_sms_does_not(p: Ports) {
     created(reply(&p, &t, sms.id, None).await);
 }
 
+pub async fn a_template_goes_out_whenever_the_ticket_takes_replies(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let ticket = p
+        .tickets
+        .insert(NewTicket {
+            company_id: t.company,
+            customer_phone: phone("+5511987650001"),
+            customer_name: None,
+            channel: Channel::Whatsapp,
+            priority: Priority::Medium,
+            category: None,
+            assigned_to: None,
+        })
+        .await
+        .unwrap();
+    let template = TemplateMessage {
+        content_sid: format!("HX{}", "1".repeat(32)),
+        variables: BTreeMap::from([("1".to_owned(), "Ana".to_owned())]),
+    };
+    let with_template = |key: &str| NewOutbound {
+        ticket_id: ticket.id,
+        author_id: Some(t.admin.id),
+        content: "Olá Ana, podemos ajudar?".into(),
+        idempotency_key: Some(IdempotencyKey::from_client(key).unwrap()),
+        template: Some(template.clone()),
+    };
+    // The customer never wrote: free text waits, a template goes.
+    assert!(matches!(
+        try_reply(&p, &t, ticket.id, None).await,
+        Err(MessagingError::ReplyWindowClosed { .. })
+    ));
+    let sent = created(
+        p.messages
+            .record_outbound(Scope::Company(t.company), &with_template("t-1"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(sent.template.as_ref(), Some(&template));
+    assert_eq!(live_jobs(&p, JobKind::Send).await, 1);
+    assert_eq!(
+        p.messages
+            .find(Scope::Company(t.company), sent.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        sent,
+        "stored with its template"
+    );
+    let now = ticket_now(&p, ticket.id).await;
+    assert_eq!(now.first_response_at, Some(sent.created_at));
+    assert_eq!(now.window_closes_at, None, "a template opens no window");
+
+    // Refused for good, it may go again though the window is still closed.
+    p.messages
+        .mark_failed(sent.id, Some(63016), "outside the window")
+        .await
+        .unwrap();
+    let again = p
+        .messages
+        .requeue(Scope::Company(t.company), sent.id)
+        .await
+        .unwrap();
+    assert_eq!(again.delivery_status, DeliveryStatus::Queued);
+
+    // A closed ticket takes no template either.
+    set_status(&p, &now, TicketStatus::Closed).await;
+    let refused = p
+        .messages
+        .record_outbound(Scope::Company(t.company), &with_template("t-2"))
+        .await;
+    assert!(
+        matches!(refused, Err(MessagingError::TicketClosed)),
+        "{refused:?}"
+    );
+}
+
 pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket(p: Ports) {
     let t = tenant(&p, 1).await;
     let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
@@ -491,6 +569,7 @@ pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket
                 author_id: None,
                 content: "Recebemos sua mensagem.".into(),
                 idempotency_key: Some(IdempotencyKey::auto_reply(other.id)),
+                template: None,
             },
         )
         .await
@@ -762,6 +841,7 @@ pub async fn no_tenant_sees_another_tenants_rows(p: Ports) {
                     author_id: Some(b.admin.id),
                     content: "x".into(),
                     idempotency_key: None,
+                    template: None,
                 },
             )
             .await,

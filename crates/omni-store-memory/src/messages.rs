@@ -73,7 +73,7 @@ fn queue_outbound(
     {
         return Ok(OutboundOutcome::Replayed(earlier.message.clone()));
     }
-    current.accepts_reply(now)?;
+    outbound.admitted_by(current, now)?;
     let created = insert_message(
         state,
         |id| TicketMessage {
@@ -89,6 +89,7 @@ fn queue_outbound(
             error_code: None,
             error_message: None,
             media: Vec::new(),
+            template: outbound.template.clone(),
             created_at: now,
             updated_at: now,
         },
@@ -219,6 +220,7 @@ impl MessageStore for MemoryStore {
                 error_code: None,
                 error_message: None,
                 media: inbound.media.clone(),
+                template: None,
                 created_at: now,
                 updated_at: now,
             },
@@ -301,6 +303,7 @@ impl MessageStore for MemoryStore {
                     author_id: None,
                     content: content.as_str().to_owned(),
                     idempotency_key: Some(IdempotencyKey::auto_reply(ticket)),
+                    template: None,
                 };
                 match queue_outbound(now, &mut state, &after, &outbound, &mut reply_events)? {
                     OutboundOutcome::Created(m) => Some(m),
@@ -383,7 +386,7 @@ impl MessageStore for MemoryStore {
         };
         let mut again = current.requeue()?;
         if let Some(ticket) = state.tickets.get(&current.ticket_id.get()) {
-            ticket.accepts_resend(Utc::now())?;
+            current.resend_admitted_by(ticket, Utc::now())?;
         }
         again.updated_at = Utc::now();
         if let Some(stored) = state.messages.get_mut(&id.get()) {

@@ -134,7 +134,7 @@ statement! {
              ON CONFLICT (company_id, whatsapp_message_id) DO NOTHING \
              RETURNING id, company_id, ticket_id, content, from_customer, whatsapp_number, \
                  whatsapp_message_id, author_id, delivery_status, error_code, error_message, \
-                 media, created_at, updated_at",
+                 media, template, created_at, updated_at",
         );
     }
 }

@@ -103,7 +103,7 @@ enum Work {
 /// What a lane answers, one per [`Work`] and of its kind.
 enum Answer {
     Inbound(Box<Outcome>),
-    Status(StatusOutcome),
+    Status(Box<StatusOutcome>),
     BeginSend(BeginOutcome),
     FinishSend(Result<(), MessagingError>),
     /// Not done here: its provider id is locked by another transaction (see
@@ -116,7 +116,7 @@ impl Answer {
     fn failed(work: &Work, err: MessagingError) -> Answer {
         match work {
             Work::Inbound(_) => Answer::Inbound(Box::new(Err(err))),
-            Work::Status(_) => Answer::Status(Err(err)),
+            Work::Status(_) => Answer::Status(Box::new(Err(err))),
             Work::BeginSend(_) => Answer::BeginSend(Err(err)),
             Work::FinishSend(_) => Answer::FinishSend(Err(err)),
         }
@@ -167,7 +167,7 @@ impl GroupCommit {
         report: &StatusReport,
     ) -> Option<StatusOutcome> {
         match self.submit_work(db, Work::Status(report.clone())).await? {
-            Answer::Status(outcome) => Some(outcome),
+            Answer::Status(outcome) => Some(*outcome),
             _ => Some(mismatched()),
         }
     }
@@ -418,7 +418,7 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
             Work::Inbound(_) => {
                 Answer::Inbound(Box::new(outcomes.next().map_or_else(mismatched, Ok)))
             }
-            Work::Status(_) => Answer::Status(Ok(moved.next().flatten())),
+            Work::Status(_) => Answer::Status(Box::new(Ok(moved.next().flatten()))),
             Work::BeginSend(_) => Answer::BeginSend(began.next().map_or_else(mismatched, Ok)),
             Work::FinishSend(_) => {
                 Answer::FinishSend(finished.next().map_or_else(mismatched, |_changed| Ok(())))
@@ -431,7 +431,7 @@ async fn store(db: &Database, held: &mut Option<PooledConnection>, batch: &[&Wor
 async fn alone(db: &Database, work: &Work) -> Answer {
     match work {
         Work::Inbound(m) => Answer::Inbound(Box::new(store_alone(db, m).await)),
-        Work::Status(r) => Answer::Status(crate::status_batch::apply_alone(db, r).await),
+        Work::Status(r) => Answer::Status(Box::new(crate::status_batch::apply_alone(db, r).await)),
         Work::BeginSend(id) => Answer::BeginSend(crate::send_batch::begin_alone(db, *id).await),
         Work::FinishSend(f) => Answer::FinishSend(crate::send_batch::finish_alone(db, f).await),
     }

@@ -242,8 +242,10 @@ fn report(company: i64, sid: &str, status: DeliveryStatus) -> Work {
 /// nothing.
 fn moved(answer: &Answer) -> Option<DeliveryStatus> {
     match answer {
-        Answer::Status(Ok(m)) => m.as_ref().map(|m| m.delivery_status),
-        Answer::Status(Err(e)) => panic!("a report failed: {e}"),
+        Answer::Status(outcome) => match outcome.as_ref() {
+            Ok(m) => m.as_ref().map(|m| m.delivery_status),
+            Err(e) => panic!("a report failed: {e}"),
+        },
         _ => panic!("a report answered as something else"),
     }
 }

@@ -56,6 +56,7 @@ pub(crate) struct MessageRow {
     error_code: Option<i32>,
     error_message: Option<String>,
     media: serde_json::Value,
+    template: Option<serde_json::Value>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -82,6 +83,11 @@ impl MessageRow {
             error_code: self.error_code,
             error_message: self.error_message,
             media: serde_json::from_value(self.media).map_err(|_| corrupt("media"))?,
+            template: self
+                .template
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|_| corrupt("template"))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -166,6 +172,10 @@ pub(crate) async fn insert_outbound(
             ticket_messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
             ticket_messages::idempotency_key
                 .eq(outbound.idempotency_key.as_ref().map(|k| k.as_str())),
+            ticket_messages::template.eq(outbound
+                .template
+                .as_ref()
+                .and_then(|t| serde_json::to_value(t).ok())),
         ))
         .returning(MessageRow::as_returning())
         .get_result(conn)
@@ -246,8 +256,8 @@ impl MessageStore for PgMessageStore {
                 {
                     return Ok(OutboundOutcome::Replayed(earlier));
                 }
-                current
-                    .accepts_reply(Utc::now())
+                outbound
+                    .admitted_by(&current, Utc::now())
                     .map_err(|refused| TxError::Domain(refused.into()))?;
                 let created = insert_outbound(conn, &current, outbound).await?;
                 let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
@@ -399,8 +409,8 @@ impl MessageStore for PgMessageStore {
                 // Read, not locked: the message's lock is held, and replies lock the ticket
                 // first; a window that closes a moment later is Twilio's 63016 to report.
                 if let Some(ticket) = crate::tickets::read_ticket(conn, current.ticket_id).await? {
-                    ticket
-                        .accepts_resend(Utc::now())
+                    current
+                        .resend_admitted_by(&ticket, Utc::now())
                         .map_err(|refused| TxError::Domain(refused.into()))?;
                 }
                 let row: MessageRow =

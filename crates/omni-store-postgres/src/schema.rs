@@ -106,6 +106,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         send_started_at -> Nullable<Timestamptz>,
+        template -> Nullable<Jsonb>,
     }
 }
 

@@ -114,6 +114,7 @@ async fn queue_reply(
         author_id: None,
         content: content.as_str().to_owned(),
         idempotency_key: Some(key),
+        template: None,
     };
     insert_outbound(conn, ticket, &outbound).await.map(Some)
 }

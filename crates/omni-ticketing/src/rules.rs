@@ -151,6 +151,16 @@ impl Ticket {
         self.within_window(now)
     }
 
+    /// Whether an approved template may be sent: whenever the ticket takes replies, window
+    /// or not — a template is how a business writes first, or again after the window
+    /// closed.
+    pub fn accepts_template(&self) -> Result<(), ReplyRefused> {
+        if self.status == TicketStatus::Closed {
+            return Err(ReplyRefused::Closed);
+        }
+        Ok(())
+    }
+
     /// Whether a reply that failed (or never left) may be sent again at `now`: only within
     /// the channel's customer-service window, outside which the provider refuses it. A
     /// closed ticket's reply may go again: it was written while the ticket took replies.

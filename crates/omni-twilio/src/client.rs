@@ -9,13 +9,14 @@ use crate::error::ErrorBody;
 /// A client of Twilio's REST API.
 #[derive(Debug, Clone)]
 pub struct TwilioClient {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// Attachments: no redirect followed on its own (the next hop must not get the
     /// account's credentials), no total timeout (a large file takes its time), a read
     /// timeout instead.
     pub(crate) media_http: reqwest::Client,
     pub(crate) base_url: String,
     messaging_base_url: String,
+    pub(crate) content_base_url: String,
     pub(crate) media_max_bytes: u64,
 }
 
@@ -51,8 +52,8 @@ struct ServiceNumbers {
 }
 
 #[derive(Debug, Deserialize)]
-struct PageMeta {
-    next_page_url: Option<String>,
+pub(crate) struct PageMeta {
+    pub(crate) next_page_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,8 +74,11 @@ pub struct SendRequest<'a> {
     pub messaging_service_sid: Option<&'a str>,
     /// The recipient (`whatsapp:+55…`).
     pub to: String,
-    /// The text.
+    /// The text (not sent with a template, which carries its own).
     pub body: &'a str,
+    /// An approved template to send in place of the text: its Content SID and its
+    /// variables as the JSON object Twilio reads (`{"1": "Ana"}`).
+    pub content: Option<(&'a str, String)>,
     /// Attachments' public URLs.
     pub media_urls: &'a [String],
     /// Where Twilio reports delivery.
@@ -125,8 +129,16 @@ impl TwilioClient {
             media_http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             messaging_base_url: "https://messaging.twilio.com".to_owned(),
+            content_base_url: "https://content.twilio.com".to_owned(),
             media_max_bytes: DEFAULT_MEDIA_MAX_BYTES,
         })
+    }
+
+    /// The Content API's base (`https://content.twilio.com`, or a fake in tests): the
+    /// catalog of WhatsApp templates.
+    pub fn with_content_base(mut self, base_url: &str) -> Self {
+        self.content_base_url = base_url.trim_end_matches('/').to_owned();
+        self
     }
 
     /// The largest attachment passed on to agents, in bytes.
@@ -258,7 +270,14 @@ impl TwilioClient {
             "{}/2010-04-01/Accounts/{}/Messages.json",
             self.base_url, request.account_sid
         );
-        let mut form: Vec<(&str, &str)> = vec![("To", request.to.as_str()), ("Body", request.body)];
+        let mut form: Vec<(&str, &str)> = vec![("To", request.to.as_str())];
+        match &request.content {
+            Some((sid, variables)) => {
+                form.push(("ContentSid", sid));
+                form.push(("ContentVariables", variables));
+            }
+            None => form.push(("Body", request.body)),
+        }
         match (request.messaging_service_sid, request.from.as_deref()) {
             (Some(service), _) => form.push(("MessagingServiceSid", service)),
             (None, Some(from)) => form.push(("From", from)),
@@ -361,7 +380,7 @@ struct MessagePage {
 }
 
 /// A resource from a 2xx answer, or Twilio's error document.
-async fn read_resource<T: serde::de::DeserializeOwned>(
+pub(crate) async fn read_resource<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,
 ) -> Result<T, TwilioError> {
     let status = response.status();
@@ -386,7 +405,7 @@ async fn read_resource<T: serde::de::DeserializeOwned>(
 
 /// reqwest's error text without the URL (which holds the account SID; harmless, but the
 /// operator needs the cause, not the address).
-fn without_url(e: &reqwest::Error) -> String {
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
     let cause = if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
@@ -585,6 +604,7 @@ mod send_tests {
             messaging_service_sid: None,
             to: "whatsapp:+5511987650001".into(),
             body: "Olá! Como posso ajudar?",
+            content: None,
             media_urls: media,
             status_callback: Some("https://omni.test/ticket-messages/webhook"),
         }

@@ -2,12 +2,14 @@
 //!
 //! A REST client for Twilio's API (reqwest, Basic auth with the account SID and auth
 //! token) that checks credentials and number ownership, sends messages (the messaging
-//! crate's `ChannelSender`) and fetches customers' attachments (its `MediaFetcher`); readers of the forms Twilio posts (inbound messages, status
+//! crate's `ChannelSender`) and fetches customers' attachments (its `MediaFetcher`) and lists approved WhatsApp
+//! templates through the Content API (its `TemplateCatalog`); readers of the forms Twilio posts (inbound messages, status
 //! callbacks); and the webhook signature check (`TwilioSignatures`, the messaging crate's
 //! `WebhookVerifier`), agreeing with Twilio's own helper library.
 #![warn(missing_docs)]
 
 mod client;
+mod content;
 mod error;
 mod error_codes;
 mod media;

@@ -76,6 +76,17 @@ impl ChannelSender for TwilioClient {
             messaging_service_sid: config.messaging_service_sid.as_deref(),
             to: format!("{prefix}{}", request.to),
             body: &request.body,
+            content: request.template.as_ref().map(|t| {
+                (
+                    t.content_sid.as_str(),
+                    serde_json::Value::from_iter(
+                        t.variables
+                            .iter()
+                            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))),
+                    )
+                    .to_string(),
+                )
+            }),
             media_urls: &request.media_urls,
             status_callback: Some(&request.status_callback),
         };
@@ -161,6 +172,7 @@ mod tests {
             whatsapp: true,
             body: "Já estornamos.".into(),
             media_urls: vec![],
+            template: None,
             status_callback: "https://omni.example.com/ticket-messages/webhook".into(),
         }
     }

@@ -242,3 +242,46 @@ pub async fn verify(
         .await?;
     Ok(HttpResponse::Ok().json(VerifyResponse::from(answer)))
 }
+
+/// `GET /integrations/:id/templates?refresh=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplatesQuery {
+    /// Ask Twilio now rather than use the list read in the last five minutes (after a
+    /// template was approved, say).
+    #[serde(default)]
+    pub refresh: bool,
+}
+
+/// The approved templates of a WhatsApp integration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplatesResponse {
+    /// In Twilio's order.
+    pub data: Vec<omni_messaging::Template>,
+}
+
+/// A WhatsApp number's approved templates (Twilio's Content API), for agents to write
+/// first or after the 24-hour window: name, language, category, variables and the text
+/// with its `{{variable}}` placeholders. Any user of the company may list them.
+#[utoipa::path(get, path = "/integrations/{id}/templates", tag = "integrations", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The WhatsApp integration's id"), TemplatesQuery),
+    responses(
+        (status = 200, description = "The approved templates", body = TemplatesResponse),
+        (status = 404, description = "No such enabled WhatsApp integration in the caller's company"),
+        (status = 409, description = "Twilio refused the integration's credentials (verify the integration)"),
+        (status = 502, description = "Twilio's Content API did not answer"),
+    ))]
+pub async fn templates(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<TemplatesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let templates = state
+        .messaging
+        .templates(&caller.0, IntegrationId::new(*id), query.refresh)
+        .await?;
+    Ok(HttpResponse::Ok().json(TemplatesResponse {
+        data: templates.to_vec(),
+    }))
+}

@@ -86,6 +86,7 @@ routes! {
         delete => integrations::delete,
     },
     "/integrations/{id}/verify" => { post => integrations::verify },
+    "/integrations/{id}/templates" => { get => integrations::templates },
     "/ticket-messages/webhook" => { post => webhook::webhook },
     "/ticket-messages" => { get => ticket_messages::list, post => ticket_messages::reply },
     "/ticket-messages/{id}" => { get => ticket_messages::get },

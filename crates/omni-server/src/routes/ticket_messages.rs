@@ -4,8 +4,9 @@ use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
+use omni_core::FieldError;
 use omni_core::{MessageId, TicketId};
-use omni_messaging::{IdempotencyKey, TicketMessage};
+use omni_messaging::{IdempotencyKey, TemplateMessage, TicketMessage};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -38,11 +39,16 @@ pub struct ReplyRequest {
     #[serde(default)]
     #[schema(required, minimum = 1)]
     pub ticket_id: i64,
-    /// The text (at most 1600 characters: one WhatsApp message).
+    /// The text (at most 1600 characters: one WhatsApp message). Required unless
+    /// `template` is given.
     #[garde(skip)]
-    #[serde(default)]
-    #[schema(required, value_type = MessageText)]
-    pub content: String,
+    #[schema(value_type = Option<MessageText>)]
+    pub content: Option<String>,
+    /// An approved WhatsApp template (`GET /integrations/:id/templates`) with a value for
+    /// each of its variables, in place of `content`: the way to write when the 24-hour
+    /// window is closed.
+    #[garde(skip)]
+    pub template: Option<TemplateMessage>,
 }
 
 /// A ticket's messages, oldest first.
@@ -93,6 +99,8 @@ pub async fn get(
         (status = 201, description = "The message, queued for sending", body = TicketMessage,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers a retry"))),
         (status = 404, description = "No such ticket"),
+        (status = 422, description = "Invalid fields: no content, or a template that is not approved for the ticket's WhatsApp number, or whose variables are missing (each named `template.variables.<name>`)"),
+        (status = 502, description = "Twilio's Content API did not answer (a template could not be checked)"),
         (status = 409, description = "The ticket is closed, or the company has no Twilio integration; or (problem type `urn:omni:problem:window-closed`, with `window_closed_at`) WhatsApp's 24-hour customer-service window is closed and only an approved template may go out"),
     ))]
 pub async fn reply(
@@ -111,15 +119,34 @@ pub async fn reply(
                 .map_err(|e| ApiError::BadRequest(e.to_string()))?,
         ),
     };
-    let (message, replayed) = state
-        .messaging
-        .reply(
-            &caller.0,
-            TicketId::new(body.0.ticket_id),
-            &body.0.content,
-            key,
-        )
-        .await?;
+    let ticket_id = TicketId::new(body.0.ticket_id);
+    let (message, replayed) = match (body.0.content, body.0.template) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "template",
+                "send either content or a template, not both",
+            )]));
+        }
+        (None, None) => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "content",
+                "is required (or a template)",
+            )]));
+        }
+        (Some(content), None) => {
+            state
+                .messaging
+                .reply(&caller.0, ticket_id, &content, key)
+                .await?
+        }
+        (None, Some(template)) => {
+            let ticket = state.tickets.get(&caller.0, ticket_id).await?;
+            state
+                .messaging
+                .send_template(&caller.0, &ticket, template, key)
+                .await?
+        }
+    };
     let mut response = HttpResponse::Created();
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));

@@ -3,6 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{CompanyId, DisplayName, FieldError, PhoneNumber, TicketId, UserId};
+use omni_identity::Role;
+use omni_messaging::TemplateMessage;
 use omni_ticketing::{
     AssigneeFilter, Channel, NewTicketInput, Priority, Ticket, TicketFilter, TicketStatus,
     TicketUpdateInput,
@@ -138,6 +140,11 @@ pub struct CreateTicketRequest {
     /// The company (superadmin only).
     #[garde(skip)]
     pub company_id: Option<i64>,
+    /// An approved WhatsApp template to open the conversation with (a business writes
+    /// first only with one): checked before the ticket is stored, then queued on it as
+    /// its first message.
+    #[garde(skip)]
+    pub template: Option<TemplateMessage>,
 }
 
 /// `PUT /tickets/:id`: only the fields given change; `null` clears category or assignee.
@@ -187,12 +194,15 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(PageResponse::from_page(tickets, |t| t)))
 }
 
-/// Opens a ticket.
+/// Opens a ticket; with a `template`, writes to the customer first (the template is queued
+/// as the ticket's first message).
 #[utoipa::path(post, path = "/tickets", tag = "tickets", security(("bearer" = [])),
     request_body = CreateTicketRequest,
     responses(
         (status = 201, description = "The new ticket", body = Ticket),
         (status = 404, description = "No such company"),
+        (status = 422, description = "Invalid fields; or a template that is not approved for the company's WhatsApp number, or whose variables are missing (each named `template.variables.<name>`)"),
+        (status = 502, description = "Twilio's Content API did not answer (the template could not be checked)"),
         (status = 409, description = "The customer already has an open ticket (`ticket_id` names it)"),
     ))]
 pub async fn create(
@@ -201,6 +211,23 @@ pub async fn create(
     body: ValidJson<CreateTicketRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    if let Some(template) = &body.template {
+        if body.channel.as_deref().is_some_and(|c| c != "whatsapp") {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "template",
+                "templates are WhatsApp's: open the ticket on the whatsapp channel",
+            )]));
+        }
+        // The caller's own company; a superadmin's is the one named (a company the caller
+        // may not open tickets for is refused below, before anything is stored).
+        let company = match caller.0.role {
+            Role::Superadmin => body.company_id.map(CompanyId::new),
+            _ => caller.0.company_id,
+        };
+        if let Some(company) = company {
+            state.messaging.check_template(company, template).await?;
+        }
+    }
     let input = NewTicketInput {
         customer_phone: domain("customer_phone", &body.customer_phone)?,
         customer_name: optional::<DisplayName>("customer_name", body.customer_name.as_deref())?
@@ -211,7 +238,14 @@ pub async fn create(
         assigned_to: body.assigned_to.map(UserId::new),
         company_id: body.company_id.map(CompanyId::new),
     };
-    let ticket = state.tickets.create(&caller.0, input).await?;
+    let mut ticket = state.tickets.create(&caller.0, input).await?;
+    if let Some(template) = body.template {
+        state
+            .messaging
+            .send_template(&caller.0, &ticket, template, None)
+            .await?;
+        ticket = state.tickets.get(&caller.0, ticket.id).await?;
+    }
     Ok(HttpResponse::Created().json(ticket))
 }
 
