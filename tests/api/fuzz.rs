@@ -54,7 +54,13 @@ STATE_RULES = [
     (None, "template.variables.", ""),
     (None, "template", "templates are WhatsApp's"),
     ("POST", "template", "send either content or a template"),
-    ("POST", "content", "is required (or a template)"),
+    ("POST", "template", "a template carries its own media"),
+    ("POST", "content", "is required (or media, or a template)"),
+    # Uploads: which exist is stored state; an empty file is a binary string of length 0
+    # (minLength is documented, but schemathesis draws binary parts without it).
+    ("POST", "media_ids[", "is not an upload of your company"),
+    ("POST", "media_ids", "a message carries at most"),  # two lists, one limit
+    ("POST", "file", "the upload holds no file"),
 ]
 
 

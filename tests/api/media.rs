@@ -6,7 +6,7 @@ use serde_json::Value;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::messages::{Setup, customer, inbound, post_webhook, setup_configured, ticket_of};
+use crate::messages::{Setup, count, customer, inbound, post_webhook, setup_configured, ticket_of};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const PHOTO: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes all the same";
@@ -327,4 +327,249 @@ async fn an_attachment_twilio_lost_or_too_large_is_a_clear_error() {
         "default-src 'none'; frame-ancestors 'none'; sandbox"
     );
     assert_eq!(res.bytes().await.unwrap().as_ref(), b"<b>x</b>");
+}
+
+/// A multipart body with `parts` of (name, filename, content type, bytes).
+fn multipart(parts: &[(&str, &str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "omni-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, filename, content_type, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n")
+                .as_bytes(),
+        );
+        if let Some(t) = content_type {
+            body.extend_from_slice(format!("Content-Type: {t}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(
+    s: &Setup,
+    token: &str,
+    parts: &[(&str, &str, Option<&str>, &[u8])],
+) -> (u16, Value) {
+    let (content_type, body) = multipart(parts);
+    let res = s
+        .app
+        .client
+        .post(format!("{}/media", s.app.address))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_agent_answers_with_an_uploaded_photo_and_a_link_and_twilio_fetches_them_signed() {
+    let s = setup_configured(true, |f| f).await;
+    crate::messages::messages_api(
+        &s.twilio,
+        201,
+        serde_json::json!({"sid": "SMmedia0001", "status": "queued"}),
+    )
+    .await;
+    let who = customer();
+    let form = inbound(
+        &who,
+        "Chegou quebrado",
+        "SM00000000000000000000000000000m01",
+    );
+    assert_eq!(post_webhook(&s, &form, None).await.status(), 200);
+    let ticket = ticket_of(&s, &who).await;
+
+    // Bad uploads: each says what is wrong, nothing is kept.
+    let (status, problem) = upload(
+        &s,
+        &s.admin.token,
+        &[("file", "page.html", Some("text/html"), b"<b>x</b>")],
+    )
+    .await;
+    assert_eq!(status, 415, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("image/jpeg"),
+        "{problem}"
+    );
+    let big = vec![0u8; 5 * 1024 * 1024 + 1];
+    let (status, problem) = upload(
+        &s,
+        &s.admin.token,
+        &[("file", "big.png", Some("image/png"), &big)],
+    )
+    .await;
+    assert_eq!(status, 413, "{problem}");
+    assert_eq!(
+        problem["detail"],
+        "the file is larger than the 5242880-byte limit for its type"
+    );
+    let (status, _) = upload(
+        &s,
+        &s.admin.token,
+        &[("other", "a.png", Some("image/png"), PHOTO)],
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = upload(
+        &s,
+        &s.admin.token,
+        &[("file", "a.png", Some("image/png"), b"")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    let res = s
+        .app
+        .client
+        .post(format!("{}/media", s.app.address))
+        .bearer_auth(&s.admin.token)
+        .json(&serde_json::json!({"file": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    assert_eq!(count(&s, "SELECT count(*) FROM uploads").await, 0);
+
+    // A photo from the agent's machine.
+    let agent = s.app.add_user(&s.admin, "agent").await;
+    let (status, photo) = upload(
+        &s,
+        &agent.token,
+        &[("file", "fotos/caixa nova.png", Some("image/png"), PHOTO)],
+    )
+    .await;
+    assert_eq!(status, 201, "{photo}");
+    assert_eq!(photo["content_type"], "image/png");
+    assert_eq!(photo["filename"], "caixa nova.png");
+    assert_eq!(photo["size"], PHOTO.len());
+    // Another company's upload is not ours to send.
+    let stranger = s.app.register().await;
+    let (_, theirs) = upload(
+        &s,
+        &stranger.token,
+        &[("file", "x.pdf", Some("application/pdf"), b"%PDF-1.7")],
+    )
+    .await;
+
+    let reply = |body: Value| {
+        let s = &s;
+        async move {
+            s.app
+                .call(Method::POST, "/ticket-messages", Some(body), &s.admin.token)
+                .await
+        }
+    };
+    for (body, field) in [
+        (
+            serde_json::json!({"ticket_id": ticket["id"], "media_ids": [theirs["id"]]}),
+            "media_ids[0]",
+        ),
+        (
+            serde_json::json!({"ticket_id": ticket["id"], "media_urls": ["http://cdn.example.com/a.pdf"]}),
+            "media_urls[0]",
+        ),
+        (
+            serde_json::json!({"ticket_id": ticket["id"], "media_urls": vec!["https://cdn.example.com/a.pdf"; 11]}),
+            "media_ids",
+        ),
+    ] {
+        let (status, problem) = reply(body.clone()).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+
+    // Media without text is a message.
+    let link = "https://cdn.example.com/manual.pdf";
+    let (status, sent) = reply(serde_json::json!({
+        "ticket_id": ticket["id"], "media_ids": [photo["id"]], "media_urls": [link]
+    }))
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    let id = sent["id"].as_i64().unwrap();
+    assert_eq!(sent["content"], "");
+    assert_eq!(
+        sent["media"],
+        serde_json::json!([
+            {"content_type": "image/png", "url": format!("/ticket-messages/{id}/media/0")},
+            {"content_type": null, "url": format!("/ticket-messages/{id}/media/1")},
+        ])
+    );
+    crate::messages::wait_until("the reply to be sent", || async {
+        crate::messages::message(&s, &sent["id"]).await["whatsapp_message_id"] == "SMmedia0001"
+    })
+    .await;
+    let requests = crate::messages::sends(&s.twilio).await;
+    let form: Vec<(String, String)> = form_urlencoded::parse(&requests[0].body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let urls: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "MediaUrl")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(urls.len(), 2, "{form:?}");
+    assert_eq!(urls[1], link);
+    let signed = urls[0]
+        .strip_prefix("https://omni.test")
+        .unwrap_or_else(|| panic!("{} is not under the public base", urls[0]));
+    assert!(
+        signed.starts_with(&format!("/media/{}/content?expires=", photo["id"])),
+        "{signed}"
+    );
+
+    // Twilio fetches it with the URL alone; a changed URL finds nothing.
+    let public = s
+        .app
+        .client
+        .get(format!("{}{signed}", s.app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 200);
+    assert_eq!(public.headers()["content-type"], "image/png");
+    assert_eq!(public.bytes().await.unwrap().as_ref(), PHOTO);
+    let forged = signed.replace("signature=", "signature=A");
+    let expired = signed.replace("expires=", "expires=1");
+    for bad in [
+        forged,
+        expired,
+        format!(
+            "/media/{}/content?expires=9999999999&signature=x",
+            photo["id"]
+        ),
+    ] {
+        let res = s
+            .app
+            .client
+            .get(format!("{}{bad}", s.app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{bad}");
+    }
+
+    // Agents see the photo through the message, and the link leads to the link.
+    let res = fetch(&s, &format!("/ticket-messages/{id}/media/0"), &agent.token).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PHOTO);
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = no_redirects
+        .get(format!("{}/ticket-messages/{id}/media/1", s.app.address))
+        .bearer_auth(&agent.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], link);
 }

@@ -93,6 +93,10 @@ mod tests {
     }
 }
 id_type!(
+    /// Identifies a file an agent uploaded to send (`POST /media`).
+    UploadId
+);
+id_type!(
     /// Identifies a durable job (a triage to run, a message to send).
     JobId
 );

@@ -31,7 +31,7 @@ pub use event::{Event, EventType, NewEvent, UnknownEventType};
 #[cfg(feature = "mock")]
 pub use event_log::MockEventLog;
 pub use event_log::{EventLog, EventLogError};
-pub use ids::{CompanyId, EventId, IntegrationId, JobId, MessageId, TicketId, UserId};
+pub use ids::{CompanyId, EventId, IntegrationId, JobId, MessageId, TicketId, UploadId, UserId};
 pub use name::{DisplayName, DisplayNameError};
 pub use page::{Cursor, CursorError, Limit, LimitError, Page, PageRequest};
 pub use phone::{PhoneNumber, PhoneNumberError};

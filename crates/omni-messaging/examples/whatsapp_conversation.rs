@@ -17,9 +17,10 @@ use async_trait::async_trait;
 use omni_core::{DisplayName, EventLog, Scope};
 use omni_identity::{Email, PasswordHash, Principal, UserRepository};
 use omni_messaging::{
-    ChannelSender, DeliveryStatus, InboundOutcome, JobHandler, JobKind, JobQueue, MediaBody,
-    MediaError, MediaFetcher, MediaRequest, MessagingService, OutboundRequest, SendError, Sent,
-    SignedWebhook, Template, TemplateCatalog, TemplateError, TriageEngines, TriageJob,
+    Attachments, ChannelSender, DeliveryStatus, InboundOutcome, JobHandler, JobKind, JobQueue,
+    MediaBody, MediaError, MediaFetcher, MediaRequest, MessagingPorts, MessagingService,
+    OutboundRequest, SendError, Sent, SignedWebhook, Template, TemplateCatalog, TemplateError,
+    TriageEngines, TriageJob,
 };
 use omni_store_memory::MemoryStore;
 use omni_tenancy::{
@@ -33,6 +34,7 @@ use omni_vera::BuiltinTriage;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Where Twilio would call us back, and the URL it signs.
+const PUBLIC_BASE: &str = "https://omni.example.com";
 const PUBLIC_WEBHOOK: &str = "https://omni.example.com/ticket-messages/webhook";
 /// The company's WhatsApp number on Twilio.
 const OUR_NUMBER: &str = "+14155238886";
@@ -224,13 +226,17 @@ async fn main() -> Result<(), Error> {
     let integrations =
         IntegrationService::new(Arc::new(store.clone()), cipher, Arc::new(OfflineChecks));
     let messaging = MessagingService::new(
-        Arc::new(store.clone()),
-        integrations.clone(),
-        Arc::new(PrintingChannel),
-        Arc::new(NoMedia),
-        Arc::new(NoTemplates),
-        Arc::new(TwilioSignatures),
-        PUBLIC_WEBHOOK.into(),
+        MessagingPorts {
+            store: Arc::new(store.clone()),
+            integrations: integrations.clone(),
+            sender: Arc::new(PrintingChannel),
+            media: Arc::new(NoMedia),
+            templates: Arc::new(NoTemplates),
+            webhooks: Arc::new(TwilioSignatures),
+            uploads: Arc::new(store.clone()),
+            links: Arc::new(omni_crypto::HmacLinkSigner::derived_from(&[7; 32])),
+        },
+        PUBLIC_BASE,
     );
     let triage = TriageJob::new(
         Arc::new(store.clone()),
@@ -328,7 +334,8 @@ async fn main() -> Result<(), Error> {
         .reply(
             &admin,
             ticket.id,
-            "Bruno, já estornamos a segunda cobrança.",
+            Some("Bruno, já estornamos a segunda cobrança."),
+            &Attachments::default(),
             None,
         )
         .await?;

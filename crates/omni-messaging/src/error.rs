@@ -44,6 +44,9 @@ pub enum MessagingError {
     /// or whose credentials fetch its attachments).
     #[error("the company has no enabled {0} integration")]
     NoChannel(&'static str),
+    /// An uploaded file WhatsApp would not take (its type, its size) or an empty upload.
+    #[error(transparent)]
+    Upload(#[from] crate::UploadRefused),
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),

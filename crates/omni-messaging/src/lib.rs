@@ -22,6 +22,8 @@ mod service;
 mod template;
 mod template_replies;
 mod triage_job;
+mod upload;
+mod uploads;
 mod webhook;
 
 pub use content::{MAX_CHARS, MAX_WHATSAPP_CHARS, MessageContent};
@@ -33,7 +35,9 @@ pub use jobs::MockJobQueue;
 pub use jobs::{ClaimedJob, InvalidJob, Job, JobCount, JobHandler, JobKind, JobQueue, QueueError};
 #[cfg(any(test, feature = "mock"))]
 pub use media::MockMediaFetcher;
-pub use media::{MediaBody, MediaError, MediaFetcher, MediaLink, MediaRequest, MediaStream};
+pub use media::{
+    Attachment, MediaBody, MediaError, MediaFetcher, MediaLink, MediaRequest, MediaStream,
+};
 pub use message::{
     Delivery, EARLY_REPORT_KEPT_FOR, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome,
     StatusReport, TicketMessage, TriageRecorded,
@@ -43,12 +47,19 @@ pub use ports::{
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockChannelSender, MockMessageStore, MockTriageEngines};
-pub use service::{DeliverError, MessagingService};
+pub use service::{DeliverError, MessagingPorts, MessagingService};
 #[cfg(any(test, feature = "mock"))]
 pub use template::MockTemplateCatalog;
 pub use template::{MAX_VARIABLE_CHARS, Template, TemplateCatalog, TemplateError, TemplateMessage};
 pub use template_replies::TEMPLATES_KEPT_FOR;
 pub use triage_job::TriageJob;
+pub use upload::{
+    LinkSigner, MAX_ATTACHMENTS, MAX_FILE_BYTES, MAX_IMAGE_BYTES, MediaKind, NewUpload, Upload,
+    UploadRefused, UploadStore,
+};
+#[cfg(any(test, feature = "mock"))]
+pub use upload::{MockLinkSigner, MockUploadStore};
+pub use uploads::{Attachments, MAX_LINK_CHARS, UPLOAD_LINK_TTL, https_link};
 #[cfg(any(test, feature = "mock"))]
 pub use webhook::MockWebhookVerifier;
 pub use webhook::{

@@ -38,6 +38,26 @@ pub struct MediaBody {
     pub body: MediaStream,
 }
 
+impl MediaBody {
+    /// A file already at hand (an upload read from storage), as one chunk.
+    pub fn whole(content_type: &str, bytes: Bytes) -> Self {
+        Self {
+            content_type: Some(content_type.to_owned()),
+            content_length: Some(bytes.len() as u64),
+            body: Box::pin(futures_util::stream::once(async move { Ok(bytes) })),
+        }
+    }
+}
+
+/// Where an attachment is to be had.
+#[derive(Debug)]
+pub enum Attachment {
+    /// Here: its bytes follow.
+    Here(MediaBody),
+    /// At a public URL of its own (a link an agent sent).
+    Elsewhere(String),
+}
+
 impl std::fmt::Debug for MediaBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MediaBody")

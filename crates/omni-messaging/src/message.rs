@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use omni_core::{CompanyId, IntegrationId, MessageId, PhoneNumber, TicketId, UserId};
+use omni_core::{CompanyId, IntegrationId, MessageId, PhoneNumber, TicketId, UploadId, UserId};
 use omni_ticketing::{Channel, ReplyRefused, Ticket};
 use serde::{Deserialize, Serialize};
 
@@ -10,10 +10,34 @@ use crate::{DeliveryStatus, MediaLink, TemplateMessage};
 /// by [`TicketMessage::media_url`] instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Media {
-    /// Where the provider keeps it.
+    /// Where the file is: the provider's URL for a customer's attachment, the https URL an
+    /// agent gave; empty for an upload.
     pub url: String,
-    /// Its MIME type.
+    /// Its MIME type, when known.
     pub content_type: Option<String>,
+    /// The file an agent uploaded to Omni, served to the provider at a signed URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadId>,
+}
+
+impl Media {
+    /// A file an agent uploaded.
+    pub fn uploaded(upload: &crate::Upload) -> Self {
+        Self {
+            url: String::new(),
+            content_type: Some(upload.content_type.clone()),
+            upload: Some(upload.id),
+        }
+    }
+
+    /// A file at an https URL an agent gave (checked by [`Media::link`]'s caller).
+    pub fn link(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            content_type: None,
+            upload: None,
+        }
+    }
 }
 
 /// A message of a ticket, either way. Its JSON lists the attachments as [`MediaLink`]s.
@@ -175,6 +199,8 @@ pub struct NewOutbound {
     pub idempotency_key: Option<crate::IdempotencyKey>,
     /// The approved template it sends (checked against the catalog), if it is one.
     pub template: Option<TemplateMessage>,
+    /// Its attachments (uploads of its company, https links).
+    pub media: Vec<Media>,
 }
 
 impl NewOutbound {

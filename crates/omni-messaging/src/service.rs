@@ -7,15 +7,37 @@ use omni_ticketing::Channel;
 
 use crate::template_replies::TemplateCache;
 use crate::{
-    ChannelSender, IdempotencyKey, MediaBody, MediaFetcher, MediaRequest, MessageContent,
-    MessageStore, MessagingError, NewOutbound, OutboundOutcome, OutboundRequest, SendError,
-    SendStart, TemplateCatalog, TicketMessage, WebhookVerifier,
+    Attachment, ChannelSender, IdempotencyKey, MediaBody, MediaError, MediaFetcher, MediaRequest,
+    MessageContent, MessageStore, MessagingError, NewOutbound, OutboundOutcome, OutboundRequest,
+    SendError, SendStart, TemplateCatalog, TicketMessage, WebhookVerifier,
 };
+use crate::{Attachments, LinkSigner, UploadStore};
 
 /// Why a send job did not finish: it should run again later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct DeliverError(pub String);
+
+/// The ports the messaging use cases reach: where messages and uploads live, and the
+/// provider's sides (sending, attachments, templates, webhook signatures).
+pub struct MessagingPorts {
+    /// Messages, with their events and jobs.
+    pub store: Arc<dyn MessageStore>,
+    /// The channels that send and receive, with their secrets.
+    pub integrations: IntegrationService,
+    /// Sends through the provider.
+    pub sender: Arc<dyn ChannelSender>,
+    /// Fetches customers' attachments from the provider.
+    pub media: Arc<dyn MediaFetcher>,
+    /// Reads the provider's catalog of approved templates.
+    pub templates: Arc<dyn TemplateCatalog>,
+    /// Checks the provider's webhook signatures.
+    pub webhooks: Arc<dyn WebhookVerifier>,
+    /// Keeps the files agents upload.
+    pub uploads: Arc<dyn UploadStore>,
+    /// Signs the URLs the provider fetches uploads from.
+    pub links: Arc<dyn LinkSigner>,
+}
 
 /// The messaging use cases.
 #[derive(Clone)]
@@ -27,7 +49,10 @@ pub struct MessagingService {
     pub(crate) templates: Arc<dyn TemplateCatalog>,
     pub(crate) template_cache: Arc<TemplateCache>,
     pub(crate) webhooks: Arc<dyn WebhookVerifier>,
-    status_callback_url: String,
+    pub(crate) uploads: Arc<dyn UploadStore>,
+    pub(crate) links: Arc<dyn LinkSigner>,
+    /// Omni's public URL, as the provider reaches it.
+    pub(crate) public_base_url: String,
 }
 
 pub(crate) fn tenancy(e: TenancyError) -> MessagingError {
@@ -39,52 +64,74 @@ pub(crate) fn tenancy(e: TenancyError) -> MessagingError {
 }
 
 impl MessagingService {
-    /// The use cases; `sender` sends through the provider, `media` fetches attachments
-    /// from it, `templates` reads its catalog of approved templates and `webhooks` checks
-    /// its signatures; `status_callback_url` is where the provider reports delivery (the
-    /// public URL of the webhook route).
-    pub fn new(
-        store: Arc<dyn MessageStore>,
-        integrations: IntegrationService,
-        sender: Arc<dyn ChannelSender>,
-        media: Arc<dyn MediaFetcher>,
-        templates: Arc<dyn TemplateCatalog>,
-        webhooks: Arc<dyn WebhookVerifier>,
-        status_callback_url: String,
-    ) -> Self {
+    /// The use cases on their ports; `public_base_url` is Omni's URL as the provider
+    /// reaches it (where it reports delivery and fetches uploads).
+    pub fn new(ports: MessagingPorts, public_base_url: &str) -> Self {
         Self {
-            store,
-            integrations,
-            sender,
-            media,
-            templates,
+            store: ports.store,
+            integrations: ports.integrations,
+            sender: ports.sender,
+            media: ports.media,
+            templates: ports.templates,
             template_cache: Arc::default(),
-            webhooks,
-            status_callback_url,
+            webhooks: ports.webhooks,
+            uploads: ports.uploads,
+            links: ports.links,
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
         }
     }
 
-    /// An agent's answer on a ticket: stored `queued`, sent by the worker. Returns the
-    /// message and whether it is the replay of an earlier request with the same key.
+    /// An agent's answer on a ticket — text, attachments (files the company uploaded,
+    /// https links), or both — stored `queued` and sent by the worker. Returns the message
+    /// and whether it is the replay of an earlier request with the same key.
     #[tracing::instrument(skip_all, fields(caller = %caller.user_id, ticket_id = %ticket_id))]
     pub async fn reply(
         &self,
         caller: &Principal,
         ticket_id: TicketId,
-        content: &str,
+        content: Option<&str>,
+        attachments: &Attachments,
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<(TicketMessage, bool), MessagingError> {
-        let content = MessageContent::parse(content)
-            .map_err(|e| MessagingError::Validation(vec![FieldError::new("content", e)]))?;
         if caller.company_id.is_none() && caller.role != Role::Superadmin {
             return Err(MessagingError::Forbidden("messages belong to a company"));
+        }
+        let mut errors = Vec::new();
+        // A file may go alone; text without one is required.
+        let content = match content.map(str::trim).filter(|c| !c.is_empty()) {
+            None if !attachments.is_empty() => String::new(),
+            None => {
+                errors.push(FieldError::new(
+                    "content",
+                    "is required (or media, or a template)",
+                ));
+                String::new()
+            }
+            Some(text) => match MessageContent::parse(text) {
+                Ok(c) => c.as_str().to_owned(),
+                Err(e) => {
+                    errors.push(FieldError::new("content", e));
+                    String::new()
+                }
+            },
+        };
+        let media = match self.attachments(caller, attachments).await? {
+            Ok(media) => media,
+            Err(mut more) => {
+                errors.append(&mut more);
+                Vec::new()
+            }
+        };
+        if !errors.is_empty() {
+            return Err(MessagingError::Validation(errors));
         }
         let outbound = NewOutbound {
             ticket_id,
             author_id: Some(caller.user_id),
-            content: content.as_str().to_owned(),
+            content,
             idempotency_key,
             template: None,
+            media,
         };
         match self
             .store
@@ -135,20 +182,35 @@ impl MessagingService {
             .ok_or(MessagingError::NotFound)
     }
 
-    /// Attachment `n` (from 0) of a message the caller may see, fetched from the provider
-    /// with the credentials of the integration that received it (or the company's
-    /// integration on the same channel, if that one is gone).
+    /// Attachment `n` (from 0) of a message the caller may see: a customer's, fetched from
+    /// the provider with the credentials of the integration that received it (or the
+    /// company's integration on the same channel, if that one is gone); an agent's upload,
+    /// from where Omni keeps it; an agent's link, to be found at its URL.
     #[tracing::instrument(skip_all, fields(caller = %caller.user_id, message_id = %id, n))]
     pub async fn media(
         &self,
         caller: &Principal,
         id: MessageId,
         n: usize,
-    ) -> Result<MediaBody, MessagingError> {
+    ) -> Result<Attachment, MessagingError> {
         let message = self.get(caller, id).await?;
         let Some(media) = message.media.get(n) else {
             return Err(MessagingError::NoSuchMedia(n));
         };
+        if let Some(upload) = media.upload {
+            let (upload, bytes) = self
+                .uploads
+                .content(upload)
+                .await?
+                .ok_or(MessagingError::Media(MediaError::Gone))?;
+            return Ok(Attachment::Here(MediaBody::whole(
+                &upload.content_type,
+                bytes,
+            )));
+        }
+        if !message.from_customer {
+            return Ok(Attachment::Elsewhere(media.url.clone()));
+        }
         let delivery = self
             .store
             .delivery(id)
@@ -163,14 +225,15 @@ impl MessagingService {
             .await?
             .ok_or(MessagingError::NoChannel(delivery.channel.as_str()))?;
         let secrets = self.integrations.secrets(&integration).map_err(tenancy)?;
-        Ok(self
-            .media
-            .fetch(&MediaRequest {
-                integration,
-                secrets,
-                url: media.url.clone(),
-            })
-            .await?)
+        Ok(Attachment::Here(
+            self.media
+                .fetch(&MediaRequest {
+                    integration,
+                    secrets,
+                    url: media.url.clone(),
+                })
+                .await?,
+        ))
     }
 
     /// The send job: hands a queued message to the provider. A refusal is recorded on the
@@ -220,9 +283,13 @@ impl MessagingService {
             to: message.whatsapp_number.clone(),
             whatsapp: delivery.channel == Channel::Whatsapp,
             body: message.content.clone(),
-            media_urls: message.media.iter().map(|m| m.url.clone()).collect(),
+            media_urls: message
+                .media
+                .iter()
+                .map(|m| self.public_media_url(m))
+                .collect(),
             template: message.template.clone(),
-            status_callback: self.status_callback_url.clone(),
+            status_callback: format!("{}/ticket-messages/webhook", self.public_base_url),
         };
         // The attempt is on record before the provider hears of it: a worker that takes
         // the job over after a crash knows to ask before sending again.

@@ -15,14 +15,15 @@ use omni_ticketing::Channel;
 
 use super::*;
 use crate::{
-    CustomerMessage, Delivery, DeliveryStatus, InboundOutcome, MockChannelSender, MockMediaFetcher,
-    MockMessageStore, MockTemplateCatalog, MockWebhookVerifier, ProviderStatus, SendStart, Sent,
-    SignedWebhook, WebhookRefusal,
+    CustomerMessage, Delivery, DeliveryStatus, InboundOutcome, MockChannelSender, MockLinkSigner,
+    MockMediaFetcher, MockMessageStore, MockTemplateCatalog, MockUploadStore, MockWebhookVerifier,
+    ProviderStatus, SendStart, Sent, SignedWebhook, WebhookRefusal,
 };
 
 const A: CompanyId = CompanyId::new(1);
 const CHANNEL: IntegrationId = IntegrationId::new(3);
 const TICKET: TicketId = TicketId::new(7);
+const PUBLIC: &str = "https://omni.test";
 const CALLBACK: &str = "https://omni.test/ticket-messages/webhook";
 
 fn phone(s: &str) -> PhoneNumber {
@@ -90,6 +91,8 @@ struct Ports {
     media: MockMediaFetcher,
     templates: MockTemplateCatalog,
     webhooks: MockWebhookVerifier,
+    uploads: MockUploadStore,
+    links: MockLinkSigner,
 }
 
 impl Ports {
@@ -107,13 +110,17 @@ impl Ports {
             Arc::new(MockCredentialVerifier::new()),
         );
         MessagingService::new(
-            Arc::new(self.store),
-            integrations,
-            Arc::new(self.sender),
-            Arc::new(self.media),
-            Arc::new(self.templates),
-            Arc::new(self.webhooks),
-            CALLBACK.into(),
+            MessagingPorts {
+                store: Arc::new(self.store),
+                integrations,
+                sender: Arc::new(self.sender),
+                media: Arc::new(self.media),
+                templates: Arc::new(self.templates),
+                webhooks: Arc::new(self.webhooks),
+                uploads: Arc::new(self.uploads),
+                links: Arc::new(self.links),
+            },
+            PUBLIC,
         )
     }
 }
@@ -121,13 +128,23 @@ impl Ports {
 #[tokio::test]
 async fn a_reply_is_checked_before_anything_is_stored() {
     let s = Ports::default().service();
-    match s.reply(&agent(), TICKET, "   ", None).await {
+    match s
+        .reply(&agent(), TICKET, Some("   "), &Attachments::default(), None)
+        .await
+    {
         Err(MessagingError::Validation(e)) => assert_eq!(e[0].field, "content"),
         other => panic!("{other:?}"),
     }
     let too_long = "a".repeat(crate::MAX_WHATSAPP_CHARS + 1);
     assert!(matches!(
-        s.reply(&agent(), TICKET, &too_long, None).await,
+        s.reply(
+            &agent(),
+            TICKET,
+            Some(&too_long),
+            &Attachments::default(),
+            None
+        )
+        .await,
         Err(MessagingError::Validation(_))
     ));
     let lost = Principal {
@@ -135,7 +152,8 @@ async fn a_reply_is_checked_before_anything_is_stored() {
         ..agent()
     };
     assert!(matches!(
-        s.reply(&lost, TICKET, "Olá", None).await,
+        s.reply(&lost, TICKET, Some("Olá"), &Attachments::default(), None)
+            .await,
         Err(MessagingError::Forbidden(_))
     ));
 }
@@ -161,7 +179,13 @@ async fn a_reply_is_stored_in_the_callers_scope_with_its_author() {
         });
     let (m, replayed) = ports
         .service()
-        .reply(&agent(), TICKET, "  Olá ", None)
+        .reply(
+            &agent(),
+            TICKET,
+            Some("  Olá "),
+            &Attachments::default(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(m.ticket_id, TICKET);
@@ -181,7 +205,13 @@ async fn a_replayed_key_answers_the_first_message_of_its_own_ticket_only() {
         });
         let answer = ports
             .service()
-            .reply(&agent(), TICKET, "Olá", Some(key()))
+            .reply(
+                &agent(),
+                TICKET,
+                Some("Olá"),
+                &Attachments::default(),
+                Some(key()),
+            )
             .await;
         match answer {
             Ok((_, replayed)) => assert!(expect_replay && replayed),

@@ -34,6 +34,7 @@ pub struct Template {
 /// A message that sends an approved template with its variables, in place of free text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct TemplateMessage {
     /// The template (Twilio's Content SID, `HX…`).
     pub content_sid: String,

@@ -138,6 +138,7 @@ impl MessagingService {
             content: template.render(&message),
             idempotency_key,
             template: Some(message),
+            media: Vec::new(),
         };
         match self
             .store

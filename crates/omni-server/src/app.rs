@@ -75,6 +75,8 @@ impl Application {
                     jobs: state.jobs.clone(),
                     retention: state.config.ws.retention,
                     job_retention: state.config.worker.finished_job_retention,
+                    messaging: state.messaging.clone(),
+                    upload_retention: state.config.worker.upload_retention,
                 },
                 hub_stopped,
             ));
@@ -244,10 +246,12 @@ struct Upkeep {
     jobs: Arc<dyn omni_messaging::JobQueue>,
     retention: std::time::Duration,
     job_retention: std::time::Duration,
+    messaging: omni_messaging::MessagingService,
+    upload_retention: std::time::Duration,
 }
 
 /// Prunes events older than the retention, finished jobs, expired token revocations and
-/// WebSocket tickets, hourly (the first run a minute after start).
+/// WebSocket tickets, and uploads past theirs, hourly (the first run a minute after start).
 async fn upkeep(upkeep: Upkeep, mut stopped: watch::Receiver<bool>) {
     let Upkeep {
         log,
@@ -255,6 +259,8 @@ async fn upkeep(upkeep: Upkeep, mut stopped: watch::Receiver<bool>) {
         jobs,
         retention,
         job_retention,
+        messaging,
+        upload_retention,
     } = upkeep;
     let mut every = tokio::time::interval_at(
         tokio::time::Instant::now() + std::time::Duration::from_secs(60),
@@ -275,6 +281,11 @@ async fn upkeep(upkeep: Upkeep, mut stopped: watch::Receiver<bool>) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "pruned finished jobs"),
                     Err(e) => tracing::warn!(error = %e, "could not prune finished jobs"),
+                }
+                match messaging.prune_uploads(upload_retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "pruned old uploads"),
+                    Err(e) => tracing::warn!(error = %e, "could not prune old uploads"),
                 }
             }
             _ = stopped.changed() => return,

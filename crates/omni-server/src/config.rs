@@ -118,6 +118,7 @@ struct RawWorker {
     poll_interval_ms: u64,
     lease_secs: u64,
     finished_job_retention_hours: u64,
+    upload_retention_days: u64,
     triage_concurrency: usize,
     per_company: usize,
 }
@@ -228,6 +229,7 @@ impl Default for Raw {
                 poll_interval_ms: 5_000,
                 lease_secs: 15,
                 finished_job_retention_hours: 24,
+                upload_retention_days: 30,
                 triage_concurrency: 16,
                 per_company: 8,
             },
@@ -364,6 +366,8 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How long finished (done or dead) jobs are kept before they are pruned.
     pub finished_job_retention: Duration,
+    /// How long files agents upload to send are kept.
+    pub upload_retention: Duration,
 }
 
 /// Where Prometheus scrapes.
@@ -687,6 +691,9 @@ impl Config {
                 lease,
                 finished_job_retention: Duration::from_secs(
                     raw.worker.finished_job_retention_hours.max(1) * 3600,
+                ),
+                upload_retention: Duration::from_secs(
+                    raw.worker.upload_retention_days.clamp(1, 36_500) * 86_400,
                 ),
             },
             limits: LimitsConfig {

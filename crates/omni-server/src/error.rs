@@ -6,7 +6,7 @@ use actix_web::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE
 use actix_web::{HttpResponse, ResponseError};
 use omni_core::FieldError;
 use omni_identity::IdentityError;
-use omni_messaging::{MediaError, MessagingError, TemplateError};
+use omni_messaging::{MediaError, MessagingError, TemplateError, UploadRefused};
 use omni_store_postgres::StoreError;
 use omni_tenancy::TenancyError;
 use omni_ticketing::TicketingError;
@@ -61,9 +61,9 @@ pub enum ApiError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts; retry in {0} s")]
     TooManyRequests(u64),
-    /// The body is larger than the route accepts.
-    #[error("the request body is too large")]
-    PayloadTooLarge,
+    /// The body (or the file in it) is larger than the route accepts; says the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The body's media type is not one the route reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -125,7 +125,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => {
                 ("urn:omni:problem:too-many-requests", "Too many requests")
             }
-            ApiError::PayloadTooLarge => {
+            ApiError::PayloadTooLarge(_) => {
                 ("urn:omni:problem:payload-too-large", "Payload too large")
             }
             ApiError::UnsupportedMediaType(_) => (
@@ -161,7 +161,7 @@ impl ResponseError for ApiError {
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -303,6 +303,15 @@ impl From<MessagingError> for ApiError {
                 ApiError::BadGateway(e.to_string())
             }
             MessagingError::NoChannel(_) => ApiError::Conflict(e.to_string()),
+            MessagingError::Upload(UploadRefused::Type(_)) => {
+                ApiError::UnsupportedMediaType(e.to_string())
+            }
+            MessagingError::Upload(UploadRefused::TooLarge { .. }) => {
+                ApiError::PayloadTooLarge(e.to_string())
+            }
+            MessagingError::Upload(UploadRefused::Empty) => {
+                ApiError::Validation(vec![FieldError::new("file", e.to_string())])
+            }
             MessagingError::Validation(errors) => ApiError::Validation(errors),
             MessagingError::Unavailable(cause) => ApiError::Unavailable(cause),
             MessagingError::Unknown(cause) => ApiError::Internal(cause.to_string()),

@@ -29,7 +29,10 @@ pub fn path_config() -> web::PathConfig {
 fn json_error(err: JsonPayloadError) -> ApiError {
     match err {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::PayloadTooLarge
+            ApiError::PayloadTooLarge(format!(
+                "the request body is larger than the {}-byte limit",
+                crate::extract::JSON_LIMIT
+            ))
         }
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
             "the body must be JSON (Content-Type: application/json)".into(),

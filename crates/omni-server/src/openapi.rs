@@ -63,6 +63,8 @@ use crate::routes;
         routes::ticket_messages::get,
         routes::ticket_messages::resend,
         routes::ticket_messages::media,
+        routes::media::upload,
+        routes::media::content,
         routes::webhook::webhook,
     ),
     // Parameters refer to these, and utoipa collects only what bodies refer to.

@@ -156,6 +156,10 @@ fn word_list(words: impl IntoIterator<Item = &'static str>) -> String {
     format!("^[{ws}]*{part}(?:,{part})*[{ws}]*$", ws = ws!())
 }
 
+/// What [`omni_messaging::https_link`] accepts (its length aside): `https://`, a host of
+/// visible ASCII without `/ ? # @`, then anything visible from one of `/ ? #`.
+pub const HTTPS_URL: &str = r##"^https://[!"$-.0->A-~]+(?:[/?#][!-~]*)?$"##;
+
 /// Declares unit types whose schema is the given builder, under a component name.
 macro_rules! schemas {
     ($($(#[$doc:meta])* $ty:ident = $name:literal => $schema:expr;)+) => {$(
@@ -239,6 +243,11 @@ schemas! {
         "1 to 1600 characters once trimmed (one WhatsApp message), no control characters \
          but line breaks and tabs.",
     ).examples(["Olá! Como posso ajudar?"]);
+    /// A public file an agent attaches (`media_urls`).
+    HttpsUrlText = "HttpsUrl" => text(
+        HTTPS_URL, None, Some(omni_messaging::MAX_LINK_CHARS),
+        "`https://`, a host, no credentials; visible ASCII only (percent-encode the rest).",
+    ).examples(["https://cdn.example.com/invoice-42.pdf"]);
     /// A filter of `GET /tickets` that is free text.
     FilterText = "TextFilter" => text(
         &filter_text(None), None, None,
@@ -693,6 +702,29 @@ mod tests {
     }
 
     const ANY: usize = usize::MAX;
+
+    #[test]
+    fn the_link_pattern_accepts_what_the_link_check_accepts() {
+        let tails: Vec<String> = corpus(&['a', '/', '?', '#', '@', ' ', 'é', '\u{7f}', ':'], &[])
+            .into_iter()
+            .collect();
+        let mut links: Vec<String> = tails
+            .iter()
+            .flat_map(|t| {
+                [
+                    format!("https://{t}"),
+                    format!("https://cdn.example{t}"),
+                    format!("http://cdn.example{t}"),
+                    format!("HTTPS://x{t}"),
+                ]
+            })
+            .collect();
+        links.push(format!("https://x.example/{}", "a".repeat(2048 - 18)));
+        links.push(format!("https://x.example/{}", "a".repeat(2048 - 17)));
+        agrees(HTTPS_URL, omni_messaging::MAX_LINK_CHARS, &links, |s| {
+            omni_messaging::https_link(s).is_ok()
+        });
+    }
 
     #[test]
     fn text_patterns_accept_what_the_parsers_accept() {

@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omni_core::SystemClock;
-use omni_crypto::{AesGcmCipher, Argon2Hasher, JwtIssuer};
+use omni_crypto::{AesGcmCipher, Argon2Hasher, HmacLinkSigner, JwtIssuer};
 use omni_identity::IdentityService;
-use omni_messaging::{JobHandler, JobQueue, MessagingService, TriageJob};
+use omni_messaging::{JobHandler, JobQueue, MessagingPorts, MessagingService, TriageJob};
 use omni_outbound::GuardedClient;
 use omni_store_postgres::{
     Database, PgCompanyRepository, PgIntegrationRepository, PgJobQueue, PgMessageStore,
-    PgTicketRepository, PgUserRepository,
+    PgTicketRepository, PgUploadStore, PgUserRepository,
 };
 use omni_tenancy::{CompanyService, IntegrationService, VerifierByProvider};
 use omni_ticketing::TicketService;
@@ -99,13 +99,17 @@ impl AppState {
         let message_store = Arc::new(PgMessageStore::new(db.clone()));
         let twilio = Arc::new(twilio);
         let messaging = MessagingService::new(
-            message_store.clone(),
-            integrations.clone(),
-            twilio.clone(),
-            twilio.clone(),
-            twilio,
-            Arc::new(TwilioSignatures),
-            format!("{}/ticket-messages/webhook", config.http.public_base_url),
+            MessagingPorts {
+                store: message_store.clone(),
+                integrations: integrations.clone(),
+                sender: twilio.clone(),
+                media: twilio.clone(),
+                templates: twilio,
+                webhooks: Arc::new(TwilioSignatures),
+                uploads: Arc::new(PgUploadStore::new(db.clone())),
+                links: Arc::new(HmacLinkSigner::derived_from(config.crypto_key.expose())),
+            },
+            &config.http.public_base_url,
         );
         let jobs: Arc<dyn JobQueue> = Arc::new(PgJobQueue::new(db.clone()));
         let triage = TriageJob::new(

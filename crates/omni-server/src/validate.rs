@@ -40,7 +40,10 @@ where
             let body =
                 body.await
                     .map_err(|e| match e.as_response_error().status_code().as_u16() {
-                        413 => ApiError::PayloadTooLarge,
+                        413 => ApiError::PayloadTooLarge(format!(
+                            "the request body is larger than the {}-byte limit",
+                            crate::extract::JSON_LIMIT
+                        )),
                         _ => ApiError::BadRequest(format!("cannot read the body: {e}")),
                     })?;
             let value = parse::<T>(&body)?;

@@ -29,8 +29,8 @@ use omni_identity::{
 };
 use omni_messaging::{
     DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, JobKind, JobQueue, MessageContent,
-    MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport,
-    TemplateMessage, TicketMessage,
+    MessageStore, MessagingError, NewOutbound, NewUpload, OutboundOutcome, SendStart, StatusReport,
+    TemplateMessage, TicketMessage, UploadStore,
 };
 use omni_tenancy::{
     CompanyRepository, IntegrationConfig, IntegrationRepository, IntegrationType, NewIntegration,
@@ -54,6 +54,8 @@ pub struct Ports {
     pub tickets: Arc<dyn TicketRepository>,
     /// Messages.
     pub messages: Arc<dyn MessageStore>,
+    /// Uploaded files.
+    pub uploads: Arc<dyn UploadStore>,
     /// The job queue.
     pub jobs: Arc<dyn JobQueue>,
     /// The event log.
@@ -73,6 +75,7 @@ impl Ports {
             integrations: Arc::new(store.clone()),
             tickets: Arc::new(store.clone()),
             messages: Arc::new(store.clone()),
+            uploads: Arc::new(store.clone()),
             jobs: Arc::new(store.clone()),
             events: Arc::new(store),
             keep_alive: None,
@@ -92,6 +95,7 @@ macro_rules! port_contract_tests {
             replies_at_once_keep_the_first_recorded_as_the_first_response,
             whatsapp_replies_wait_for_the_customer_and_sms_does_not,
             a_template_goes_out_whenever_the_ticket_takes_replies,
+            uploads_belong_to_their_company_and_go_with_age_or_the_company,
             delivery_reports_only_move_forward,
             reports_arriving_together_apply_one_after_another,
             reports_that_come_before_the_sends_answer_apply_with_it,
@@ -245,6 +249,7 @@ async fn try_reply(
                 content: "Já verificamos.".into(),
                 idempotency_key: key.map(|k| IdempotencyKey::from_client(k).unwrap()),
                 template: None,
+                media: Vec::new(),
             },
         )
         .await
@@ -484,6 +489,7 @@ pub async fn a_template_goes_out_whenever_the_ticket_takes_replies(p: Ports) {
         content: "Olá Ana, podemos ajudar?".into(),
         idempotency_key: Some(IdempotencyKey::from_client(key).unwrap()),
         template: Some(template.clone()),
+        media: Vec::new(),
     };
     // The customer never wrote: free text waits, a template goes.
     assert!(matches!(
@@ -535,6 +541,65 @@ pub async fn a_template_goes_out_whenever_the_ticket_takes_replies(p: Ports) {
     );
 }
 
+pub async fn uploads_belong_to_their_company_and_go_with_age_or_the_company(p: Ports) {
+    let a = tenant(&p, 1).await;
+    let b = tenant(&p, 2).await;
+    let photo = bytes::Bytes::from_static(b"\x89PNG a small picture");
+    let kept = p
+        .uploads
+        .save(
+            &NewUpload::parse(
+                a.company,
+                "image/png",
+                Some("C:\\fotos\\caixa.png"),
+                photo.clone(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.company_id, a.company);
+    assert_eq!(kept.content_type, "image/png");
+    assert_eq!(kept.filename.as_deref(), Some("caixa.png"));
+    assert_eq!(kept.size, photo.len() as u64);
+    let other = p
+        .uploads
+        .save(
+            &NewUpload::parse(
+                b.company,
+                "application/pdf",
+                None,
+                bytes::Bytes::from_static(b"%PDF-1.7"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    // A company finds its own files only; unknown ids are missing.
+    let ids = [kept.id, other.id, omni_core::UploadId::new(999_999)];
+    assert_eq!(
+        p.uploads
+            .find(Scope::Company(a.company), &ids)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&kept)
+    );
+    assert_eq!(p.uploads.find(Scope::All, &ids).await.unwrap().len(), 2);
+    assert_eq!(
+        p.uploads.content(kept.id).await.unwrap(),
+        Some((kept.clone(), photo))
+    );
+    // Age: nothing is older than a moment ago; everything is older than a moment ahead.
+    let earlier = kept.created_at - chrono::TimeDelta::seconds(1);
+    assert_eq!(p.uploads.prune(earlier).await.unwrap(), 0);
+    // A deleted company's files go with it.
+    assert!(p.companies.delete(Scope::All, b.company).await.unwrap());
+    assert_eq!(p.uploads.content(other.id).await.unwrap(), None);
+    let later = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    assert_eq!(p.uploads.prune(later).await.unwrap(), 1);
+    assert_eq!(p.uploads.content(kept.id).await.unwrap(), None);
+}
+
 pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket(p: Ports) {
     let t = tenant(&p, 1).await;
     let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
@@ -570,6 +635,7 @@ pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket
                 content: "Recebemos sua mensagem.".into(),
                 idempotency_key: Some(IdempotencyKey::auto_reply(other.id)),
                 template: None,
+                media: Vec::new(),
             },
         )
         .await
@@ -842,6 +908,7 @@ pub async fn no_tenant_sees_another_tenants_rows(p: Ports) {
                     content: "x".into(),
                     idempotency_key: None,
                     template: None,
+                    media: Vec::new(),
                 },
             )
             .await,

@@ -35,6 +35,7 @@ mod jobs;
 mod messages;
 mod state;
 mod tickets;
+mod uploads;
 mod users;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -47,7 +48,8 @@ struct ReadmeDoctests;
 use state::State;
 
 /// The in-memory store: implements `UserRepository`, `CompanyRepository`,
-/// `IntegrationRepository`, `TicketRepository`, `MessageStore`, `JobQueue` and `EventLog`.
+/// `IntegrationRepository`, `TicketRepository`, `MessageStore`, `UploadStore`, `JobQueue` and
+/// `EventLog`.
 /// Cheap to clone; clones share their state.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {

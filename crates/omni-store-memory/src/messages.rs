@@ -88,7 +88,7 @@ fn queue_outbound(
             delivery_status: DeliveryStatus::Queued,
             error_code: None,
             error_message: None,
-            media: Vec::new(),
+            media: outbound.media.clone(),
             template: outbound.template.clone(),
             created_at: now,
             updated_at: now,
@@ -304,6 +304,7 @@ impl MessageStore for MemoryStore {
                     content: content.as_str().to_owned(),
                     idempotency_key: Some(IdempotencyKey::auto_reply(ticket)),
                     template: None,
+                    media: Vec::new(),
                 };
                 match queue_outbound(now, &mut state, &after, &outbound, &mut reply_events)? {
                     OutboundOutcome::Created(m) => Some(m),

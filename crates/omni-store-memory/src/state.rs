@@ -86,6 +86,8 @@ pub(crate) struct State {
     pub(crate) jobs: BTreeMap<i64, JobRow>,
     /// Delivery reports that named no message yet, in arrival order, with when they came.
     pub(crate) early_reports: Vec<(omni_messaging::StatusReport, DateTime<Utc>)>,
+    /// Uploaded files with their bytes.
+    pub(crate) uploads: BTreeMap<i64, (omni_messaging::Upload, bytes::Bytes)>,
 }
 
 impl State {

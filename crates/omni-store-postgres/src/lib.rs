@@ -31,6 +31,7 @@ pub mod test_db;
 mod tickets;
 mod tls;
 mod triage_write;
+mod uploads;
 mod users;
 
 pub use companies::PgCompanyRepository;
@@ -44,4 +45,5 @@ pub use listen::listen;
 pub use messages::PgMessageStore;
 pub use migrate::{MIGRATIONS, run_migrations};
 pub use tickets::PgTicketRepository;
+pub use uploads::PgUploadStore;
 pub use users::PgUserRepository;

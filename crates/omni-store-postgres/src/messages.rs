@@ -172,6 +172,7 @@ pub(crate) async fn insert_outbound(
             ticket_messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
             ticket_messages::idempotency_key
                 .eq(outbound.idempotency_key.as_ref().map(|k| k.as_str())),
+            ticket_messages::media.eq(media_json(&outbound.media)),
             ticket_messages::template.eq(outbound
                 .template
                 .as_ref()

@@ -159,6 +159,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    uploads (id) {
+        id -> Int8,
+        company_id -> Int8,
+        content_type -> Text,
+        filename -> Nullable<Text>,
+        size -> Int8,
+        data -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(integrations -> companies (company_id));
 diesel::joinable!(tickets -> companies (company_id));
@@ -178,4 +190,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_tokens,
     ws_tickets,
     early_reports,
+    uploads,
 );

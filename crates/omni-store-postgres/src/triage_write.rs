@@ -115,6 +115,7 @@ async fn queue_reply(
         content: content.as_str().to_owned(),
         idempotency_key: Some(key),
         template: None,
+        media: Vec::new(),
     };
     insert_outbound(conn, ticket, &outbound).await.map(Some)
 }

@@ -48,6 +48,7 @@ impl From<InboundMessage> for CustomerMessage {
                 .map(|x| Media {
                     url: x.url,
                     content_type: x.content_type,
+                    upload: None,
                 })
                 .collect(),
         }

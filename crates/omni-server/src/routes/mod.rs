@@ -5,6 +5,7 @@ pub mod companies;
 pub mod docs;
 pub mod health;
 pub mod integrations;
+pub mod media;
 pub mod metrics;
 pub mod pagination;
 pub mod ticket_messages;
@@ -92,6 +93,8 @@ routes! {
     "/ticket-messages/{id}" => { get => ticket_messages::get },
     "/ticket-messages/{id}/send" => { post => ticket_messages::resend },
     "/ticket-messages/{id}/media/{n}" => { get => ticket_messages::media },
+    "/media" => { post => media::upload },
+    "/media/{id}/content" => { get => media::content },
     "/tickets" => { get => tickets::list, post => tickets::create },
     "/tickets/{id}" => { get => tickets::get, put => tickets::update, delete => tickets::delete },
     "/companies" => { get => companies::list, post => companies::create },

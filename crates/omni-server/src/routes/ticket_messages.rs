@@ -1,19 +1,19 @@
 //! `/ticket-messages`: a ticket's messages and agents' answers.
 
-use actix_web::body::SizedStream;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::FieldError;
+use omni_core::UploadId;
 use omni_core::{MessageId, TicketId};
-use omni_messaging::{IdempotencyKey, TemplateMessage, TicketMessage};
+use omni_messaging::{Attachment, Attachments, IdempotencyKey, TemplateMessage, TicketMessage};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::pagination::{PageQuery, PageResponse};
-use crate::schemas::MessageText;
+use crate::schemas::{HttpsUrlText, MessageText};
 use crate::state::AppState;
 use crate::validate::ValidJson;
 
@@ -49,6 +49,16 @@ pub struct ReplyRequest {
     /// window is closed.
     #[garde(skip)]
     pub template: Option<TemplateMessage>,
+    /// Files uploaded with `POST /media` to attach (with `media_urls`, at most 10).
+    #[garde(skip)]
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub media_ids: Vec<i64>,
+    /// Public https URLs of files to attach (with `media_ids`, at most 10).
+    #[garde(skip)]
+    #[serde(default)]
+    #[schema(max_items = 10, value_type = Vec<HttpsUrlText>)]
+    pub media_urls: Vec<String>,
 }
 
 /// A ticket's messages, oldest first.
@@ -120,6 +130,22 @@ pub async fn reply(
         ),
     };
     let ticket_id = TicketId::new(body.0.ticket_id);
+    let attachments = Attachments {
+        uploads: body
+            .0
+            .media_ids
+            .iter()
+            .copied()
+            .map(UploadId::new)
+            .collect(),
+        links: body.0.media_urls,
+    };
+    if body.0.template.is_some() && !attachments.is_empty() {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "template",
+            "a template carries its own media: send it without media_ids or media_urls",
+        )]));
+    }
     let (message, replayed) = match (body.0.content, body.0.template) {
         (Some(_), Some(_)) => {
             return Err(ApiError::Validation(vec![FieldError::new(
@@ -127,16 +153,10 @@ pub async fn reply(
                 "send either content or a template, not both",
             )]));
         }
-        (None, None) => {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "content",
-                "is required (or a template)",
-            )]));
-        }
-        (Some(content), None) => {
+        (content, None) => {
             state
                 .messaging
-                .reply(&caller.0, ticket_id, &content, key)
+                .reply(&caller.0, ticket_id, content.as_deref(), &attachments, key)
                 .await?
         }
         (None, Some(template)) => {
@@ -173,21 +193,6 @@ pub async fn resend(
     Ok(HttpResponse::Accepted().json(message))
 }
 
-/// Types a browser may show in place: anything else (HTML, SVG, scripts) is offered as a
-/// download, so a customer's file never runs as a page of Omni's origin.
-fn shown_inline(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    (essence.starts_with("image/") && essence != "image/svg+xml")
-        || essence.starts_with("audio/")
-        || essence.starts_with("video/")
-        || essence == "application/pdf"
-}
-
 /// An attachment of a message (a customer's photo, voice note or document), streamed from
 /// the provider with the integration's credentials as it arrives.
 #[utoipa::path(get, path = "/ticket-messages/{id}/media/{n}", tag = "messages", security(("bearer" = [])),
@@ -212,26 +217,11 @@ pub async fn media(
         .messaging
         .media(&caller.0, MessageId::new(id), n as usize)
         .await?;
-    let content_type = media
-        .content_type
-        .as_deref()
-        .and_then(|t| HeaderValue::from_str(t).ok())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let inline = content_type.to_str().is_ok_and(shown_inline);
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            if inline { "inline" } else { "attachment" },
-        ))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'; sandbox",
-        ))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"));
-    Ok(match media.content_length {
-        Some(length) => response.body(SizedStream::new(length, media.body)),
-        None => response.streaming(media.body),
+    Ok(match media {
+        Attachment::Here(body) => crate::routes::media::file_response(body, None),
+        // An agent's link: the file is at its own public URL.
+        Attachment::Elsewhere(url) => HttpResponse::Found()
+            .insert_header((header::LOCATION, url))
+            .finish(),
     })
 }

@@ -7,7 +7,7 @@ use omni_store_memory::contract::Ports;
 use omni_store_postgres::test_db::TestDatabase;
 use omni_store_postgres::{
     Database, PgCompanyRepository, PgEventLog, PgIntegrationRepository, PgJobQueue, PgMessageStore,
-    PgTicketRepository, PgUserRepository,
+    PgTicketRepository, PgUploadStore, PgUserRepository,
 };
 
 async fn fresh() -> Ports {
@@ -19,6 +19,7 @@ async fn fresh() -> Ports {
         integrations: Arc::new(PgIntegrationRepository::new(db.clone())),
         tickets: Arc::new(PgTicketRepository::new(db.clone())),
         messages: Arc::new(PgMessageStore::new(db.clone())),
+        uploads: Arc::new(PgUploadStore::new(db.clone())),
         jobs: Arc::new(PgJobQueue::new(db.clone())),
         events: Arc::new(PgEventLog::new(db)),
         keep_alive: Some(Arc::new(test_db)),

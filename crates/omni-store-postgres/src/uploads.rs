@@ -1,0 +1,108 @@
+//! The messaging crate's [`UploadStore`] on PostgreSQL: files in a `bytea` column (see
+//! the migration for the measurement against large objects).
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use omni_core::{CompanyId, Scope, UploadId};
+use omni_messaging::{MessagingError, NewUpload, Upload, UploadStore};
+
+use crate::Database;
+use crate::messages::{store_error, unavailable};
+use crate::schema::uploads;
+
+/// Uploaded files in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgUploadStore {
+    db: Database,
+}
+
+impl PgUploadStore {
+    /// A store over the pool.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = uploads, check_for_backend(diesel::pg::Pg))]
+struct UploadRow {
+    id: i64,
+    company_id: i64,
+    content_type: String,
+    filename: Option<String>,
+    size: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<UploadRow> for Upload {
+    fn from(row: UploadRow) -> Self {
+        Upload {
+            id: UploadId::new(row.id),
+            company_id: CompanyId::new(row.company_id),
+            content_type: row.content_type,
+            filename: row.filename,
+            size: u64::try_from(row.size).unwrap_or_default(),
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[async_trait]
+impl UploadStore for PgUploadStore {
+    #[tracing::instrument(skip_all, fields(company_id = %upload.company_id()))]
+    async fn save(&self, upload: &NewUpload) -> Result<Upload, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let size = i64::try_from(upload.bytes().len()).unwrap_or(i64::MAX);
+        let row: UploadRow = diesel::insert_into(uploads::table)
+            .values((
+                uploads::company_id.eq(upload.company_id().get()),
+                uploads::content_type.eq(upload.content_type()),
+                uploads::filename.eq(upload.filename()),
+                uploads::size.eq(size),
+                uploads::data.eq(upload.bytes().as_ref()),
+            ))
+            .returning(UploadRow::as_returning())
+            .get_result(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(row.into())
+    }
+
+    async fn find(&self, scope: Scope, ids: &[UploadId]) -> Result<Vec<Upload>, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+        let mut query = uploads::table
+            .filter(uploads::id.eq_any(raw))
+            .select(UploadRow::as_select())
+            .into_boxed();
+        if let Scope::Company(company) = scope {
+            query = query.filter(uploads::company_id.eq(company.get()));
+        }
+        let rows: Vec<UploadRow> = query.load(&mut conn).await.map_err(store_error)?;
+        Ok(rows.into_iter().map(Upload::from).collect())
+    }
+
+    async fn content(&self, id: UploadId) -> Result<Option<(Upload, Bytes)>, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let found: Option<(UploadRow, Vec<u8>)> = uploads::table
+            .filter(uploads::id.eq(id.get()))
+            .select((UploadRow::as_select(), uploads::data))
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        Ok(found.map(|(row, data)| (row.into(), Bytes::from(data))))
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let deleted = diesel::delete(uploads::table.filter(uploads::created_at.lt(before)))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(deleted).unwrap_or_default())
+    }
+}
