@@ -276,6 +276,8 @@ impl TwilioClient {
                 form.push(("ContentSid", sid));
                 form.push(("ContentVariables", variables));
             }
+            // Media alone goes without a text (an empty Body is not a caption).
+            None if request.body.is_empty() && !request.media_urls.is_empty() => {}
             None => form.push(("Body", request.body)),
         }
         match (request.messaging_service_sid, request.from.as_deref()) {

@@ -98,8 +98,10 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(message))
 }
 
-/// An agent's answer: stored `queued`, sent by the worker. With an `Idempotency-Key`
-/// header, a retried request answers with the first message (and `Idempotent-Replayed`).
+/// An agent's answer — text, attachments (`media_ids` of `POST /media`, https
+/// `media_urls`), or an approved WhatsApp `template` — stored `queued`, sent by the
+/// worker. With an `Idempotency-Key` header, a retried request answers with the first
+/// message (and `Idempotent-Replayed`).
 #[utoipa::path(post, path = "/ticket-messages", tag = "messages", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
         pattern = r"^[ -~]*[!-~][ -~]*$",
@@ -203,7 +205,8 @@ pub async fn resend(
     responses(
         (status = 200, description = "The file, with the provider's `Content-Type` and `Content-Length`",
             content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, description = "No such message, or no such attachment, or the provider no longer has it"),
+        (status = 302, description = "An agent's link: the file is at `Location`"),
+        (status = 404, description = "No such message, or no such attachment, or the provider (or Omni's upload retention) no longer has it"),
         (status = 409, description = "The company has no enabled integration to fetch it with"),
         (status = 502, description = "The provider did not serve it, or it is larger than `OMNI_TWILIO__MEDIA_MAX_BYTES`"),
     ))]
