@@ -6,7 +6,9 @@ use serde_json::Value;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::messages::{Setup, count, customer, inbound, post_webhook, setup_configured, ticket_of};
+use crate::messages::{
+    Setup, count, customer, inbound, messages_of, post_webhook, setup_configured, ticket_of,
+};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const PHOTO: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes all the same";
@@ -32,17 +34,7 @@ fn with_media(who: &str, sid: &str, media: &[(String, &str)]) -> Vec<(String, St
 
 /// The only message of `who`'s ticket.
 async fn the_message(s: &Setup, who: &str) -> Value {
-    let ticket = ticket_of(s, who).await;
-    let (_, page) = s
-        .app
-        .call(
-            Method::GET,
-            &format!("/ticket-messages?ticket_id={}", ticket["id"]),
-            None,
-            &s.admin.token,
-        )
-        .await;
-    page["data"][0].clone()
+    messages_of(s, &ticket_of(s, who).await).await[0].clone()
 }
 
 /// `GET` of an Omni path with a bearer token.
@@ -201,7 +193,7 @@ async fn a_customers_photo_reaches_the_agent_through_omni_and_nothing_else_is_fe
             &s.admin.token,
         )
         .await;
-        assert_eq!(res.status(), 502);
+        assert_eq!(res.status(), 404);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let problem: Value = res.json().await.unwrap();
         assert!(
@@ -373,12 +365,18 @@ async fn upload(
 #[tokio::test]
 async fn an_agent_answers_with_an_uploaded_photo_and_a_link_and_twilio_fetches_them_signed() {
     let s = setup_configured(true, |f| f).await;
-    crate::messages::messages_api(
-        &s.twilio,
-        201,
-        serde_json::json!({"sid": "SMmedia0001", "status": "queued"}),
-    )
-    .await;
+    // One sid per send: the photo's message, then the link's.
+    for sid in ["SMmedia0001", "SMmedia0002"] {
+        Mock::given(method("POST"))
+            .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+            .respond_with(
+                ResponseTemplate::new(201)
+                    .set_body_json(serde_json::json!({"sid": sid, "status": "queued"})),
+            )
+            .up_to_n_times(1)
+            .mount(&s.twilio)
+            .await;
+    }
     let who = customer();
     let form = inbound(
         &who,
@@ -486,40 +484,77 @@ async fn an_agent_answers_with_an_uploaded_photo_and_a_link_and_twilio_fetches_t
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
 
-    // Media without text is a message.
+    // WhatsApp carries one attachment per message.
     let link = "https://cdn.example.com/manual.pdf";
-    let (status, sent) = reply(serde_json::json!({
+    let (status, problem) = reply(serde_json::json!({
         "ticket_id": ticket["id"], "media_ids": [photo["id"]], "media_urls": [link]
     }))
     .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "media_ids");
+
+    // Media without text is a message.
+    let (status, sent) =
+        reply(serde_json::json!({"ticket_id": ticket["id"], "media_ids": [photo["id"]]})).await;
     assert_eq!(status, 201, "{sent}");
     let id = sent["id"].as_i64().unwrap();
     assert_eq!(sent["content"], "");
     assert_eq!(
         sent["media"],
-        serde_json::json!([
-            {"content_type": "image/png", "url": format!("/ticket-messages/{id}/media/0")},
-            {"content_type": null, "url": format!("/ticket-messages/{id}/media/1")},
-        ])
+        serde_json::json!([{"content_type": "image/png", "url": format!("/ticket-messages/{id}/media/0")}])
     );
-    crate::messages::wait_until("the reply to be sent", || async {
+    crate::messages::wait_until("the photo to be sent", || async {
         crate::messages::message(&s, &sent["id"]).await["whatsapp_message_id"] == "SMmedia0001"
     })
     .await;
-    let requests = crate::messages::sends(&s.twilio).await;
-    let form: Vec<(String, String)> = form_urlencoded::parse(&requests[0].body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let urls: Vec<&str> = form
+    let (status, linked) = reply(serde_json::json!({
+        "ticket_id": ticket["id"], "content": "O manual:", "media_urls": [link]
+    }))
+    .await;
+    assert_eq!(status, 201, "{linked}");
+    let linked_id = linked["id"].as_i64().unwrap();
+    assert_eq!(
+        linked["media"],
+        serde_json::json!([{"content_type": null, "url": format!("/ticket-messages/{linked_id}/media/0")}])
+    );
+    crate::messages::wait_until("the link to be sent", || async {
+        crate::messages::message(&s, &linked["id"]).await["whatsapp_message_id"] == "SMmedia0002"
+    })
+    .await;
+    let forms: Vec<Vec<(String, String)>> = crate::messages::sends(&s.twilio)
+        .await
         .iter()
-        .filter(|(k, _)| k == "MediaUrl")
-        .map(|(_, v)| v.as_str())
+        .map(|r| {
+            form_urlencoded::parse(&r.body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
         .collect();
-    assert_eq!(urls.len(), 2, "{form:?}");
-    assert_eq!(urls[1], link);
-    let signed = urls[0]
+    let urls_of = |form: &Vec<(String, String)>| -> Vec<String> {
+        form.iter()
+            .filter(|(k, _)| k == "MediaUrl")
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let body_of = |form: &Vec<(String, String)>| {
+        form.iter()
+            .find(|(k, _)| k == "Body")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(forms.len(), 2);
+    assert_eq!(
+        body_of(&forms[0]),
+        None,
+        "a photo alone goes without a text"
+    );
+    assert_eq!(urls_of(&forms[1]), [link]);
+    assert_eq!(body_of(&forms[1]).as_deref(), Some("O manual:"));
+    let photo_urls = urls_of(&forms[0]);
+    assert_eq!(photo_urls.len(), 1);
+    let signed = photo_urls[0]
         .strip_prefix("https://omni.test")
-        .unwrap_or_else(|| panic!("{} is not under the public base", urls[0]));
+        .unwrap_or_else(|| panic!("{} is not under the public base", photo_urls[0]))
+        .to_owned();
     assert!(
         signed.starts_with(&format!("/media/{}/content?expires=", photo["id"])),
         "{signed}"
@@ -565,7 +600,10 @@ async fn an_agent_answers_with_an_uploaded_photo_and_a_link_and_twilio_fetches_t
         .build()
         .unwrap();
     let res = no_redirects
-        .get(format!("{}/ticket-messages/{id}/media/1", s.app.address))
+        .get(format!(
+            "{}/ticket-messages/{linked_id}/media/0",
+            s.app.address
+        ))
         .bearer_auth(&agent.token)
         .send()
         .await

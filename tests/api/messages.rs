@@ -172,6 +172,20 @@ where
     }
 }
 
+/// The first page of a ticket's messages, oldest first.
+pub(crate) async fn messages_of(s: &Setup, ticket: &Value) -> Vec<Value> {
+    let (_, page) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/ticket-messages?ticket_id={}", ticket["id"]),
+            None,
+            &s.admin.token,
+        )
+        .await;
+    page["data"].as_array().cloned().unwrap_or_default()
+}
+
 pub(crate) async fn ticket_of(s: &Setup, customer: &str) -> Value {
     let q = format!("/tickets?customer_phone={}", customer.replace('+', "%2B"));
     let (_, list) = s.app.call(Method::GET, &q, None, &s.admin.token).await;

@@ -7,8 +7,8 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::messages::{
-    Setup, count, customer, inbound, message, messages_api, post_webhook, sends, setup_configured,
-    ticket_of, wait_until,
+    Setup, count, customer, inbound, message, messages_api, messages_of, post_webhook, sends,
+    setup_configured, ticket_of, wait_until,
 };
 
 const ORDER: &str = "HX00000000000000000000000000000001";
@@ -79,7 +79,7 @@ fn form_of(request: &wiremock::Request) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn agents_list_approved_templates_cached_until_refreshed() {
+async fn agents_list_approved_templates_read_again_when_the_integration_changes() {
     let s = setup().await;
     content_api(&s).await;
     let id = whatsapp_integration(&s).await;
@@ -125,6 +125,32 @@ async fn agents_list_approved_templates_cached_until_refreshed() {
             &format!("/integrations/{id}/templates?refresh=true"),
             None,
             &s.admin.token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        catalog_reads(&s).await,
+        1,
+        "a refresh of a list read seconds ago is that list"
+    );
+    // A changed integration (a new token here) is another catalog: read again.
+    let (status, changed) = s
+        .app
+        .call(
+            Method::PUT,
+            &format!("/integrations/{id}"),
+            Some(json!({"config": {"auth_token": "a-new-token-for-this-account"}})),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    let (status, _) = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/integrations/{id}/templates"),
+            None,
+            &agent.token,
         )
         .await;
     assert_eq!(status, 200);
@@ -296,6 +322,50 @@ async fn after_the_window_only_an_approved_template_with_every_variable_goes_out
     // The free-form reply is still refused: a template does not open the window.
     let (status, _) = post(json!({"ticket_id": ticket["id"], "content": "E aí?"})).await;
     assert_eq!(status, 409);
+
+    // A retried template request answers with its first message, even with Twilio's
+    // catalog down by then.
+    let keyed = |key: &'static str| {
+        let s = &s;
+        let body = json!({"ticket_id": ticket["id"], "template": {"content_sid": ORDER, "variables": {"1": "Ana", "2": "#43"}}});
+        async move {
+            s.app
+                .client
+                .post(format!("{}/ticket-messages", s.app.address))
+                .bearer_auth(&s.admin.token)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = keyed("retry-template-1").await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    // The integration changes (its catalog must be read again), and Twilio goes down.
+    let id = whatsapp_integration(&s).await;
+    let (status, _) = s
+        .app
+        .call(
+            Method::PUT,
+            &format!("/integrations/{id}"),
+            Some(json!({"config": {"auth_token": "a-new-token-for-this-account"}})),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    s.twilio.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/ContentAndApprovals"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&s.twilio)
+        .await;
+    let again = keyed("retry-template-1").await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
 }
 
 #[tokio::test]
@@ -352,16 +422,7 @@ async fn an_agent_opens_a_conversation_with_a_template() {
     assert_eq!(status, 201, "{ticket}");
     assert!(ticket["first_response_at"].is_string(), "{ticket}");
     assert!(ticket["window_closes_at"].is_null());
-    let (_, page) = s
-        .app
-        .call(
-            Method::GET,
-            &format!("/ticket-messages?ticket_id={}", ticket["id"]),
-            None,
-            &s.admin.token,
-        )
-        .await;
-    let first = page["data"][0].clone();
+    let first = messages_of(&s, &ticket).await[0].clone();
     assert_eq!(
         first["content"],
         "Olá Ana, seu pedido #7 saiu para entrega."

@@ -39,8 +39,8 @@ pub use media::{
     Attachment, MediaBody, MediaError, MediaFetcher, MediaLink, MediaRequest, MediaStream,
 };
 pub use message::{
-    Delivery, EARLY_REPORT_KEPT_FOR, Inbound, InboundOutcome, Media, NewOutbound, OutboundOutcome,
-    StatusReport, TicketMessage, TriageRecorded,
+    Delivery, EARLY_REPORT_KEPT_FOR, Inbound, InboundOutcome, MAX_WHATSAPP_ATTACHMENTS, Media,
+    NewOutbound, OutboundOutcome, StatusReport, TicketMessage, TriageRecorded,
 };
 pub use ports::{
     ChannelSender, MessageStore, OutboundRequest, SendError, SendStart, Sent, TriageEngines,
@@ -50,7 +50,10 @@ pub use ports::{MockChannelSender, MockMessageStore, MockTriageEngines};
 pub use service::{DeliverError, MessagingPorts, MessagingService};
 #[cfg(any(test, feature = "mock"))]
 pub use template::MockTemplateCatalog;
-pub use template::{MAX_VARIABLE_CHARS, Template, TemplateCatalog, TemplateError, TemplateMessage};
+pub use template::{
+    MAX_TEMPLATE_CHARS, MAX_VARIABLE_CHARS, Template, TemplateCatalog, TemplateError,
+    TemplateMessage, placeholders,
+};
 pub use template_replies::TEMPLATES_KEPT_FOR;
 pub use triage_job::TriageJob;
 pub use upload::{
@@ -59,7 +62,7 @@ pub use upload::{
 };
 #[cfg(any(test, feature = "mock"))]
 pub use upload::{MockLinkSigner, MockUploadStore};
-pub use uploads::{Attachments, MAX_LINK_CHARS, UPLOAD_LINK_TTL, https_link};
+pub use uploads::{Attachments, MAX_LINK_CHARS, ReplyBody, UPLOAD_LINK_TTL, https_link};
 #[cfg(any(test, feature = "mock"))]
 pub use webhook::MockWebhookVerifier;
 pub use webhook::{

@@ -84,10 +84,15 @@ pub enum MediaError {
     /// The provider no longer has it (deleted, or past its retention).
     #[error("the provider no longer has this attachment")]
     Gone,
-    /// Its URL is not the provider's: Omni fetches only from the provider's API, never
-    /// from a host a payload names.
-    #[error("the attachment's URL is not under the provider's API ({0}); Omni does not fetch it")]
-    Untrusted(String),
+    /// Its URL is not one of the integration's account under the provider's API (another
+    /// host, or another account's): Omni does not fetch it.
+    #[error(
+        "the attachment is not at the provider's API under this integration's account; Omni does not fetch it"
+    )]
+    Untrusted,
+    /// The provider refused the integration's credentials: the integration needs fixing.
+    #[error("the provider refused the integration's credentials: {0}")]
+    Refused(String),
     /// It is larger than Omni passes on.
     #[error("the attachment is larger than the {limit}-byte limit")]
     TooLarge {

@@ -1,9 +1,9 @@
 use chrono::{DateTime, Utc};
 use omni_core::{CompanyId, IntegrationId, MessageId, PhoneNumber, TicketId, UploadId, UserId};
-use omni_ticketing::{Channel, ReplyRefused, Ticket};
+use omni_ticketing::{Channel, Ticket};
 use serde::{Deserialize, Serialize};
 
-use crate::{DeliveryStatus, MediaLink, TemplateMessage};
+use crate::{DeliveryStatus, MediaLink, MessagingError, TemplateMessage};
 
 /// An attachment, as Omni keeps it: where the file is and what it is. Agents never see
 /// `url` (the provider's, behind its credentials): a message's JSON names each attachment
@@ -206,14 +206,28 @@ pub struct NewOutbound {
 impl NewOutbound {
     /// Whether `ticket` takes this message at `now`: free text only within the channel's
     /// customer-service window ([`Ticket::accepts_reply`]), a template whenever the ticket
-    /// takes replies ([`Ticket::accepts_template`]).
-    pub fn admitted_by(&self, ticket: &Ticket, now: DateTime<Utc>) -> Result<(), ReplyRefused> {
+    /// takes replies ([`Ticket::accepts_template`]); and on WhatsApp, one attachment per
+    /// message (Twilio sends WhatsApp the first and drops the rest).
+    pub fn admitted_by(&self, ticket: &Ticket, now: DateTime<Utc>) -> Result<(), MessagingError> {
         match self.template {
-            Some(_) => ticket.accepts_template(),
-            None => ticket.accepts_reply(now),
+            Some(_) => ticket.accepts_template()?,
+            None => ticket.accepts_reply(now)?,
         }
+        if ticket.channel == Channel::Whatsapp && self.media.len() > MAX_WHATSAPP_ATTACHMENTS {
+            return Err(MessagingError::Validation(vec![
+                omni_core::FieldError::new(
+                    "media_ids",
+                    "a WhatsApp message carries one attachment: send the others in messages of \
+                 their own",
+                ),
+            ]));
+        }
+        Ok(())
     }
 }
+
+/// How many attachments one WhatsApp message carries.
+pub const MAX_WHATSAPP_ATTACHMENTS: usize = 1;
 
 /// What recording triage's result did ([`crate::MessageStore::record_triage`]).
 #[derive(Debug, Clone, PartialEq)]

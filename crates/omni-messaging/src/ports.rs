@@ -62,6 +62,15 @@ pub trait MessageStore: Send + Sync {
         report: &StatusReport,
     ) -> Result<Option<TicketMessage>, MessagingError>;
 
+    /// The message `author` stored in `company` under an idempotency key, if any (what a
+    /// retried request answers with).
+    async fn keyed(
+        &self,
+        company: omni_core::CompanyId,
+        author: Option<omni_core::UserId>,
+        key: &crate::IdempotencyKey,
+    ) -> Result<Option<TicketMessage>, MessagingError>;
+
     /// One message.
     async fn find(
         &self,

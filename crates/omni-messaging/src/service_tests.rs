@@ -590,3 +590,35 @@ async fn a_verified_message_is_cleaned_and_stored_for_its_integrations_company()
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_signed_upload_url_works_until_it_expires_and_not_after() {
+    let now = chrono::Utc::now();
+    let mut ports = Ports::default();
+    // Every signature checks out here: only the expiry can refuse.
+    ports.links.expect_verify().return_const(true);
+    ports.uploads.expect_content().times(1).returning(|id| {
+        Ok(Some((
+            crate::Upload {
+                id,
+                company_id: A,
+                content_type: "image/png".into(),
+                filename: None,
+                size: 3,
+                created_at: chrono::Utc::now(),
+            },
+            bytes::Bytes::from_static(b"png"),
+        )))
+    });
+    let s = ports.service();
+    let id = omni_core::UploadId::new(7);
+    assert!(matches!(
+        s.signed_upload(id, now.timestamp() - 1, "sig", now).await,
+        Err(MessagingError::NotFound)
+    ));
+    let (upload, bytes) = s
+        .signed_upload(id, now.timestamp() + 60, "sig", now)
+        .await
+        .unwrap();
+    assert_eq!((upload.id, bytes.as_ref()), (id, &b"png"[..]));
+}

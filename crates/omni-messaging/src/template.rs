@@ -13,6 +13,43 @@ use serde::{Deserialize, Serialize};
 /// The most characters a variable's value may hold (WhatsApp's limit for a parameter).
 pub const MAX_VARIABLE_CHARS: usize = 1024;
 
+/// The most characters a template's text may hold once its variables are filled in
+/// (WhatsApp's limit for a template body).
+pub const MAX_TEMPLATE_CHARS: usize = 1024;
+
+/// The `{{name}}` placeholders of a template's text (`{{ name }}` too), in order of first
+/// appearance: the variables a message must fill.
+///
+/// ```
+/// assert_eq!(omni_messaging::placeholders("Olá {{1}}, {{ nome }}: {{1}}"), ["1", "nome"]);
+/// ```
+pub fn placeholders(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for (_, name) in spans(text) {
+        if !found.iter().any(|f| f == name) {
+            found.push(name.to_owned());
+        }
+    }
+    found
+}
+
+/// Each placeholder of `text`: where it is (from `{{` to `}}`) and its trimmed name.
+fn spans(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(start) = text[from..].find("{{").map(|i| from + i) {
+        let Some(end) = text[start + 2..].find("}}").map(|i| start + 2 + i) else {
+            break;
+        };
+        let name = text[start + 2..end].trim();
+        if !name.is_empty() {
+            spans.push((start..end + 2, name));
+        }
+        from = end + 2;
+    }
+    spans
+}
+
 /// An approved template of the provider's catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -79,11 +116,11 @@ impl Template {
                     field(name),
                     format!("must be at most {MAX_VARIABLE_CHARS} characters"),
                 )),
-                Some(v) if v.contains(['\n', '\t']) => {
-                    // WhatsApp refuses new lines and tabs inside a parameter.
+                Some(v) if v.contains(['\n', '\t']) || v.contains("     ") => {
+                    // WhatsApp refuses these inside a parameter.
                     errors.push(FieldError::new(
                         field(name),
-                        "must not hold new lines or tabs",
+                        "must not hold new lines, tabs or more than four spaces in a row",
                     ));
                 }
                 Some(_) => {}
@@ -98,20 +135,39 @@ impl Template {
             }
         }
         if errors.is_empty() {
+            let chars = self.render(message).chars().count();
+            if chars > MAX_TEMPLATE_CHARS {
+                errors.push(FieldError::new(
+                    "template.variables",
+                    format!(
+                        "make the values shorter: the text would be {chars} characters, \
+                         WhatsApp takes {MAX_TEMPLATE_CHARS}"
+                    ),
+                ));
+            }
+        }
+        if errors.is_empty() {
             Ok(())
         } else {
             Err(errors)
         }
     }
 
-    /// The text the customer reads: the body with each `{{name}}` replaced by its value.
+    /// The text the customer reads: the body with each placeholder replaced by its value,
+    /// in one pass (a value that looks like a placeholder stays as written).
     pub fn render(&self, message: &TemplateMessage) -> String {
-        message
-            .variables
-            .iter()
-            .fold(self.body.clone(), |text, (name, value)| {
-                text.replace(&format!("{{{{{name}}}}}"), value)
-            })
+        let mut text = String::with_capacity(self.body.len());
+        let mut last = 0;
+        for (span, name) in spans(&self.body) {
+            text.push_str(&self.body[last..span.start]);
+            match message.variables.get(name) {
+                Some(value) => text.push_str(value),
+                None => text.push_str(&self.body[span.clone()]),
+            }
+            last = span.end;
+        }
+        text.push_str(&self.body[last..]);
+        text
     }
 }
 
@@ -172,6 +228,24 @@ mod tests {
         let m = message(&[("1", "#42"), ("name", "Ana")]);
         assert_eq!(template().check(&m), Ok(()));
         assert_eq!(template().render(&m), "Ana, seu pedido #42 saiu. #42!");
+        // One pass: a value is never read as a placeholder; spaced names are names.
+        let mut spaced = template();
+        spaced.body = "{{ name }}: {{1}} {{2}} {{".into();
+        let m = message(&[("1", "{{name}}"), ("name", "Ana")]);
+        assert_eq!(spaced.render(&m), "Ana: {{name}} {{2}} {{");
+        assert_eq!(placeholders(&spaced.body), ["name", "1", "2"]);
+    }
+
+    #[test]
+    fn the_filled_text_keeps_to_whatsapps_length() {
+        let m = message(&[("1", &"a".repeat(MAX_VARIABLE_CHARS)), ("name", "Ana")]);
+        let errors = template().check(&m).unwrap_err();
+        assert_eq!(errors[0].field, "template.variables");
+        let spaces = message(&[("1", "a     b"), ("name", "Ana")]);
+        assert_eq!(
+            template().check(&spaces).unwrap_err()[0].field,
+            "template.variables.1"
+        );
     }
 
     #[test]

@@ -26,28 +26,45 @@ pub const TEMPLATES_KEPT_FOR: Duration = Duration::from_secs(5 * 60);
 /// ids to turn requests into calls to the provider.
 const UNKNOWN_TEMPLATE_RECHECK: Duration = Duration::from_secs(30);
 
+/// The youngest catalog a `refresh` reads again: a client asking over and over reaches the
+/// provider at most this often.
+const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
+
 /// A catalog and when it was read.
 type Read = (Instant, Arc<[Template]>);
 
-/// Catalogs read from the provider, by integration.
+/// Which catalog: an integration as it was configured (a changed account or token is
+/// another key, so templates of an account no longer used are never offered).
+type Key = (IntegrationId, chrono::DateTime<chrono::Utc>);
+
+/// Catalogs read from the provider, by integration (one per integration: a new read
+/// replaces the old).
 #[derive(Debug, Default)]
 pub(crate) struct TemplateCache {
-    entries: Mutex<HashMap<IntegrationId, Read>>,
+    entries: Mutex<HashMap<IntegrationId, (Key, Read)>>,
 }
 
 impl TemplateCache {
-    fn younger_than(&self, integration: IntegrationId, age: Duration) -> Option<Arc<[Template]>> {
+    fn younger_than(&self, integration: &Integration, age: Duration) -> Option<Arc<[Template]>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
-            .get(&integration)
-            .filter(|(read, _)| read.elapsed() < age)
-            .map(|(_, templates)| templates.clone())
+            .get(&integration.id)
+            .filter(|(key, (read, _))| {
+                *key == (integration.id, integration.updated_at) && read.elapsed() < age
+            })
+            .map(|(_, (_, templates))| templates.clone())
     }
 
-    fn keep(&self, integration: IntegrationId, templates: Vec<Template>) -> Arc<[Template]> {
+    fn keep(&self, integration: &Integration, templates: Vec<Template>) -> Arc<[Template]> {
         let templates: Arc<[Template]> = templates.into();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.insert(integration, (Instant::now(), templates.clone()));
+        entries.insert(
+            integration.id,
+            (
+                (integration.id, integration.updated_at),
+                (Instant::now(), templates.clone()),
+            ),
+        );
         templates
     }
 }
@@ -87,7 +104,7 @@ impl MessagingService {
             .filter(|i| i.id == id && i.kind == IntegrationType::TwilioWhatsapp)
             .ok_or(MessagingError::NotFound)?;
         let max_age = if refresh {
-            Duration::ZERO
+            REFRESH_AT_MOST_EVERY
         } else {
             TEMPLATES_KEPT_FOR
         };
@@ -101,12 +118,12 @@ impl MessagingService {
         integration: &Integration,
         max_age: Duration,
     ) -> Result<Arc<[Template]>, MessagingError> {
-        if let Some(templates) = self.template_cache.younger_than(integration.id, max_age) {
+        if let Some(templates) = self.template_cache.younger_than(integration, max_age) {
             return Ok(templates);
         }
         let secrets = self.integrations.secrets(integration).map_err(tenancy)?;
         let templates = self.templates.approved(integration, &secrets).await?;
-        Ok(self.template_cache.keep(integration.id, templates))
+        Ok(self.template_cache.keep(integration, templates))
     }
 
     /// An agent's approved template on a WhatsApp ticket (`ticket` as the caller may see
@@ -114,7 +131,8 @@ impl MessagingService {
     /// not list, or a variable missing, is a validation error naming each — then stored
     /// `queued` with the text the customer will read, and sent by the worker. It goes out
     /// whether or not the customer-service window is open. Returns the message and whether
-    /// it replays an earlier request with the same key.
+    /// it replays an earlier request with the same key (a replay is answered before the
+    /// catalog is asked: a retry succeeds even if the provider is down by then).
     #[tracing::instrument(skip_all, fields(caller = %caller.user_id, ticket_id = %ticket.id))]
     pub async fn send_template(
         &self,
@@ -123,15 +141,42 @@ impl MessagingService {
         message: TemplateMessage,
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<(TicketMessage, bool), MessagingError> {
-        if ticket.channel != Channel::Whatsapp {
-            return Err(MessagingError::Validation(vec![FieldError::new(
-                "template",
-                "templates are WhatsApp's: this ticket's channel has none",
-            )]));
+        if let Some(key) = &idempotency_key
+            && let Some(earlier) = self
+                .store
+                .keyed(ticket.company_id, Some(caller.user_id), key)
+                .await?
+        {
+            return if earlier.ticket_id == ticket.id {
+                Ok((earlier, true))
+            } else {
+                Err(MessagingError::KeyReused)
+            };
         }
         let template = self
-            .checked_template(ticket.company_id, ticket.integration_id, &message)
+            .checked_template(
+                ticket.company_id,
+                ticket.integration_id,
+                ticket.channel,
+                &message,
+            )
             .await?;
+        self.queue_template(caller, ticket, &template, message, idempotency_key)
+            .await
+    }
+
+    /// Stores a template message already checked against its catalog entry `template`.
+    pub async fn queue_template(
+        &self,
+        caller: &Principal,
+        ticket: &Ticket,
+        template: &Template,
+        message: TemplateMessage,
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> Result<(TicketMessage, bool), MessagingError> {
+        template
+            .check(&message)
+            .map_err(MessagingError::Validation)?;
         let outbound = NewOutbound {
             ticket_id: ticket.id,
             author_id: Some(caller.user_id),
@@ -151,17 +196,16 @@ impl MessagingService {
         }
     }
 
-    /// Whether `message` is an approved template of the company's WhatsApp number, with
-    /// every variable given: what opening a conversation with a template checks before the
-    /// ticket is stored.
+    /// The catalog entry of `message` on the company's WhatsApp number, once the message
+    /// fills it, for a conversation about to open on `channel`: what opening one with a
+    /// template checks before the ticket is stored.
     pub async fn check_template(
         &self,
         company: CompanyId,
+        channel: Channel,
         message: &TemplateMessage,
-    ) -> Result<(), MessagingError> {
-        self.checked_template(company, None, message)
-            .await
-            .map(drop)
+    ) -> Result<Template, MessagingError> {
+        self.checked_template(company, None, channel, message).await
     }
 
     /// The catalog's entry for `message` on the WhatsApp number that will send it
@@ -170,8 +214,15 @@ impl MessagingService {
         &self,
         company: CompanyId,
         preferred: Option<IntegrationId>,
+        channel: Channel,
         message: &TemplateMessage,
     ) -> Result<Template, MessagingError> {
+        if channel != Channel::Whatsapp {
+            return Err(MessagingError::Validation(vec![FieldError::new(
+                "template",
+                "templates are WhatsApp's: this conversation's channel has none",
+            )]));
+        }
         let integration = self
             .integrations
             .channel_for(company, preferred, true)

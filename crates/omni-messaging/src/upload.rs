@@ -14,7 +14,8 @@ pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
 /// The largest audio, video or document a WhatsApp message through Twilio takes.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// How many attachments one message may carry.
+/// How many attachments one message may carry: Twilio's limit for an MMS. A WhatsApp
+/// message carries one ([`crate::MAX_WHATSAPP_ATTACHMENTS`]).
 pub const MAX_ATTACHMENTS: usize = 10;
 
 /// The types WhatsApp accepts, by kind: anything else is refused before it is stored.

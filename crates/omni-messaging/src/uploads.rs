@@ -9,7 +9,8 @@ use omni_core::{FieldError, UploadId};
 use omni_identity::Principal;
 
 use crate::{
-    MAX_ATTACHMENTS, Media, MessagingError, MessagingService, NewUpload, Upload, UploadRefused,
+    MAX_ATTACHMENTS, Media, MessagingError, MessagingService, NewUpload, TemplateMessage, Upload,
+    UploadRefused,
 };
 
 /// How long a signed URL of an upload lets the provider fetch it: the send job signs one
@@ -27,6 +28,47 @@ pub struct Attachments {
     pub uploads: Vec<UploadId>,
     /// Public https URLs of files, in order (after the uploads).
     pub links: Vec<String>,
+}
+
+/// What an agent's reply sends, as the client asked for it: text and attachments, or an
+/// approved template (which carries its own media).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyBody {
+    /// Free text, attachments, or both ([`MessagingService::reply`]).
+    Text {
+        /// The text, if any.
+        content: Option<String>,
+        /// The attachments, if any.
+        attachments: Attachments,
+    },
+    /// An approved template ([`MessagingService::send_template`]).
+    Template(TemplateMessage),
+}
+
+impl ReplyBody {
+    /// One of text (with attachments) or a template; never both, nor a template with
+    /// attachments.
+    pub fn parse(
+        content: Option<String>,
+        template: Option<TemplateMessage>,
+        attachments: Attachments,
+    ) -> Result<Self, Vec<FieldError>> {
+        match (content, template) {
+            (Some(_), Some(_)) => Err(vec![FieldError::new(
+                "template",
+                "send either content or a template, not both",
+            )]),
+            (None, Some(_)) if !attachments.is_empty() => Err(vec![FieldError::new(
+                "template",
+                "a template carries its own media: send it without media_ids or media_urls",
+            )]),
+            (None, Some(template)) => Ok(ReplyBody::Template(template)),
+            (content, None) => Ok(ReplyBody::Text {
+                content,
+                attachments,
+            }),
+        }
+    }
 }
 
 impl Attachments {
@@ -122,10 +164,14 @@ impl MessagingService {
                 errors.push(FieldError::new(format!("media_urls[{i}]"), why));
             }
         }
-        let found = if wanted.uploads.is_empty() {
-            Vec::new()
-        } else {
-            self.uploads.find(caller.scope(), &wanted.uploads).await?
+        // The caller's own company's files only: a superadmin, who has none, attaches links.
+        let found = match caller.company_id {
+            Some(company) if !wanted.uploads.is_empty() => {
+                self.uploads
+                    .find(omni_core::Scope::Company(company), &wanted.uploads)
+                    .await?
+            }
+            _ => Vec::new(),
         };
         let mut media = Vec::with_capacity(wanted.uploads.len() + wanted.links.len());
         for (i, id) in wanted.uploads.iter().enumerate() {

@@ -293,9 +293,11 @@ impl From<MessagingError> for ApiError {
             MessagingError::Refused(_) => {
                 ApiError::Forbidden("the webhook signature is not valid".into())
             }
-            MessagingError::NoSuchMedia(_) | MessagingError::Media(MediaError::Gone) => {
+            MessagingError::NoSuchMedia(_)
+            | MessagingError::Media(MediaError::Gone | MediaError::Untrusted) => {
                 ApiError::NotFoundBecause(e.to_string())
             }
+            MessagingError::Media(MediaError::Refused(_)) => ApiError::Conflict(e.to_string()),
             MessagingError::Templates(TemplateError::Refused(_)) => {
                 ApiError::Conflict(e.to_string())
             }

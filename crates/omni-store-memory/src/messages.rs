@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use omni_core::{MessageId, NewEvent, Page, PageRequest, Scope, TicketId};
+use omni_core::{CompanyId, MessageId, NewEvent, Page, PageRequest, Scope, TicketId, UserId};
 use omni_messaging::{
     Delivery, DeliveryStatus, EARLY_REPORT_KEPT_FOR, IdempotencyKey, Inbound, InboundOutcome, Job,
     MessageContent, MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart,
@@ -53,6 +53,24 @@ fn insert_message(
     message
 }
 
+/// The message `author` stored in `company` under the namespaced key `key`.
+fn keyed_in<'a>(
+    state: &'a State,
+    company: CompanyId,
+    author: Option<UserId>,
+    key: &str,
+) -> Option<&'a TicketMessage> {
+    state
+        .messages
+        .values()
+        .find(|m| {
+            m.message.company_id == company
+                && m.message.author_id == author
+                && m.idempotency_key.as_deref() == Some(key)
+        })
+        .map(|m| &m.message)
+}
+
 /// Stores an outbound message on `current` as `queued` with its send job, or answers with
 /// the earlier message of the same idempotency key; its event goes in `events`, for the
 /// caller to append with its own. `now` is the moment the reply is judged and stored.
@@ -65,13 +83,9 @@ fn queue_outbound(
 ) -> Result<OutboundOutcome, MessagingError> {
     let key = outbound.idempotency_key.as_ref().map(|k| k.as_str());
     if let Some(key) = key
-        && let Some(earlier) = state.messages.values().find(|m| {
-            m.message.company_id == current.company_id
-                && m.message.author_id == outbound.author_id
-                && m.idempotency_key.as_deref() == Some(key)
-        })
+        && let Some(earlier) = keyed_in(state, current.company_id, outbound.author_id, key)
     {
-        return Ok(OutboundOutcome::Replayed(earlier.message.clone()));
+        return Ok(OutboundOutcome::Replayed(earlier.clone()));
     }
     outbound.admitted_by(current, now)?;
     let created = insert_message(
@@ -255,6 +269,15 @@ impl MessageStore for MemoryStore {
             ticket,
             new_ticket: opened_now,
         })
+    }
+
+    async fn keyed(
+        &self,
+        company: CompanyId,
+        author: Option<UserId>,
+        key: &IdempotencyKey,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        Ok(keyed_in(&self.lock(), company, author, key.as_str()).cloned())
     }
 
     async fn record_outbound(

@@ -233,6 +233,18 @@ impl MessageStore for PgMessageStore {
         }
     }
 
+    async fn keyed(
+        &self,
+        company: CompanyId,
+        author: Option<UserId>,
+        key: &IdempotencyKey,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        keyed_message(&mut conn, company, author, key)
+            .await
+            .map_err(store_error)
+    }
+
     #[tracing::instrument(skip_all, fields(ticket_id = %outbound.ticket_id))]
     async fn record_outbound(
         &self,
@@ -259,7 +271,7 @@ impl MessageStore for PgMessageStore {
                 }
                 outbound
                     .admitted_by(&current, Utc::now())
-                    .map_err(|refused| TxError::Domain(refused.into()))?;
+                    .map_err(TxError::Domain)?;
                 let created = insert_outbound(conn, &current, outbound).await?;
                 let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
                 diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))

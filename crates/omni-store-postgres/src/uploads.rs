@@ -1,6 +1,8 @@
 //! The messaging crate's [`UploadStore`] on PostgreSQL: files in a `bytea` column (see
 //! the migration for the measurement against large objects).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -8,21 +10,30 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use omni_core::{CompanyId, Scope, UploadId};
 use omni_messaging::{MessagingError, NewUpload, Upload, UploadStore};
+use tokio::sync::Semaphore;
 
 use crate::Database;
 use crate::messages::{store_error, unavailable};
 use crate::schema::uploads;
 
+/// Files read from the database at once, at most: a read holds a whole file (up to
+/// 16 MiB), and a burst of downloads must not read hundreds together.
+const READS_AT_ONCE: usize = 8;
+
 /// Uploaded files in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgUploadStore {
     db: Database,
+    reads: Arc<Semaphore>,
 }
 
 impl PgUploadStore {
     /// A store over the pool.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            reads: Arc::new(Semaphore::new(READS_AT_ONCE)),
+        }
     }
 }
 
@@ -86,6 +97,11 @@ impl UploadStore for PgUploadStore {
     }
 
     async fn content(&self, id: UploadId) -> Result<Option<(Upload, Bytes)>, MessagingError> {
+        let _permit = self
+            .reads
+            .acquire()
+            .await
+            .map_err(|_| MessagingError::Unavailable("the upload store is closing".into()))?;
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         let found: Option<(UploadRow, Vec<u8>)> = uploads::table
             .filter(uploads::id.eq(id.get()))

@@ -151,6 +151,15 @@ impl Ticket {
         self.within_window(now)
     }
 
+    /// Whether nothing has happened on the ticket since it was opened: still `new`, no
+    /// message either way, nobody's change (its first version).
+    pub fn is_untouched(&self) -> bool {
+        self.status == TicketStatus::New
+            && self.last_message_at.is_none()
+            && self.first_response_at.is_none()
+            && self.version == 1
+    }
+
     /// Whether an approved template may be sent: whenever the ticket takes replies, window
     /// or not — a template is how a business writes first, or again after the window
     /// closed.

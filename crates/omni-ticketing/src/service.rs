@@ -213,6 +213,20 @@ impl TicketService {
         }
     }
 
+    /// Takes back a ticket the caller has just opened when what was to go with it (its
+    /// first message) could not be stored: only while nothing has happened on it
+    /// ([`Ticket::is_untouched`]), so nobody's work is lost. Says whether it was removed.
+    #[tracing::instrument(skip_all, fields(caller = %caller.user_id, ticket_id = %id))]
+    pub async fn withdraw(&self, caller: &Principal, id: TicketId) -> Result<bool, TicketingError> {
+        let Some(ticket) = self.tickets.find(caller.scope(), id).await? else {
+            return Ok(false);
+        };
+        if !ticket.is_untouched() {
+            return Ok(false);
+        }
+        self.tickets.delete(caller.scope(), id).await
+    }
+
     async fn settings(&self, company: CompanyId) -> Result<CompanySettings, TicketingError> {
         Ok(self
             .companies

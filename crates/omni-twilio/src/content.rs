@@ -3,7 +3,7 @@
 //! Omni lists the approved ones.
 
 use async_trait::async_trait;
-use omni_messaging::{Template, TemplateCatalog, TemplateError};
+use omni_messaging::{Template, TemplateCatalog, TemplateError, placeholders};
 use omni_tenancy::{Integration, IntegrationConfig, IntegrationSecrets, IntegrationType};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -115,22 +115,6 @@ impl ContentItem {
     }
 }
 
-/// The `{{name}}` placeholders of a text, in order of appearance.
-fn placeholders(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        let name = after[..end].trim();
-        if !name.is_empty() && !found.iter().any(|f: &String| f == name) {
-            found.push(name.to_owned());
-        }
-        rest = &after[end + 2..];
-    }
-    found
-}
-
 impl TwilioClient {
     /// Every content resource of the account with its approvals, page by page (a next
     /// page only on the Content API's own host: the credentials go nowhere else).
@@ -208,51 +192,14 @@ impl TemplateCatalog for TwilioClient {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use chrono::Utc;
-    use omni_core::{CompanyId, IntegrationId};
-    use omni_tenancy::{SecretString, TwilioConfig, TwilioSecrets};
     use serde_json::json;
     use wiremock::matchers::{method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
-
-    const SID: &str = "AC0123456789abcdef0123456789abcdef";
-
-    fn integration(kind: IntegrationType) -> Integration {
-        Integration {
-            id: IntegrationId::new(1),
-            company_id: CompanyId::new(1),
-            kind,
-            config: IntegrationConfig::Twilio(TwilioConfig {
-                account_sid: SID.into(),
-                phone_number: "+14155550100".parse().unwrap(),
-                messaging_service_sid: None,
-            }),
-            secrets: BTreeMap::new(),
-            enabled: true,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
-    }
-
-    fn secrets() -> IntegrationSecrets {
-        IntegrationSecrets::Twilio(TwilioSecrets {
-            auth_token: SecretString::new("token".into()),
-        })
-    }
-
-    #[test]
-    fn placeholders_are_found_in_order_once() {
-        assert_eq!(
-            placeholders("Olá {{1}}, {{ name }}: {{1}} {{10}} {{"),
-            ["1", "name", "10"]
-        );
-        assert!(placeholders("no variables").is_empty());
-    }
+    use crate::test_support::{integration, secrets};
 
     #[tokio::test]
     async fn the_approved_whatsapp_templates_are_listed_across_pages() {

@@ -15,6 +15,9 @@ mod error_codes;
 mod media;
 mod sender;
 mod signature;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test fixtures")]
+mod test_support;
 mod verifier;
 mod webhook;
 mod webhook_port;

@@ -23,7 +23,7 @@ const MAX_REDIRECTS: usize = 3;
 impl TwilioClient {
     /// Whether `url` is a media resource of `account_sid` under the configured API base.
     fn media_url(&self, url: &str, account_sid: &str) -> Result<Url, MediaError> {
-        let untrusted = || MediaError::Untrusted(self.base_url.clone());
+        let untrusted = || MediaError::Untrusted;
         let base = Url::parse(&self.base_url).map_err(|_| untrusted())?;
         let url = Url::parse(url).map_err(|_| untrusted())?;
         if url.origin() != base.origin() || !url.username().is_empty() || url.password().is_some() {
@@ -131,9 +131,10 @@ impl MediaFetcher for TwilioClient {
             s if s.is_success() => {}
             StatusCode::NOT_FOUND | StatusCode::GONE => return Err(MediaError::Gone),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(MediaError::Unavailable(
-                    "Twilio refused the integration's credentials".into(),
-                ));
+                return Err(MediaError::Refused(format!(
+                    "Twilio answered {}",
+                    response.status()
+                )));
             }
             other => {
                 return Err(MediaError::Unavailable(format!("Twilio answered {other}")));
@@ -180,43 +181,23 @@ impl MediaFetcher for TwilioClient {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use chrono::Utc;
-    use futures_util::TryStreamExt;
-    use omni_core::{CompanyId, IntegrationId};
-    use omni_tenancy::{
-        Integration, IntegrationSecrets, IntegrationType, SecretString, TwilioConfig, TwilioSecrets,
-    };
+    use futures_util::{StreamExt, TryStreamExt};
+    use omni_tenancy::IntegrationType;
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
+    use crate::test_support::{SID, integration, secrets};
 
-    const SID: &str = "AC0123456789abcdef0123456789abcdef";
     const MEDIA: &str =
         "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/MM0123/Media/ME0123";
 
     fn request(url: String) -> MediaRequest {
         MediaRequest {
-            integration: Integration {
-                id: IntegrationId::new(1),
-                company_id: CompanyId::new(1),
-                kind: IntegrationType::TwilioWhatsapp,
-                config: IntegrationConfig::Twilio(TwilioConfig {
-                    account_sid: SID.into(),
-                    phone_number: "+14155550100".parse().unwrap(),
-                    messaging_service_sid: None,
-                }),
-                secrets: BTreeMap::new(),
-                enabled: true,
-                created_at: Utc::now(),
-                updated_at: Utc::now(),
-            },
-            secrets: IntegrationSecrets::Twilio(TwilioSecrets {
-                auth_token: SecretString::new("token".into()),
-            }),
+            integration: integration(IntegrationType::TwilioWhatsapp),
+            secrets: secrets(),
             url,
         }
     }
@@ -304,6 +285,68 @@ mod tests {
             .find(|r| r.url.path() == "/cdn/ME0123")
             .unwrap();
         assert!(!cdn.headers.contains_key("authorization"));
+    }
+
+    /// A Twilio that answers once with a chunked body (no `Content-Length`) of `chunks`.
+    fn chunked_twilio(chunks: &'static [&'static [u8]]) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            let mut answer =
+                b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    .to_vec();
+            for chunk in chunks {
+                answer.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                answer.extend_from_slice(chunk);
+                answer.extend_from_slice(b"\r\n");
+            }
+            answer.extend_from_slice(b"0\r\n\r\n");
+            let _ = socket.write_all(&answer);
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn a_body_of_unannounced_size_is_cut_at_the_limit() {
+        let base = chunked_twilio(&[b"0123456789", b"0123456789", b"0123456789"]);
+        let client = TwilioClient::new(&base, Duration::from_secs(5))
+            .unwrap()
+            .with_media_limit(16);
+        let body = client
+            .fetch(&request(format!("{base}{MEDIA}")))
+            .await
+            .unwrap();
+        assert_eq!(body.content_length, None);
+        let chunks: Vec<_> = body.body.collect().await;
+        assert_eq!(chunks[0].as_ref().map(|c| c.len()).ok(), Some(10));
+        assert_eq!(
+            chunks[1].as_ref().err(),
+            Some(&MediaError::TooLarge { limit: 16 })
+        );
+        assert_eq!(chunks.len(), 2, "nothing after the error");
+
+        let base = chunked_twilio(&[b"01234567", b"89"]);
+        let client = TwilioClient::new(&base, Duration::from_secs(5))
+            .unwrap()
+            .with_media_limit(16);
+        let body = client
+            .fetch(&request(format!("{base}{MEDIA}")))
+            .await
+            .unwrap();
+        let bytes: Vec<u8> = body
+            .body
+            .map_ok(|chunk| chunk.to_vec())
+            .try_concat()
+            .await
+            .unwrap();
+        assert_eq!(bytes, b"0123456789");
     }
 
     #[tokio::test]

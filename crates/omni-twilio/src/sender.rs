@@ -55,7 +55,11 @@ fn is_the_attempt(
         .as_deref()
         .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
         .map(|d| d.with_timezone(&Utc));
-    record.body == request.body
+    // A template's record holds Twilio's rendering of it, which Omni's matches for text
+    // templates; through a Messaging Service Twilio lists it with no body at all.
+    let same_text =
+        record.body == request.body || (request.template.is_some() && record.body.is_empty());
+    same_text
         && created.is_some_and(|c| c >= since - CLOCK_SKEW)
         && match &config.messaging_service_sid {
             Some(service) => record.messaging_service_sid.as_deref() == Some(service),
@@ -140,34 +144,17 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use omni_core::{CompanyId, IntegrationId};
-    use omni_tenancy::{Integration, IntegrationSecrets, IntegrationType, SecretString};
+    use omni_tenancy::IntegrationType;
     use wiremock::matchers::{method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
-
-    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+    use crate::test_support::{SID, integration, secrets};
 
     fn request() -> OutboundRequest {
         OutboundRequest {
-            integration: Integration {
-                id: IntegrationId::new(1),
-                company_id: CompanyId::new(1),
-                kind: IntegrationType::TwilioWhatsapp,
-                config: IntegrationConfig::Twilio(TwilioConfig {
-                    account_sid: SID.into(),
-                    phone_number: "+14155550100".parse().unwrap(),
-                    messaging_service_sid: None,
-                }),
-                secrets: BTreeMap::new(),
-                enabled: true,
-                created_at: Utc::now(),
-                updated_at: Utc::now(),
-            },
-            secrets: IntegrationSecrets::Twilio(TwilioSecrets {
-                auth_token: SecretString::new("token".into()),
-            }),
+            integration: integration(IntegrationType::TwilioWhatsapp),
+            secrets: secrets(),
             to: "+5511987650001".parse().unwrap(),
             whatsapp: true,
             body: "Já estornamos.".into(),
@@ -220,6 +207,49 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_template_sent_before_is_found_by_its_text_or_by_no_text_at_all() {
+        let since = Utc::now() - chrono::Duration::minutes(1);
+        let config = TwilioConfig {
+            account_sid: SID.into(),
+            phone_number: "+14155550100".parse().unwrap(),
+            messaging_service_sid: None,
+        };
+        let at = since + chrono::Duration::seconds(1);
+        let read = |v: serde_json::Value| serde_json::from_value::<MessageRecord>(v).unwrap();
+        let mut template = request();
+        template.template = Some(omni_messaging::TemplateMessage {
+            content_sid: "HX1".into(),
+            variables: BTreeMap::from([("1".into(), "Ana".into())]),
+        });
+        // Twilio's rendering, the same as Omni's; or none (through a Messaging Service).
+        assert!(is_the_attempt(
+            &read(record("SM1", "Já estornamos.", at)),
+            &template,
+            &config,
+            since
+        ));
+        assert!(is_the_attempt(
+            &read(record("SM1", "", at)),
+            &template,
+            &config,
+            since
+        ));
+        assert!(!is_the_attempt(
+            &read(record("SM1", "Outra", at)),
+            &template,
+            &config,
+            since
+        ));
+        // Free text with no body is not this message.
+        assert!(!is_the_attempt(
+            &read(record("SM1", "", at)),
+            &request(),
+            &config,
+            since
+        ));
     }
 
     #[tokio::test]

@@ -201,9 +201,9 @@ pub async fn upload(
 #[into_params(parameter_in = Query)]
 pub struct SignedQuery {
     /// When the URL stops working (Unix time).
-    pub expires: i64,
+    pub expires: Option<i64>,
     /// Omni's signature of the upload and the expiry.
-    pub signature: String,
+    pub signature: Option<String>,
 }
 
 /// An uploaded file, for whoever holds its signed URL until it expires (Twilio, fetching a
@@ -219,14 +219,13 @@ pub async fn content(
     id: web::Path<i64>,
     query: web::Query<SignedQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    // Whatever is missing or wrong, the answer is the same 404.
+    let (Some(expires), Some(signature)) = (query.expires, query.signature.as_deref()) else {
+        return Err(ApiError::NotFound);
+    };
     let (upload, bytes) = state
         .messaging
-        .signed_upload(
-            UploadId::new(*id),
-            query.expires,
-            &query.signature,
-            chrono::Utc::now(),
-        )
+        .signed_upload(UploadId::new(*id), expires, signature, chrono::Utc::now())
         .await?;
     Ok(file_response(
         MediaBody::whole(&upload.content_type, bytes),

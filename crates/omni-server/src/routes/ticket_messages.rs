@@ -3,10 +3,11 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
-use omni_core::FieldError;
 use omni_core::UploadId;
 use omni_core::{MessageId, TicketId};
-use omni_messaging::{Attachment, Attachments, IdempotencyKey, TemplateMessage, TicketMessage};
+use omni_messaging::{
+    Attachment, Attachments, IdempotencyKey, ReplyBody, TemplateMessage, TicketMessage,
+};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -142,26 +143,19 @@ pub async fn reply(
             .collect(),
         links: body.0.media_urls,
     };
-    if body.0.template.is_some() && !attachments.is_empty() {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "template",
-            "a template carries its own media: send it without media_ids or media_urls",
-        )]));
-    }
-    let (message, replayed) = match (body.0.content, body.0.template) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "template",
-                "send either content or a template, not both",
-            )]));
-        }
-        (content, None) => {
+    let (message, replayed) = match ReplyBody::parse(body.0.content, body.0.template, attachments)
+        .map_err(ApiError::Validation)?
+    {
+        ReplyBody::Text {
+            content,
+            attachments,
+        } => {
             state
                 .messaging
                 .reply(&caller.0, ticket_id, content.as_deref(), &attachments, key)
                 .await?
         }
-        (None, Some(template)) => {
+        ReplyBody::Template(template) => {
             let ticket = state.tickets.get(&caller.0, ticket_id).await?;
             state
                 .messaging
@@ -206,8 +200,8 @@ pub async fn resend(
         (status = 200, description = "The file, with the provider's `Content-Type` and `Content-Length`",
             content_type = "application/octet-stream", body = Vec<u8>),
         (status = 302, description = "An agent's link: the file is at `Location`"),
-        (status = 404, description = "No such message, or no such attachment, or the provider (or Omni's upload retention) no longer has it"),
-        (status = 409, description = "The company has no enabled integration to fetch it with"),
+        (status = 404, description = "No such message, or no such attachment, or the provider (or Omni's upload retention) no longer has it, or it is not at the provider under the integration's account (Omni fetches nothing else)"),
+        (status = 409, description = "The company has no enabled integration to fetch it with, or Twilio refused the integration's credentials"),
         (status = 502, description = "The provider did not serve it, or it is larger than `OMNI_TWILIO__MEDIA_MAX_BYTES`"),
     ))]
 pub async fn media(

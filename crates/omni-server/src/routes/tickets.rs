@@ -211,23 +211,6 @@ pub async fn create(
     body: ValidJson<CreateTicketRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    if let Some(template) = &body.template {
-        if body.channel.as_deref().is_some_and(|c| c != "whatsapp") {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "template",
-                "templates are WhatsApp's: open the ticket on the whatsapp channel",
-            )]));
-        }
-        // The caller's own company; a superadmin's is the one named (a company the caller
-        // may not open tickets for is refused below, before anything is stored).
-        let company = match caller.0.role {
-            Role::Superadmin => body.company_id.map(CompanyId::new),
-            _ => caller.0.company_id,
-        };
-        if let Some(company) = company {
-            state.messaging.check_template(company, template).await?;
-        }
-    }
     let input = NewTicketInput {
         customer_phone: domain("customer_phone", &body.customer_phone)?,
         customer_name: optional::<DisplayName>("customer_name", body.customer_name.as_deref())?
@@ -238,12 +221,55 @@ pub async fn create(
         assigned_to: body.assigned_to.map(UserId::new),
         company_id: body.company_id.map(CompanyId::new),
     };
+    // A template is checked against the catalog before the ticket is stored: the caller's
+    // own company's, or the one a superadmin names (a company the caller may not open
+    // tickets for is refused by `create`, before anything is stored).
+    let template = match body.template {
+        Some(message) => {
+            let company = match caller.0.role {
+                Role::Superadmin => input.company_id,
+                _ => caller.0.company_id,
+            };
+            let checked = match company {
+                Some(company) => Some(
+                    state
+                        .messaging
+                        .check_template(
+                            company,
+                            input.channel.unwrap_or(Channel::Whatsapp),
+                            &message,
+                        )
+                        .await?,
+                ),
+                None => None,
+            };
+            Some((message, checked))
+        }
+        None => None,
+    };
     let mut ticket = state.tickets.create(&caller.0, input).await?;
-    if let Some(template) = body.template {
-        state
-            .messaging
-            .send_template(&caller.0, &ticket, template, None)
-            .await?;
+    if let Some((message, checked)) = template {
+        let queued = match &checked {
+            Some(template) => {
+                state
+                    .messaging
+                    .queue_template(&caller.0, &ticket, template, message, None)
+                    .await
+            }
+            None => {
+                state
+                    .messaging
+                    .send_template(&caller.0, &ticket, message, None)
+                    .await
+            }
+        };
+        if let Err(e) = queued {
+            // Nothing half-stored: the ticket goes with the message that could not.
+            if let Err(undo) = state.tickets.withdraw(&caller.0, ticket.id).await {
+                tracing::error!(error = %undo, ticket_id = %ticket.id, "could not take back a ticket whose template was not stored");
+            }
+            return Err(e.into());
+        }
         ticket = state.tickets.get(&caller.0, ticket.id).await?;
     }
     Ok(HttpResponse::Created().json(ticket))
