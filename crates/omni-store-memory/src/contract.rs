@@ -96,6 +96,7 @@ macro_rules! port_contract_tests {
             whatsapp_replies_wait_for_the_customer_and_sms_does_not,
             a_template_goes_out_whenever_the_ticket_takes_replies,
             uploads_belong_to_their_company_and_go_with_age_or_the_company,
+            an_upload_is_kept_while_a_message_attached_it_within_the_retention,
             delivery_reports_only_move_forward,
             reports_arriving_together_apply_one_after_another,
             reports_that_come_before_the_sends_answer_apply_with_it,
@@ -598,6 +599,49 @@ pub async fn uploads_belong_to_their_company_and_go_with_age_or_the_company(p: P
     let later = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
     assert_eq!(p.uploads.prune(later).await.unwrap(), 1);
     assert_eq!(p.uploads.content(kept.id).await.unwrap(), None);
+}
+
+pub async fn an_upload_is_kept_while_a_message_attached_it_within_the_retention(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let upload = p
+        .uploads
+        .save(
+            &NewUpload::parse(
+                t.company,
+                "application/pdf",
+                Some("boleto.pdf"),
+                bytes::Bytes::from_static(b"%PDF-1.7 boleto"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let sent = created(
+        p.messages
+            .record_outbound(
+                Scope::Company(t.company),
+                &NewOutbound {
+                    ticket_id: ticket.id,
+                    author_id: Some(t.admin.id),
+                    content: String::new(),
+                    idempotency_key: None,
+                    template: None,
+                    media: vec![omni_messaging::Media::uploaded(&upload)],
+                },
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(sent.media[0].upload, Some(upload.id));
+    // Uploaded before the cut, attached after it: kept.
+    let cut = upload.created_at + chrono::TimeDelta::milliseconds(10);
+    assert!(cut < sent.created_at);
+    assert_eq!(p.uploads.prune(cut).await.unwrap(), 0);
+    assert!(p.uploads.content(upload.id).await.unwrap().is_some());
+    let later = sent.created_at + chrono::TimeDelta::seconds(1);
+    assert_eq!(p.uploads.prune(later).await.unwrap(), 1);
 }
 
 pub async fn replies_queue_a_send_and_replay_by_key_but_never_on_a_closed_ticket(p: Ports) {

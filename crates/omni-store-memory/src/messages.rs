@@ -109,6 +109,11 @@ fn queue_outbound(
         },
         key.map(str::to_owned),
     );
+    for used in outbound.media.iter().filter_map(|m| m.upload) {
+        if let Some(upload) = state.uploads.get_mut(&used.get()) {
+            upload.last_used_at = Some(created.created_at);
+        }
+    }
     let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
     if let Some(ticket) = state.tickets.get_mut(&current.id.get()) {
         ticket.first_response_at = effect.first_response_at;

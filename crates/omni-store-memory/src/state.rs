@@ -20,6 +20,15 @@ pub(crate) struct StoredMessage {
     pub(crate) send_started_at: Option<DateTime<Utc>>,
 }
 
+/// An uploaded file as the store keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredUpload {
+    pub(crate) upload: omni_messaging::Upload,
+    pub(crate) bytes: bytes::Bytes,
+    /// When a message last attached it (its retention counts from then).
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
+}
+
 /// Where a job is in its life (a done job is gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JobStatus {
@@ -86,8 +95,8 @@ pub(crate) struct State {
     pub(crate) jobs: BTreeMap<i64, JobRow>,
     /// Delivery reports that named no message yet, in arrival order, with when they came.
     pub(crate) early_reports: Vec<(omni_messaging::StatusReport, DateTime<Utc>)>,
-    /// Uploaded files with their bytes.
-    pub(crate) uploads: BTreeMap<i64, (omni_messaging::Upload, bytes::Bytes)>,
+    /// Uploaded files with their bytes, and when a message last attached each.
+    pub(crate) uploads: BTreeMap<i64, StoredUpload>,
 }
 
 impl State {

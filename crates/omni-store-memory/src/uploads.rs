@@ -7,6 +7,7 @@ use omni_core::{Scope, UploadId};
 use omni_messaging::{MessagingError, NewUpload, Upload, UploadStore};
 
 use crate::MemoryStore;
+use crate::state::StoredUpload;
 
 #[async_trait]
 impl UploadStore for MemoryStore {
@@ -24,9 +25,14 @@ impl UploadStore for MemoryStore {
             size: upload.bytes().len() as u64,
             created_at: Utc::now(),
         };
-        state
-            .uploads
-            .insert(id, (kept.clone(), upload.bytes().clone()));
+        state.uploads.insert(
+            id,
+            StoredUpload {
+                upload: kept.clone(),
+                bytes: upload.bytes().clone(),
+                last_used_at: None,
+            },
+        );
         Ok(kept)
     }
 
@@ -35,19 +41,26 @@ impl UploadStore for MemoryStore {
         Ok(ids
             .iter()
             .filter_map(|id| state.uploads.get(&id.get()))
-            .filter(|(u, _)| scope.includes(Some(u.company_id)))
-            .map(|(u, _)| u.clone())
+            .filter(|u| scope.includes(Some(u.upload.company_id)))
+            .map(|u| u.upload.clone())
             .collect())
     }
 
     async fn content(&self, id: UploadId) -> Result<Option<(Upload, Bytes)>, MessagingError> {
-        Ok(self.lock().uploads.get(&id.get()).cloned())
+        Ok(self
+            .lock()
+            .uploads
+            .get(&id.get())
+            .map(|u| (u.upload.clone(), u.bytes.clone())))
     }
 
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, MessagingError> {
         let mut state = self.lock();
         let was = state.uploads.len();
-        state.uploads.retain(|_, (u, _)| u.created_at >= before);
+        // Kept while a message attached it within the retention.
+        state.uploads.retain(|_, u| {
+            u.upload.created_at >= before || u.last_used_at.is_some_and(|at| at >= before)
+        });
         Ok((was - state.uploads.len()) as u64)
     }
 }

@@ -16,7 +16,7 @@ use omni_ticketing::{Ticket, TriageResult};
 use crate::errors::{Violation, constraint_violation};
 use crate::jobs::enqueue;
 use crate::notifier::Announce;
-use crate::schema::{ticket_messages, tickets};
+use crate::schema::{ticket_messages, tickets, uploads};
 use std::sync::Arc;
 
 use crate::inbound_batch::GroupCommit;
@@ -273,6 +273,17 @@ impl MessageStore for PgMessageStore {
                     .admitted_by(&current, Utc::now())
                     .map_err(TxError::Domain)?;
                 let created = insert_outbound(conn, &current, outbound).await?;
+                let used: Vec<i64> = outbound
+                    .media
+                    .iter()
+                    .filter_map(|m| m.upload.map(|u| u.get()))
+                    .collect();
+                if !used.is_empty() {
+                    diesel::update(uploads::table.filter(uploads::id.eq_any(&used)))
+                        .set(uploads::last_used_at.eq(created.created_at))
+                        .execute(conn)
+                        .await?;
+                }
                 let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
                 diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
                     .set((

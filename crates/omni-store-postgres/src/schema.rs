@@ -168,6 +168,7 @@ diesel::table! {
         size -> Int8,
         data -> Bytea,
         created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
     }
 }
 

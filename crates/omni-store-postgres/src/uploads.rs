@@ -115,10 +115,19 @@ impl UploadStore for PgUploadStore {
 
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, MessagingError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        let deleted = diesel::delete(uploads::table.filter(uploads::created_at.lt(before)))
-            .execute(&mut conn)
-            .await
-            .map_err(store_error)?;
+        // Kept while a message attached it within the retention (see the migration).
+        let deleted = diesel::delete(
+            uploads::table
+                .filter(uploads::created_at.lt(before))
+                .filter(
+                    uploads::last_used_at
+                        .is_null()
+                        .or(uploads::last_used_at.lt(before)),
+                ),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(store_error)?;
         Ok(u64::try_from(deleted).unwrap_or_default())
     }
 }
