@@ -611,3 +611,40 @@ async fn an_agent_answers_with_an_uploaded_photo_and_a_link_and_twilio_fetches_t
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"], link);
 }
+
+#[tokio::test]
+async fn a_company_keeps_uploads_up_to_its_quota_and_no_further() {
+    let s = setup_configured(false, |f| f.merge(("worker.upload_quota_mb", 1))).await;
+    let file = vec![7u8; 700 * 1024];
+    let (status, first) = upload(
+        &s,
+        &s.admin.token,
+        &[("file", "a.pdf", Some("application/pdf"), &file)],
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, problem) = upload(
+        &s,
+        &s.admin.token,
+        &[("file", "b.pdf", Some("application/pdf"), &file)],
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(
+        problem["detail"],
+        format!(
+            "the company's uploads would hold {} bytes, over its 1048576-byte quota; older ones are deleted after the retention",
+            2 * file.len()
+        )
+    );
+    assert_eq!(count(&s, "SELECT count(*) FROM uploads").await, 1);
+    // Another company's quota is its own.
+    let other = s.app.register().await;
+    let (status, _) = upload(
+        &s,
+        &other.token,
+        &[("file", "c.pdf", Some("application/pdf"), &file)],
+    )
+    .await;
+    assert_eq!(status, 201);
+}

@@ -47,6 +47,16 @@ pub enum MessagingError {
     /// An uploaded file WhatsApp would not take (its type, its size) or an empty upload.
     #[error(transparent)]
     Upload(#[from] crate::UploadRefused),
+    /// The company's uploads would hold more than its quota.
+    #[error(
+        "the company's uploads would hold {needed} bytes, over its {quota}-byte quota; older ones are deleted after the retention"
+    )]
+    UploadQuota {
+        /// What they would hold with this one.
+        needed: u64,
+        /// The quota, in bytes.
+        quota: u64,
+    },
     /// Fields of the request are invalid.
     #[error("invalid fields")]
     Validation(Vec<FieldError>),

@@ -57,8 +57,8 @@ pub use template::{
 pub use template_replies::TEMPLATES_KEPT_FOR;
 pub use triage_job::TriageJob;
 pub use upload::{
-    LinkSigner, MAX_ATTACHMENTS, MAX_FILE_BYTES, MAX_IMAGE_BYTES, MediaKind, NewUpload, Upload,
-    UploadRefused, UploadStore,
+    DEFAULT_UPLOAD_QUOTA, LinkSigner, MAX_ATTACHMENTS, MAX_FILE_BYTES, MAX_IMAGE_BYTES, MediaKind,
+    NewUpload, Upload, UploadRefused, UploadStore,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use upload::{MockLinkSigner, MockUploadStore};

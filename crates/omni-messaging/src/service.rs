@@ -53,6 +53,8 @@ pub struct MessagingService {
     pub(crate) links: Arc<dyn LinkSigner>,
     /// Omni's public URL, as the provider reaches it.
     pub(crate) public_base_url: String,
+    /// The most bytes of uploads a company keeps.
+    pub(crate) upload_quota: u64,
 }
 
 pub(crate) fn tenancy(e: TenancyError) -> MessagingError {
@@ -78,7 +80,15 @@ impl MessagingService {
             uploads: ports.uploads,
             links: ports.links,
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            upload_quota: crate::DEFAULT_UPLOAD_QUOTA,
         }
+    }
+
+    /// The most bytes of uploads a company keeps ([`crate::DEFAULT_UPLOAD_QUOTA`] unless
+    /// set).
+    pub fn with_upload_quota(mut self, bytes: u64) -> Self {
+        self.upload_quota = bytes;
+        self
     }
 
     /// An agent's answer on a ticket — text, attachments (files the company uploaded,

@@ -14,6 +14,10 @@ pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
 /// The largest audio, video or document a WhatsApp message through Twilio takes.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// How many bytes of uploads a company keeps at most, unless configured otherwise: one
+/// tenant must not fill the database every tenant shares.
+pub const DEFAULT_UPLOAD_QUOTA: u64 = 1024 * 1024 * 1024;
+
 /// How many attachments one message may carry: Twilio's limit for an MMS. A WhatsApp
 /// message carries one ([`crate::MAX_WHATSAPP_ATTACHMENTS`]).
 pub const MAX_ATTACHMENTS: usize = 10;
@@ -228,6 +232,9 @@ pub trait UploadStore: Send + Sync {
 
     /// A file with its bytes; `None` once it is gone.
     async fn content(&self, id: UploadId) -> Result<Option<(Upload, Bytes)>, MessagingError>;
+
+    /// How many bytes a company's kept files hold.
+    async fn usage(&self, company: CompanyId) -> Result<u64, MessagingError>;
 
     /// Deletes the files uploaded before `before`; says how many.
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, MessagingError>;

@@ -111,6 +111,15 @@ impl MessagingService {
                 "uploads belong to the caller's company",
             ));
         }
+        // Checked before, not with, the insert: two uploads at once may pass together and
+        // overshoot by one file, which the retention then wears down.
+        let needed = self.uploads.usage(upload.company_id()).await? + upload.bytes().len() as u64;
+        if needed > self.upload_quota {
+            return Err(MessagingError::UploadQuota {
+                needed,
+                quota: self.upload_quota,
+            });
+        }
         self.uploads.save(&upload).await
     }
 

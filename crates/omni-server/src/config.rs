@@ -119,6 +119,7 @@ struct RawWorker {
     lease_secs: u64,
     finished_job_retention_hours: u64,
     upload_retention_days: u64,
+    upload_quota_mb: u64,
     triage_concurrency: usize,
     per_company: usize,
 }
@@ -230,6 +231,7 @@ impl Default for Raw {
                 lease_secs: 15,
                 finished_job_retention_hours: 24,
                 upload_retention_days: 30,
+                upload_quota_mb: omni_messaging::DEFAULT_UPLOAD_QUOTA / (1024 * 1024),
                 triage_concurrency: 16,
                 per_company: 8,
             },
@@ -368,6 +370,8 @@ pub struct WorkerConfig {
     pub finished_job_retention: Duration,
     /// How long files agents upload to send are kept.
     pub upload_retention: Duration,
+    /// The most bytes of uploads one company keeps.
+    pub upload_quota_bytes: u64,
 }
 
 /// Where Prometheus scrapes.
@@ -695,6 +699,11 @@ impl Config {
                 upload_retention: Duration::from_secs(
                     raw.worker.upload_retention_days.clamp(1, 36_500) * 86_400,
                 ),
+                upload_quota_bytes: raw
+                    .worker
+                    .upload_quota_mb
+                    .clamp(1, 1024 * 1024)
+                    .saturating_mul(1024 * 1024),
             },
             limits: LimitsConfig {
                 login_per_minute_per_ip: raw.limits.login_per_minute_per_ip,

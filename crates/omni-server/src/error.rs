@@ -304,7 +304,9 @@ impl From<MessagingError> for ApiError {
             MessagingError::Media(_) | MessagingError::Templates(_) => {
                 ApiError::BadGateway(e.to_string())
             }
-            MessagingError::NoChannel(_) => ApiError::Conflict(e.to_string()),
+            MessagingError::NoChannel(_) | MessagingError::UploadQuota { .. } => {
+                ApiError::Conflict(e.to_string())
+            }
             MessagingError::Upload(UploadRefused::Type(_)) => {
                 ApiError::UnsupportedMediaType(e.to_string())
             }

@@ -110,7 +110,8 @@ impl AppState {
                 links: Arc::new(HmacLinkSigner::derived_from(config.crypto_key.expose())),
             },
             &config.http.public_base_url,
-        );
+        )
+        .with_upload_quota(config.worker.upload_quota_bytes);
         let jobs: Arc<dyn JobQueue> = Arc::new(PgJobQueue::new(db.clone()));
         let triage = TriageJob::new(
             ticket_repo,

@@ -586,6 +586,9 @@ pub async fn uploads_belong_to_their_company_and_go_with_age_or_the_company(p: P
         std::slice::from_ref(&kept)
     );
     assert_eq!(p.uploads.find(Scope::All, &ids).await.unwrap().len(), 2);
+    // Each company's files count against its own quota only.
+    assert_eq!(p.uploads.usage(a.company).await.unwrap(), kept.size);
+    assert_eq!(p.uploads.usage(b.company).await.unwrap(), other.size);
     assert_eq!(
         p.uploads.content(kept.id).await.unwrap(),
         Some((kept.clone(), photo))

@@ -54,6 +54,16 @@ impl UploadStore for MemoryStore {
             .map(|u| (u.upload.clone(), u.bytes.clone())))
     }
 
+    async fn usage(&self, company: omni_core::CompanyId) -> Result<u64, MessagingError> {
+        Ok(self
+            .lock()
+            .uploads
+            .values()
+            .filter(|u| u.upload.company_id == company)
+            .map(|u| u.upload.size)
+            .sum())
+    }
+
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, MessagingError> {
         let mut state = self.lock();
         let was = state.uploads.len();

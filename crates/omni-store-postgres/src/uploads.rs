@@ -113,6 +113,20 @@ impl UploadStore for PgUploadStore {
         Ok(found.map(|(row, data)| (row.into(), Bytes::from(data))))
     }
 
+    async fn usage(&self, company: CompanyId) -> Result<u64, MessagingError> {
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        // `sum(bigint)` is numeric in PostgreSQL: cast back, none is 0.
+        let bytes: i64 = uploads::table
+            .filter(uploads::company_id.eq(company.get()))
+            .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "coalesce(sum(size), 0)::bigint",
+            ))
+            .first(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(bytes).unwrap_or_default())
+    }
+
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, MessagingError> {
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         // Kept while a message attached it within the retention (see the migration).

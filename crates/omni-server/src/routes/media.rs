@@ -153,6 +153,7 @@ async fn read_file(
         (status = 400, description = "The body is not a readable multipart form"),
         (status = 413, description = "The file is over its type's limit (5 MiB for images, 16 MiB for the rest); the detail names it"),
         (status = 415, description = "The file's type is not one WhatsApp takes (the detail lists those it does), or the body is not multipart/form-data"),
+        (status = 409, description = "The company's uploads would hold more than its quota (`OMNI_WORKER__UPLOAD_QUOTA_MB`)"),
         (status = 422, description = "No part named `file`, an empty one, or another part beside it"),
     ))]
 pub async fn upload(
