@@ -58,7 +58,7 @@ pub use template_replies::TEMPLATES_KEPT_FOR;
 pub use triage_job::TriageJob;
 pub use upload::{
     DEFAULT_UPLOAD_QUOTA, LinkSigner, MAX_ATTACHMENTS, MAX_FILE_BYTES, MAX_IMAGE_BYTES, MediaKind,
-    NewUpload, Upload, UploadRefused, UploadStore,
+    NewUpload, Upload, UploadRefused, UploadStore, mime_essence,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use upload::{MockLinkSigner, MockUploadStore};

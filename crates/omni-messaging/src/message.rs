@@ -204,6 +204,11 @@ pub struct NewOutbound {
 }
 
 impl NewOutbound {
+    /// The uploads it attaches (what its store marks as used).
+    pub fn uploads(&self) -> impl Iterator<Item = UploadId> + '_ {
+        self.media.iter().filter_map(|m| m.upload)
+    }
+
     /// Whether `ticket` takes this message at `now`: free text only within the channel's
     /// customer-service window ([`Ticket::accepts_reply`]), a template whenever the ticket
     /// takes replies ([`Ticket::accepts_template`]); and on WhatsApp, one attachment per

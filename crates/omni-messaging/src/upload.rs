@@ -65,16 +65,22 @@ pub enum MediaKind {
     Document,
 }
 
+/// A MIME type without its parameters, lower-cased: `Audio/OGG; codecs=opus` is
+/// `audio/ogg`.
+pub fn mime_essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
 impl MediaKind {
     /// The kind of a MIME type (parameters such as `; codecs=opus` aside), if WhatsApp
     /// takes it.
     pub fn of(content_type: &str) -> Option<MediaKind> {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let essence = mime_essence(content_type);
         TYPES
             .iter()
             .find(|(t, _)| *t == essence)

@@ -109,7 +109,7 @@ fn queue_outbound(
         },
         key.map(str::to_owned),
     );
-    for used in outbound.media.iter().filter_map(|m| m.upload) {
+    for used in outbound.uploads() {
         if let Some(upload) = state.uploads.get_mut(&used.get()) {
             upload.last_used_at = Some(created.created_at);
         }

@@ -273,11 +273,7 @@ impl MessageStore for PgMessageStore {
                     .admitted_by(&current, Utc::now())
                     .map_err(TxError::Domain)?;
                 let created = insert_outbound(conn, &current, outbound).await?;
-                let used: Vec<i64> = outbound
-                    .media
-                    .iter()
-                    .filter_map(|m| m.upload.map(|u| u.get()))
-                    .collect();
+                let used: Vec<i64> = outbound.uploads().map(|u| u.get()).collect();
                 if !used.is_empty() {
                     diesel::update(uploads::table.filter(uploads::id.eq_any(&used)))
                         .set(uploads::last_used_at.eq(created.created_at))

@@ -129,6 +129,25 @@ impl TicketService {
             .ok_or(TicketingError::NotFound)
     }
 
+    /// The company a ticket the caller opens belongs to: their own (`asked` may name it),
+    /// or, for a superadmin, the one `asked` names.
+    pub fn company_for(
+        caller: &Principal,
+        asked: Option<CompanyId>,
+    ) -> Result<CompanyId, TicketingError> {
+        match (caller.role, caller.company_id, asked) {
+            (Role::Superadmin, _, Some(company)) => Ok(company),
+            (Role::Superadmin, _, None) => Err(invalid("company_id", "is required")),
+            (_, Some(own), None) => Ok(own),
+            (_, Some(own), Some(asked)) if asked == own => Ok(own),
+            (_, Some(_), Some(_)) => Err(invalid(
+                "company_id",
+                "must be your own company (or omitted)",
+            )),
+            (_, None, _) => Err(TicketingError::Forbidden("tickets belong to a company")),
+        }
+    }
+
     /// Opens a ticket for a customer (status `new`).
     #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn create(
@@ -136,19 +155,7 @@ impl TicketService {
         caller: &Principal,
         input: NewTicketInput,
     ) -> Result<Ticket, TicketingError> {
-        let company_id = match (caller.role, caller.company_id, input.company_id) {
-            (Role::Superadmin, _, Some(company)) => company,
-            (Role::Superadmin, _, None) => return Err(invalid("company_id", "is required")),
-            (_, Some(own), None) => own,
-            (_, Some(own), Some(asked)) if asked == own => own,
-            (_, Some(_), Some(_)) => {
-                return Err(invalid(
-                    "company_id",
-                    "must be your own company (or omitted)",
-                ));
-            }
-            (_, None, _) => return Err(TicketingError::Forbidden("tickets belong to a company")),
-        };
+        let company_id = Self::company_for(caller, input.company_id)?;
         let settings = self.settings(company_id).await?;
         if let Some(category) = &input.category {
             check_category(&settings, category)?;

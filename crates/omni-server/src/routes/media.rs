@@ -37,12 +37,7 @@ pub struct UploadForm {
 /// Types a browser may show in place: anything else (HTML, SVG, scripts) is offered as a
 /// download, so a file never runs as a page of Omni's origin.
 fn shown_inline(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = omni_messaging::mime_essence(content_type);
     (essence.starts_with("image/") && essence != "image/svg+xml")
         || essence.starts_with("audio/")
         || essence.starts_with("video/")

@@ -3,11 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use garde::Validate;
 use omni_core::{CompanyId, DisplayName, FieldError, PhoneNumber, TicketId, UserId};
-use omni_identity::Role;
 use omni_messaging::TemplateMessage;
 use omni_ticketing::{
-    AssigneeFilter, Channel, NewTicketInput, Priority, Ticket, TicketFilter, TicketStatus,
-    TicketUpdateInput,
+    AssigneeFilter, Channel, NewTicketInput, Priority, Ticket, TicketFilter, TicketService,
+    TicketStatus, TicketUpdateInput,
 };
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
@@ -221,48 +220,29 @@ pub async fn create(
         assigned_to: body.assigned_to.map(UserId::new),
         company_id: body.company_id.map(CompanyId::new),
     };
-    // A template is checked against the catalog before the ticket is stored: the caller's
-    // own company's, or the one a superadmin names (a company the caller may not open
-    // tickets for is refused by `create`, before anything is stored).
+    // A template is checked against the catalog of the ticket's company (decided as
+    // `create` decides it) before the ticket is stored.
     let template = match body.template {
         Some(message) => {
-            let company = match caller.0.role {
-                Role::Superadmin => input.company_id,
-                _ => caller.0.company_id,
-            };
-            let checked = match company {
-                Some(company) => Some(
-                    state
-                        .messaging
-                        .check_template(
-                            company,
-                            input.channel.unwrap_or(Channel::Whatsapp),
-                            &message,
-                        )
-                        .await?,
-                ),
-                None => None,
-            };
+            let company = TicketService::company_for(&caller.0, input.company_id)?;
+            let checked = state
+                .messaging
+                .check_template(
+                    company,
+                    input.channel.unwrap_or(Channel::Whatsapp),
+                    &message,
+                )
+                .await?;
             Some((message, checked))
         }
         None => None,
     };
     let mut ticket = state.tickets.create(&caller.0, input).await?;
     if let Some((message, checked)) = template {
-        let queued = match &checked {
-            Some(template) => {
-                state
-                    .messaging
-                    .queue_template(&caller.0, &ticket, template, message, None)
-                    .await
-            }
-            None => {
-                state
-                    .messaging
-                    .send_template(&caller.0, &ticket, message, None)
-                    .await
-            }
-        };
+        let queued = state
+            .messaging
+            .queue_template(&caller.0, &ticket, &checked, message, None)
+            .await;
         if let Err(e) = queued {
             // Nothing half-stored: the ticket goes with the message that could not.
             if let Err(undo) = state.tickets.withdraw(&caller.0, ticket.id).await {
