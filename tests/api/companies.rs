@@ -181,3 +181,91 @@ async fn the_superadmin_runs_every_company() {
         200
     );
 }
+
+#[tokio::test]
+async fn an_admin_sets_what_reports_count_by_and_each_bad_value_is_named() {
+    let app = spawn_app().await;
+    let admin = app.register().await;
+    let path = format!("/companies/{}", admin.company_id());
+    let (_, company) = app.call(Method::GET, &path, None, &admin.token).await;
+    let settings = &company["settings"];
+    assert_eq!(settings["timezone"], "America/Sao_Paulo");
+    assert_eq!(settings["business_hours"], json!({}));
+    assert_eq!(settings["sla"], json!({}));
+    assert_eq!(
+        settings["csat"],
+        json!({"enabled": false, "question": null})
+    );
+
+    let change = json!({"settings": {
+        "timezone": "Europe/Lisbon",
+        "business_hours": {
+            "monday": {"start": "09:00", "end": "18:00"},
+            "saturday": {"start": "10:00", "end": "24:00"}
+        },
+        "sla": {"urgent": {"first_response_minutes": 15, "resolution_minutes": 240}},
+        "csat": {"enabled": true, "question": "  De 1 a 5, como foi?  "}
+    }});
+    let (status, changed) = app
+        .call(Method::PUT, &path, Some(change), &admin.token)
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    let settings = &changed["settings"];
+    assert_eq!(settings["timezone"], "Europe/Lisbon");
+    assert_eq!(
+        settings["business_hours"]["saturday"],
+        json!({"start": "10:00", "end": "24:00"})
+    );
+    assert!(settings["business_hours"].get("sunday").is_none());
+    assert_eq!(settings["sla"]["urgent"]["first_response_minutes"], 15);
+    assert_eq!(settings["csat"]["question"], "De 1 a 5, como foi?");
+    // Untouched settings keep their values.
+    assert_eq!(settings["locale"], "pt-BR");
+
+    let fields = |problem: &serde_json::Value| -> Vec<String> {
+        problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, problem) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"settings": {"timezone": "Mars/Olympus"}})),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(fields(&problem), ["settings.timezone"], "{problem}");
+    let bad = json!({"settings": {
+        "business_hours": {"friday": {"start": "18:00", "end": "09:00"}},
+        "sla": {"low": {"resolution_minutes": 0}},
+        "csat": {"enabled": true, "question": "   "}
+    }});
+    let (status, problem) = app.call(Method::PUT, &path, Some(bad), &admin.token).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        fields(&problem),
+        [
+            "settings.business_hours.friday.end",
+            "settings.sla.low.resolution_minutes",
+            "settings.csat.question"
+        ]
+    );
+    // Nothing of a refused change was kept; `{}` removes business hours.
+    let (_, company) = app.call(Method::GET, &path, None, &admin.token).await;
+    assert_eq!(company["settings"]["timezone"], "Europe/Lisbon");
+    let (status, cleared) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"settings": {"business_hours": {}}})),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(cleared["settings"]["business_hours"], json!({}));
+}

@@ -41,6 +41,7 @@ STATE_RULES = [
     (None, "current_password", "is not your current password"),
     (None, "role", "superadmins are made with"),  # the target is a superadmin
     (None, "settings.categories[", "`"),  # "`x` appears twice": names are unique in the list
+    (None, "settings.business_hours.", "must be after start"),  # two fields of one day
     (None, "config.phone_number", "is not a number of this Twilio account"),  # Twilio says
     (None, "config.auth_token", "was refused by the provider"),
     # The stored integration decides: its type, and which secrets a change needs again.

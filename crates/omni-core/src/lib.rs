@@ -14,6 +14,7 @@ mod ids;
 mod name;
 mod page;
 mod phone;
+mod priority;
 mod scope;
 mod wire_enum;
 
@@ -35,4 +36,5 @@ pub use ids::{CompanyId, EventId, IntegrationId, JobId, MessageId, TicketId, Upl
 pub use name::{DisplayName, DisplayNameError};
 pub use page::{Cursor, CursorError, Limit, LimitError, Page, PageRequest};
 pub use phone::{PhoneNumber, PhoneNumberError};
+pub use priority::{Priority, UnknownPriority};
 pub use scope::Scope;

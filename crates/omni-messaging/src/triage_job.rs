@@ -162,6 +162,7 @@ mod tests {
             last_activity_at: Utc::now(),
             first_response_at: first_response.then(Utc::now),
             resolved_at: None,
+            reopened_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
             version: 1,

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use omni_core::{DisplayName, PhoneNumber};
 use omni_identity::{Password, Role};
 use omni_messaging::MAX_WHATSAPP_CHARS;
-use omni_tenancy::{IntegrationType, Locale};
+use omni_tenancy::{CsatSettings, IntegrationType, Locale, Sla, Timezone, WEEKDAYS};
 use omni_ticketing::{Priority, TicketStatus};
 use serde_json::json;
 use utoipa::openapi::extensions::Extensions;
@@ -628,9 +628,84 @@ impl PartialSchema for SettingsPatchInput {
                     )),
             )
             .property("categories", or_null(categories))
+            .property("timezone", or_null(reference::<Timezone>()))
+            .property("business_hours", or_null(business_hours_input()))
+            .property("sla", or_null(sla_input()))
+            .property("csat", or_null(csat_input()))
             .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
             .into()
     }
+}
+
+/// The pattern of a weekday's opening time (`BusinessHours::parse`).
+pub const OPENS: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]$";
+/// The pattern of a weekday's closing time: `24:00` closes at midnight.
+pub const CLOSES: &str = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$";
+
+fn business_hours_input() -> ObjectBuilder {
+    let day = || {
+        ObjectBuilder::new()
+            .property("start", text(OPENS, None, None, "Opens, HH:MM."))
+            .property(
+                "end",
+                text(
+                    CLOSES,
+                    None,
+                    None,
+                    "Closes, HH:MM, after `start`; 24:00 is midnight.",
+                ),
+            )
+            .required("start")
+            .required("end")
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+    };
+    let mut hours = ObjectBuilder::new().description(Some(
+        "The complete new business hours, per weekday in the company's time zone; a weekday \
+         left out is closed, `{}` removes them. Each day's end is after its start.",
+    ));
+    for weekday in WEEKDAYS {
+        hours = hours.property(weekday, day());
+    }
+    hours.additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+}
+
+fn sla_input() -> ObjectBuilder {
+    let minutes = || integer(1, i64::from(Sla::MAX_MINUTES)).schema_type(nullable(Type::Integer));
+    let target = || {
+        ObjectBuilder::new()
+            .property("first_response_minutes", minutes())
+            .property("resolution_minutes", minutes())
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+    };
+    let mut sla = ObjectBuilder::new().description(Some(
+        "The complete new targets per priority, in minutes (business hours when set); `{}` \
+         removes them.",
+    ));
+    for priority in Priority::ALL {
+        sla = sla.property(priority.as_str(), target());
+    }
+    sla.additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+}
+
+fn csat_input() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .description(Some(
+            "Whether a resolved ticket's customer is asked to rate the service, and the \
+             question (`null`: Omni's own words in the company's locale).",
+        ))
+        .property("enabled", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property(
+            "question",
+            text(
+                &message_text(CsatSettings::MAX_QUESTION_CHARS),
+                None,
+                None,
+                "1 to 1000 characters once trimmed; line breaks and tabs allowed.",
+            )
+            .schema_type(nullable(Type::String)),
+        )
+        .required("enabled")
+        .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
 }
 
 impl ToSchema for SettingsPatchInput {
@@ -640,6 +715,7 @@ impl ToSchema for SettingsPatchInput {
 
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
         register::<Locale>(schemas);
+        register::<Timezone>(schemas);
     }
 }
 
@@ -912,5 +988,41 @@ mod tests {
         });
         let general = Regex::new(GENERAL).unwrap();
         assert!(general.is_match(" general\t") && !general.is_match("generals"));
+    }
+
+    #[test]
+    fn business_hours_and_survey_patterns_accept_what_the_settings_accept() {
+        let settings = omni_tenancy::CompanySettings::default();
+        let mut times: Vec<String> = (0..=25)
+            .flat_map(|h| [0, 1, 30, 59, 60].map(|m| format!("{h:02}:{m:02}")))
+            .collect();
+        times.extend(["9:00", "09:0", " 09:00", "0900", "٠٩:٠٠", "24:00 ", ""].map(String::from));
+        // Each side checked with a partner that is always valid.
+        agrees(OPENS, ANY, &times, |t| {
+            let patch: SettingsPatch = serde_json::from_value(
+                json!({"business_hours": {"monday": {"start": t, "end": "24:00"}}}),
+            )
+            .unwrap();
+            settings.apply(patch).is_ok()
+        });
+        agrees(CLOSES, ANY, &times, |t| {
+            let patch: SettingsPatch = serde_json::from_value(
+                json!({"business_hours": {"monday": {"start": "00:00", "end": t}}}),
+            )
+            .unwrap();
+            settings.apply(patch).is_ok() || t == "00:00" // closing at its own opening
+        });
+        let questions = corpus(TRICKY, &["é".repeat(1000), "é".repeat(1001)]);
+        agrees(
+            &message_text(CsatSettings::MAX_QUESTION_CHARS),
+            ANY,
+            &questions,
+            |q| {
+                let patch: SettingsPatch =
+                    serde_json::from_value(json!({"csat": {"enabled": true, "question": q}}))
+                        .unwrap();
+                settings.apply(patch).is_ok()
+            },
+        );
     }
 }

@@ -82,6 +82,7 @@ impl CompanyRepository for MemoryStore {
         state.integrations.retain(|_, i| i.company_id != id);
         state.tickets.retain(|_, t| t.company_id != id);
         state.uploads.retain(|_, u| u.upload.company_id != id);
+        state.facts.retain(|f| f.company_id != id);
         state.messages.retain(|_, m| m.message.company_id != id);
         state.events.retain(|_, e| e.company_id != id);
         state.jobs.retain(|_, j| j.company_id != owned);

@@ -115,6 +115,9 @@ fn queue_outbound(
         }
     }
     let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
+    state
+        .facts
+        .extend(current.reply_facts(outbound.author_id, created.created_at));
     if let Some(ticket) = state.tickets.get_mut(&current.id.get()) {
         ticket.first_response_at = effect.first_response_at;
         ticket.last_message_at = Some(effect.last_message_at);
@@ -222,8 +225,9 @@ impl MessageStore for MemoryStore {
                 }
             };
         // The domain decides whether the message reopens the ticket and calls triage.
-        let effect = ticket.take_customer_message(opened_now);
         let now = Utc::now();
+        let effect = ticket.take_customer_message(opened_now, now);
+        state.facts.extend(effect.facts.iter().cloned());
         let message = insert_message(
             &mut state,
             |id| TicketMessage {

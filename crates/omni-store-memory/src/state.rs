@@ -97,6 +97,8 @@ pub(crate) struct State {
     pub(crate) early_reports: Vec<(omni_messaging::StatusReport, DateTime<Utc>)>,
     /// Uploaded files with their bytes, and when a message last attached each.
     pub(crate) uploads: BTreeMap<i64, StoredUpload>,
+    /// Tickets' history, in the order it was written.
+    pub(crate) facts: Vec<omni_ticketing::TicketFact>,
 }
 
 impl State {

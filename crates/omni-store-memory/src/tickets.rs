@@ -67,12 +67,14 @@ pub(crate) fn insert_ticket(state: &mut State, new: &NewTicket) -> Result<Ticket
         last_activity_at: now,
         first_response_at: None,
         resolved_at: None,
+        reopened_at: None,
         created_at: now,
         updated_at: now,
         version: 1,
         hand_set: HandSet::default(),
     };
     state.tickets.insert(id, ticket.clone());
+    state.facts.extend(ticket.opening_facts());
     Ok(ticket)
 }
 
@@ -190,6 +192,10 @@ impl TicketRepository for MemoryStore {
         if let Some(c) = &changes.status {
             ticket.status = c.to;
         }
+        if let Some(at) = changes.reopened_at {
+            ticket.reopened_at = Some(at);
+            ticket.resolved_at = None;
+        }
         if let Some(c) = &changes.priority {
             ticket.priority = c.to;
         }
@@ -207,6 +213,11 @@ impl TicketRepository for MemoryStore {
         ticket.updated_at = Utc::now();
         let ticket = ticket.clone();
         state.append([ticket_events::updated(&ticket, changes)]);
+        let at = changes
+            .resolved_at
+            .or(changes.reopened_at)
+            .unwrap_or(ticket.updated_at);
+        state.facts.extend(ticket.change_facts(changes, at));
         Ok(Some(ticket))
     }
 
@@ -245,6 +256,7 @@ impl TicketRepository for MemoryStore {
         };
         state.messages.retain(|_, m| m.message.ticket_id != id);
         state.append([ticket_events::deleted(&ticket)]);
+        state.facts.extend(ticket.deletion_facts(Utc::now()));
         Ok(true)
     }
 }

@@ -12,7 +12,9 @@ use std::sync::LazyLock;
 use diesel::dsl::AsSelect;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Untyped};
+use diesel::sql_types::{
+    Array, BigInt, Integer, Jsonb, Nullable, SmallInt, Text, Timestamptz, Untyped,
+};
 use diesel::{QueryResult, SelectableHelper as _};
 
 use crate::messages::MessageRow;
@@ -149,12 +151,15 @@ statement! {
         names: &'a [Option<&'a str>],
         statuses: &'a [&'a str],
         windows: &'a [Option<DateTime<Utc>>],
+        resolved: &'a [Option<DateTime<Utc>>],
+        reopened: &'a [Option<DateTime<Utc>>],
     }
     |self, out| {
         out.push_sql(
             "UPDATE tickets SET last_message_at = u.at, last_activity_at = u.at, \
                  customer_name = coalesce(u.name, tickets.customer_name), status = u.status, \
-                 window_closes_at = u.closes, version = tickets.version + 1 \
+                 window_closes_at = u.closes, resolved_at = u.resolved, \
+                 reopened_at = u.reopened, version = tickets.version + 1 \
              FROM unnest(",
         );
         out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
@@ -166,8 +171,13 @@ statement! {
         out.push_bind_param::<Array<Text>, _>(self.statuses)?;
         out.push_sql("::text[], ");
         out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(self.windows)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(self.resolved)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(self.reopened)?;
         out.push_sql(
-            "::timestamptz[]) AS u(id, at, name, status, closes) WHERE tickets.id = u.id RETURNING ",
+            "::timestamptz[]) AS u(id, at, name, status, closes, resolved, reopened) \
+             WHERE tickets.id = u.id RETURNING ",
         );
         ticket_columns(&mut out)?;
     }
@@ -231,6 +241,39 @@ statement! {
              ON CONFLICT (kind, dedupe_key) \
                  WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING",
         );
+    }
+}
+
+statement! {
+    /// Appends facts to tickets' history (see `crate::facts`).
+    InsertFacts {
+        companies: &'a [i64],
+        tickets: &'a [i64],
+        kinds: &'a [&'a str],
+        ats: &'a [DateTime<Utc>],
+        sinces: &'a [Option<DateTime<Utc>>],
+        agents: &'a [Option<i64>],
+        scores: &'a [Option<i16>],
+    }
+    |self, out| {
+        out.push_sql(
+            "INSERT INTO ticket_facts (company_id, ticket_id, kind, at, since, agent_id, score) \
+             SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.companies)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<BigInt>, _>(self.tickets)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(self.kinds)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(self.ats)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(self.sinces)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(self.agents)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Nullable<SmallInt>>, _>(self.scores)?;
+        out.push_sql("::smallint[])");
     }
 }
 
@@ -587,7 +630,7 @@ mod tests {
     }
 
     /// The statements over a batch of `n` (1 or 2) rows, as cacheable texts.
-    fn texts(n: usize) -> [String; 17] {
+    fn texts(n: usize) -> [String; 18] {
         let media = [serde_json::json!([]), serde_json::json!([])];
         let keys = ["2".to_owned(), "4".to_owned()];
         let payload = serde_json::json!({});
@@ -615,6 +658,8 @@ mod tests {
                 names: &[None, Some("Ana")][..n],
                 statuses: &["open", "new"][..n],
                 windows: &[Some(now), None][..n],
+                resolved: &[None, Some(now)][..n],
+                reopened: &[Some(now), None][..n],
             }),
             cacheable_text(&InsertEvents {
                 companies: &[1, 3][..n],
@@ -683,6 +728,15 @@ mod tests {
                 per_company: 8,
             }),
             cacheable_text(&CompleteJobs { ids: &[2, 4][..n] }),
+            cacheable_text(&InsertFacts {
+                companies: &[1, 3][..n],
+                tickets: &[2, 4][..n],
+                kinds: &["opened", "rated"][..n],
+                ats: &[now, now][..n],
+                sinces: &[None, Some(now)][..n],
+                agents: &[None, Some(5)][..n],
+                scores: &[None, Some(4)][..n],
+            }),
         ]
     }
 
@@ -729,6 +783,7 @@ mod tests {
             assert!(TakeEarlyReports::HAS_STATIC_QUERY_ID);
             assert!(ClaimJobs::HAS_STATIC_QUERY_ID);
             assert!(CompleteJobs::HAS_STATIC_QUERY_ID);
+            assert!(InsertFacts::HAS_STATIC_QUERY_ID);
         }
     }
 }

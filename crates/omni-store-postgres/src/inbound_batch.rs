@@ -31,11 +31,14 @@ use omni_messaging::{
     Inbound, InboundOutcome, Job, MessagingError, StatusReport, TicketMessage,
     events as message_events,
 };
-use omni_ticketing::{FieldChange, Ticket, TicketChanges, TicketStatus, events as ticket_events};
+use omni_ticketing::{
+    FieldChange, Ticket, TicketChanges, TicketFact, TicketStatus, events as ticket_events,
+};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::batch_sql::{InsertInbound, InsertTickets, LockOpenTickets, SeenSids, TouchTickets};
 use crate::events::EventColumns;
+use crate::facts::FactColumns;
 use crate::jobs::JobColumns;
 use crate::messages::{MessageRow, undecodable};
 use crate::notifier::Announce;
@@ -529,6 +532,8 @@ struct TouchColumns<'a> {
     names: Vec<Option<&'a str>>,
     statuses: Vec<&'static str>,
     windows: Vec<Option<DateTime<Utc>>>,
+    resolved: Vec<Option<DateTime<Utc>>>,
+    reopened: Vec<Option<DateTime<Utc>>>,
 }
 
 impl TouchColumns<'_> {
@@ -539,6 +544,8 @@ impl TouchColumns<'_> {
             names: &self.names,
             statuses: &self.statuses,
             windows: &self.windows,
+            resolved: &self.resolved,
+            reopened: &self.reopened,
         }
     }
 }
@@ -601,6 +608,8 @@ struct Step {
     opened: bool,
     /// The status it moved the ticket to.
     status: Option<FieldChange<TicketStatus>>,
+    /// What reports count of it (a reopening).
+    facts: Vec<TicketFact>,
 }
 
 /// Stores `batch` in the caller's transaction with set-based statements, whatever its
@@ -659,6 +668,7 @@ async fn store_together(
     let mut steps: Vec<Step> = Vec::new();
     let mut triage: Vec<(i64, Job)> = Vec::new();
     let mut announced_open: HashSet<i64> = HashSet::new();
+    let now = Utc::now();
     for (m, plan) in batch.iter().zip(&plans) {
         if !matches!(plan, Plan::Store) {
             continue;
@@ -666,7 +676,7 @@ async fn store_together(
         let ticket = open.get_mut(customer_of(m))?;
         let id = ticket.id.get();
         let opened_now = opened.contains(&id) && announced_open.insert(id);
-        let effect = ticket.take_customer_message(opened_now);
+        let effect = ticket.take_customer_message(opened_now, now);
         if effect.triage {
             triage.push((
                 ticket.company_id.get(),
@@ -680,6 +690,7 @@ async fn store_together(
             ticket: id,
             opened: opened_now,
             status: effect.status,
+            facts: effect.facts,
         });
     }
 
@@ -745,6 +756,8 @@ async fn store_together(
         touch.names.push(ticket.customer_name.as_deref());
         touch.statuses.push(ticket.status.as_str());
         touch.windows.push(ticket.window_closes_at);
+        touch.resolved.push(ticket.resolved_at);
+        touch.reopened.push(ticket.reopened_at);
     }
     let stored_in_order = || {
         batch
@@ -788,9 +801,13 @@ async fn store_together(
     };
     if !triage.is_empty() {
         let mut new_events = Vec::with_capacity(steps.len() * 2);
+        // Opening and reopening are the history reports count; both come with triage.
+        let mut facts = FactColumns::default();
         for (m, step) in stored_in_order().zip(&steps) {
             let ticket = after_of(step.ticket)?;
+            step.facts.iter().for_each(|f| facts.push(f));
             if step.opened {
+                ticket.opening_facts().iter().for_each(|f| facts.push(f));
                 new_events.push(ticket_events::created(ticket));
             } else if let Some(status) = &step.status {
                 let changes = TicketChanges {
@@ -803,10 +820,18 @@ async fn store_together(
         }
         let events = EventColumns::new(&new_events);
         let jobs = JobColumns::of(triage.iter().map(|(company, job)| (Some(*company), job)));
-        futures_util::try_join!(
-            events.insert().execute(&mut &*pipe),
-            jobs.insert().execute(&mut &*pipe),
-        )?;
+        if facts.is_empty() {
+            futures_util::try_join!(
+                events.insert().execute(&mut &*pipe),
+                jobs.insert().execute(&mut &*pipe),
+            )?;
+        } else {
+            futures_util::try_join!(
+                events.insert().execute(&mut &*pipe),
+                jobs.insert().execute(&mut &*pipe),
+                facts.insert().execute(&mut &*pipe),
+            )?;
+        }
     }
 
     // Repeats within the batch answer like redeliveries of the first.

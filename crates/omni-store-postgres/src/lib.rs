@@ -15,6 +15,7 @@ mod error;
 mod errors;
 mod event_log;
 mod events;
+mod facts;
 mod inbound_batch;
 mod integrations;
 mod jobs;

@@ -281,6 +281,11 @@ impl MessageStore for PgMessageStore {
                         .await?;
                 }
                 let effect = current.on_reply(outbound.author_id.is_some(), created.created_at);
+                crate::facts::append(
+                    conn,
+                    &current.reply_facts(outbound.author_id, created.created_at),
+                )
+                .await?;
                 diesel::update(tickets::table.filter(tickets::id.eq(current.id.get())))
                     .set((
                         tickets::first_response_at.eq(effect.first_response_at),

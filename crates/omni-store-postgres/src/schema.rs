@@ -85,6 +85,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         manual_fields -> Array<Text>,
+        reopened_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -172,6 +173,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_facts (id) {
+        id -> Int8,
+        company_id -> Int8,
+        ticket_id -> Int8,
+        kind -> Text,
+        at -> Timestamptz,
+        since -> Nullable<Timestamptz>,
+        agent_id -> Nullable<Int8>,
+        score -> Nullable<Int2>,
+        settled -> Bool,
+        channel -> Nullable<Text>,
+        category -> Nullable<Text>,
+        priority -> Nullable<Text>,
+        sentiment -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(integrations -> companies (company_id));
 diesel::joinable!(tickets -> companies (company_id));
@@ -192,4 +211,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ws_tickets,
     early_reports,
     uploads,
+    ticket_facts,
 );

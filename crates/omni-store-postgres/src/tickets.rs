@@ -16,7 +16,7 @@ use omni_ticketing::{
 use crate::errors::{Violation, constraint_violation, lost_connection};
 use crate::notifier::Announce;
 use crate::schema::{ticket_messages, tickets};
-use crate::{Database, events};
+use crate::{Database, events, facts};
 
 /// Tickets in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -56,6 +56,7 @@ pub(crate) struct TicketRow {
     updated_at: DateTime<Utc>,
     version: i32,
     manual_fields: Vec<String>,
+    reopened_at: Option<DateTime<Utc>>,
 }
 
 impl TicketRow {
@@ -92,6 +93,7 @@ impl TicketRow {
             last_activity_at: self.last_activity_at,
             first_response_at: self.first_response_at,
             resolved_at: self.resolved_at,
+            reopened_at: self.reopened_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
@@ -112,7 +114,8 @@ struct TicketChangeset {
     priority: Option<String>,
     category: Option<Option<String>>,
     assigned_to: Option<Option<i64>>,
-    resolved_at: Option<DateTime<Utc>>,
+    resolved_at: Option<Option<DateTime<Utc>>>,
+    reopened_at: Option<DateTime<Utc>>,
 }
 
 fn store_error(e: diesel::result::Error) -> TicketingError {
@@ -163,6 +166,7 @@ async fn insert_with_event(conn: &mut AsyncPgConnection, new: &NewTicket) -> Que
         .await?;
     let ticket = row.into_ticket().map_err(undecodable)?;
     events::append(conn, &[ticket_events::created(&ticket)]).await?;
+    facts::append(conn, &ticket.opening_facts()).await?;
     Ok(ticket)
 }
 
@@ -306,7 +310,12 @@ impl TicketRepository for PgTicketRepository {
             priority: changes.priority.as_ref().map(|c| c.to.as_str().to_owned()),
             category: changes.category.as_ref().map(|c| c.to.clone()),
             assigned_to: changes.assigned_to.as_ref().map(|c| c.to.map(UserId::get)),
-            resolved_at: changes.resolved_at,
+            // Reopening clears the resolution time; resolving sets it.
+            resolved_at: changes
+                .resolved_at
+                .map(Some)
+                .or(changes.reopened_at.map(|_| None)),
+            reopened_at: changes.reopened_at,
         };
         let company = match scope {
             Scope::All => None,
@@ -354,6 +363,12 @@ impl TicketRepository for PgTicketRepository {
                     ticket.hand_set = hand_set;
                 }
                 events::append(conn, &[ticket_events::updated(&ticket, changes)]).await?;
+                // The times the domain stamped, or the change's own.
+                let at = changes
+                    .resolved_at
+                    .or(changes.reopened_at)
+                    .unwrap_or(ticket.updated_at);
+                facts::append(conn, &ticket.change_facts(changes, at)).await?;
                 Ok(Some(ticket))
             })
             .await;
@@ -424,6 +439,7 @@ impl TicketRepository for PgTicketRepository {
                 };
                 let ticket = row.into_ticket().map_err(undecodable)?;
                 events::append(conn, &[ticket_events::deleted(&ticket)]).await?;
+                facts::append(conn, &ticket.deletion_facts(Utc::now())).await?;
                 Ok(true)
             })
             .await;

@@ -2,11 +2,14 @@
 //!
 //! Every tenant-owned row of Omni belongs to a [`Company`]. A company's
 //! [`CompanySettings`] hold its locale, whether triage answers customers automatically,
-//! and the categories tickets are sorted into. [`CompanyService`] holds the use cases with
+//! the categories tickets are sorted into, and what its reports count by: its
+//! [`Timezone`], [`BusinessHours`] and [`Sla`] targets, and the satisfaction survey
+//! ([`CsatSettings`]). [`CompanyService`] holds the use cases with
 //! their role rules over the [`CompanyRepository`] port. Integrations carry a typed
 //! configuration per [`IntegrationType`]; their secrets are write-only.
 #![warn(missing_docs)]
 
+mod business_hours;
 mod company;
 mod error;
 mod integration;
@@ -18,8 +21,11 @@ mod ports;
 mod secret;
 mod service;
 mod settings;
+mod sla;
+mod timezone;
 mod verifier_by_provider;
 
+pub use business_hours::{BusinessHours, DayHoursInput, WEEKDAYS};
 pub use company::{Company, CompanyUpdate};
 pub use error::TenancyError;
 pub use integration::{IntegrationType, UnknownIntegrationType};
@@ -38,5 +44,7 @@ pub use ports::{
 };
 pub use secret::{SealedSecret, SecretString};
 pub use service::CompanyService;
-pub use settings::{Category, CompanySettings, Locale, SettingsPatch, UnknownLocale};
+pub use settings::{Category, CompanySettings, CsatSettings, Locale, SettingsPatch, UnknownLocale};
+pub use sla::{Sla, SlaTarget};
+pub use timezone::{Timezone, UnknownTimezone};
 pub use verifier_by_provider::VerifierByProvider;

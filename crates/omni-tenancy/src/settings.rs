@@ -1,5 +1,9 @@
-use omni_core::FieldError;
+use std::collections::BTreeMap;
+
+use omni_core::{FieldError, Priority};
 use serde::{Deserialize, Serialize};
+
+use crate::{BusinessHours, DayHoursInput, Sla, SlaTarget, Timezone};
 
 omni_core::wire_enum! {
     /// The language Omni speaks to a company's customers (auto-replies, triage).
@@ -34,6 +38,74 @@ pub struct CompanySettings {
     pub auto_reply: bool,
     /// The categories of the company's tickets; always includes `general`.
     pub categories: Vec<Category>,
+    /// Where the company is: reports count its days, weeks and months there.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "America/Sao_Paulo"))]
+    pub timezone: Timezone,
+    /// When the company answers, per weekday (`monday` … `sunday`, each `{start, end}` as
+    /// `HH:MM`); a weekday left out is closed. Empty: no business hours.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, DayHoursInput>))]
+    pub business_hours: BusinessHours,
+    /// Targets per priority (`low` … `urgent`); empty: none.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, SlaTarget>))]
+    pub sla: Sla,
+    /// The satisfaction question asked when a ticket is resolved.
+    pub csat: CsatSettings,
+}
+
+/// Whether Omni asks customers how they were served once their ticket is resolved, and
+/// in which words.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CsatSettings {
+    /// Ask.
+    pub enabled: bool,
+    /// The question; `null` asks in the company's locale with Omni's own words, which
+    /// tell the customer to answer 1 to 5.
+    #[serde(default)]
+    pub question: Option<String>,
+}
+
+impl CsatSettings {
+    /// Longest question, in characters: it goes out as one WhatsApp message.
+    pub const MAX_QUESTION_CHARS: usize = 1000;
+
+    /// The question as it goes out to a customer of a company speaking `locale`.
+    pub fn question_in(&self, locale: Locale) -> &str {
+        match (&self.question, locale) {
+            (Some(q), _) => q,
+            (None, Locale::PtBr) => {
+                "Como você avalia o nosso atendimento? Responda com uma nota de 1 (péssimo) a 5 (ótimo) e, se quiser, um comentário."
+            }
+            (None, Locale::En) => {
+                "How would you rate our service? Reply with a score from 1 (terrible) to 5 (excellent) and, if you like, a comment."
+            }
+        }
+    }
+
+    fn checked(self) -> Result<Self, Vec<FieldError>> {
+        let question = self.question.map(|q| q.trim().to_owned());
+        if let Some(q) = &question {
+            let chars = q.chars().count();
+            if chars == 0
+                || chars > Self::MAX_QUESTION_CHARS
+                || q.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                return Err(vec![FieldError::new(
+                    "settings.csat.question",
+                    format!(
+                        "must be 1 to {} characters without control characters other than line breaks and tabs",
+                        Self::MAX_QUESTION_CHARS
+                    ),
+                )]);
+            }
+        }
+        Ok(Self {
+            enabled: self.enabled,
+            question,
+        })
+    }
 }
 
 /// The category every company has: where anything else lands.
@@ -63,6 +135,10 @@ impl Default for CompanySettings {
                     keywords: Vec::new(),
                 })
                 .collect(),
+            timezone: Timezone::DEFAULT,
+            business_hours: BusinessHours::default(),
+            sla: Sla::default(),
+            csat: CsatSettings::default(),
         }
     }
 }
@@ -78,6 +154,14 @@ pub struct SettingsPatch {
     pub auto_reply: Option<bool>,
     /// The complete new list of categories.
     pub categories: Option<Vec<Category>>,
+    /// A new time zone.
+    pub timezone: Option<Timezone>,
+    /// The complete new business hours; `{}` removes them.
+    pub business_hours: Option<BTreeMap<String, DayHoursInput>>,
+    /// The complete new SLA targets; `{}` removes them.
+    pub sla: Option<BTreeMap<Priority, SlaTarget>>,
+    /// The complete new satisfaction-survey settings.
+    pub csat: Option<CsatSettings>,
 }
 
 impl CompanySettings {
@@ -95,10 +179,47 @@ impl CompanySettings {
         if let Some(auto_reply) = patch.auto_reply {
             next.auto_reply = auto_reply;
         }
+        let mut errors = Vec::new();
         if let Some(categories) = patch.categories {
-            next.categories = normalise_categories(categories)?;
+            match normalise_categories(categories) {
+                Ok(categories) => next.categories = categories,
+                Err(e) => errors.extend(e),
+            }
         }
-        Ok(next)
+        if let Some(timezone) = patch.timezone {
+            next.timezone = timezone;
+        }
+        if let Some(hours) = patch.business_hours {
+            match BusinessHours::parse(&hours, "settings.business_hours") {
+                Ok(hours) => next.business_hours = hours,
+                Err(e) => errors.extend(e),
+            }
+        }
+        if let Some(sla) = patch.sla {
+            match Sla::parse(sla, "settings.sla") {
+                Ok(sla) => next.sla = sla,
+                Err(e) => errors.extend(e),
+            }
+        }
+        if let Some(csat) = patch.csat {
+            match csat.checked() {
+                Ok(csat) => next.csat = csat,
+                Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(next)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Whether reports computed under `before` count differently under these settings:
+    /// their days lie in another zone, or business hours or targets changed.
+    pub fn reports_differ_from(&self, before: &CompanySettings) -> bool {
+        self.timezone != before.timezone
+            || self.business_hours != before.business_hours
+            || self.sla != before.sla
     }
 
     /// Whether `name` is one of the company's categories.

@@ -11,6 +11,7 @@ mod enums;
 mod error;
 pub mod events;
 mod filter;
+mod history;
 mod ports;
 mod rules;
 mod service;
@@ -18,12 +19,12 @@ mod status;
 mod ticket;
 mod triage;
 
-pub use enums::{
-    Channel, Priority, Sentiment, UnknownChannel, UnknownPriority, UnknownSentiment,
-    WHATSAPP_REPLY_WINDOW,
-};
+pub use enums::{Channel, Sentiment, UnknownChannel, UnknownSentiment, WHATSAPP_REPLY_WINDOW};
 pub use error::TicketingError;
 pub use filter::{AssigneeFilter, TicketFilter};
+pub use history::{FactKind, TicketFact, UnknownFactKind, in_backlog};
+/// Priority is shared with the company's settings (SLA targets per priority).
+pub use omni_core::{Priority, UnknownPriority};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockTicketRepository;
 pub use ports::TicketRepository;

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::ticket::change;
 use crate::{
-    Channel, CustomerMessageOutcome, FieldChange, Ticket, TicketChanges, TicketStatus, TriageResult,
+    Channel, CustomerMessageOutcome, FieldChange, Ticket, TicketChanges, TicketFact, TicketStatus,
+    TriageResult,
 };
 
 /// Why a ticket takes no free-form reply now.
@@ -34,6 +35,8 @@ pub struct CustomerMessageEffect {
     pub status: Option<FieldChange<TicketStatus>>,
     /// Whether triage runs: for a ticket opened by this message, or one it reopened.
     pub triage: bool,
+    /// What reports count: a resolved ticket's reopening.
+    pub facts: Vec<TicketFact>,
 }
 
 /// What storing an answer changes on its ticket.
@@ -57,20 +60,24 @@ pub struct TriageMerge {
 }
 
 impl Ticket {
-    /// A customer's message arrived on this ticket; `opened_now` when the message opened
-    /// it.
+    /// A customer's message arrived on this ticket at `at`; `opened_now` when the message
+    /// opened it.
     ///
     /// ```
     /// # use omni_ticketing::{Ticket, TicketStatus};
     /// # fn check(ticket: &Ticket) {
-    /// let effect = ticket.on_customer_message(false);
+    /// let effect = ticket.on_customer_message(false, chrono::Utc::now());
     /// if ticket.status == TicketStatus::Resolved {
     ///     assert_eq!(effect.status.unwrap().to, TicketStatus::Open);
     ///     assert!(effect.triage);
     /// }
     /// # }
     /// ```
-    pub fn on_customer_message(&self, opened_now: bool) -> CustomerMessageEffect {
+    pub fn on_customer_message(
+        &self,
+        opened_now: bool,
+        at: DateTime<Utc>,
+    ) -> CustomerMessageEffect {
         let reopen =
             !opened_now && self.status.on_customer_message() == CustomerMessageOutcome::Reopen;
         CustomerMessageEffect {
@@ -79,7 +86,30 @@ impl Ticket {
                 to: TicketStatus::Open,
             }),
             triage: opened_now || reopen,
+            facts: if reopen {
+                let mut after = self.clone();
+                after.take_status(TicketStatus::Open, at);
+                after.moved_facts(self.status, at)
+            } else {
+                Vec::new()
+            },
         }
+    }
+
+    /// Moves the ticket to `to` at `at` as a change of status does: resolving stamps
+    /// `resolved_at`; reopening a resolved ticket stamps `reopened_at` (where the next
+    /// resolution's time counts from) and clears `resolved_at`.
+    pub fn take_status(&mut self, to: TicketStatus, at: DateTime<Utc>) {
+        if to == self.status {
+            return;
+        }
+        if to == TicketStatus::Resolved {
+            self.resolved_at = Some(at);
+        } else if self.status == TicketStatus::Resolved && crate::history::in_backlog(to) {
+            self.reopened_at = Some(at);
+            self.resolved_at = None;
+        }
+        self.status = to;
     }
 
     /// [`Ticket::on_customer_message`], taken: the ticket moves to the status it decides, so
@@ -89,16 +119,23 @@ impl Ticket {
     /// ```
     /// # use omni_ticketing::{Ticket, TicketStatus};
     /// # fn check(mut ticket: Ticket) {
+    /// let now = chrono::Utc::now();
     /// ticket.status = TicketStatus::Resolved;
-    /// assert!(ticket.take_customer_message(false).triage);
+    /// assert!(ticket.take_customer_message(false, now).triage);
     /// assert_eq!(ticket.status, TicketStatus::Open);
-    /// assert!(!ticket.take_customer_message(false).triage);
+    /// assert_eq!(ticket.resolved_at, None);
+    /// assert_eq!(ticket.reopened_at, Some(now));
+    /// assert!(!ticket.take_customer_message(false, now).triage);
     /// # }
     /// ```
-    pub fn take_customer_message(&mut self, opened_now: bool) -> CustomerMessageEffect {
-        let effect = self.on_customer_message(opened_now);
+    pub fn take_customer_message(
+        &mut self,
+        opened_now: bool,
+        at: DateTime<Utc>,
+    ) -> CustomerMessageEffect {
+        let effect = self.on_customer_message(opened_now, at);
         if let Some(change) = &effect.status {
-            self.status = change.to;
+            self.take_status(change.to, at);
         }
         effect
     }
@@ -257,6 +294,7 @@ mod tests {
             last_activity_at: Utc::now(),
             first_response_at: None,
             resolved_at: None,
+            reopened_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
             version: 3,
@@ -287,18 +325,18 @@ mod tests {
             (TicketStatus::Pending, true),
             (TicketStatus::Resolved, true),
         ] {
-            let effect = ticket(status).on_customer_message(false);
+            let effect = ticket(status).on_customer_message(false, Utc::now());
             assert_eq!(effect.status.is_some(), reopens, "{status:?}");
             assert_eq!(effect.triage, reopens, "{status:?}");
         }
-        let opened = ticket(TicketStatus::New).on_customer_message(true);
+        let opened = ticket(TicketStatus::New).on_customer_message(true, Utc::now());
         assert_eq!((opened.status.clone(), opened.triage), (None, true));
     }
 
     #[test]
     fn a_batch_of_one_customer_reopens_once_and_then_only_appends() {
         let mut t = ticket(TicketStatus::Pending);
-        let first = t.take_customer_message(false);
+        let first = t.take_customer_message(false, Utc::now());
         assert_eq!(
             first.status,
             Some(FieldChange {
@@ -308,12 +346,12 @@ mod tests {
         );
         assert!(first.triage);
         assert_eq!(t.status, TicketStatus::Open);
-        let second = t.take_customer_message(false);
+        let second = t.take_customer_message(false, Utc::now());
         assert_eq!((second.status, second.triage), (None, false));
 
         let mut new = ticket(TicketStatus::New);
-        assert!(new.take_customer_message(true).triage);
-        assert!(!new.take_customer_message(false).triage);
+        assert!(new.take_customer_message(true, Utc::now()).triage);
+        assert!(!new.take_customer_message(false, Utc::now()).triage);
         assert_eq!(new.status, TicketStatus::New);
     }
 

@@ -40,6 +40,7 @@ fn ticket(status: TicketStatus, assigned_to: Option<UserId>, version: i32) -> Ti
         last_activity_at: Utc::now(),
         first_response_at: None,
         resolved_at: None,
+        reopened_at: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
         version,

@@ -46,8 +46,11 @@ pub struct Ticket {
     pub last_activity_at: DateTime<Utc>,
     /// When an agent first answered.
     pub first_response_at: Option<DateTime<Utc>>,
-    /// When it was last resolved.
+    /// When it was resolved; cleared when it reopens.
     pub resolved_at: Option<DateTime<Utc>>,
+    /// When it last reopened after being resolved; the time to resolve it counts from
+    /// here (from `created_at` if it never reopened).
+    pub reopened_at: Option<DateTime<Utc>>,
     /// When it was opened.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -151,6 +154,9 @@ pub struct TicketChanges {
     /// Set when the ticket becomes resolved.
     #[serde(skip)]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Set when a resolved ticket reopens (its `resolved_at` is cleared then).
+    #[serde(skip)]
+    pub reopened_at: Option<DateTime<Utc>>,
 }
 
 impl TicketChanges {
@@ -171,5 +177,36 @@ pub(crate) fn change<T: PartialEq + Clone>(from: &T, to: Option<T>) -> Option<Fi
             to,
         }),
         _ => None,
+    }
+}
+
+/// A WhatsApp ticket opened a minute ago, for the crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_ticket() -> Ticket {
+    let now = Utc::now();
+    Ticket {
+        id: TicketId::new(1),
+        company_id: CompanyId::new(1),
+        integration_id: None,
+        customer_phone: "+5511987650001".parse().expect("a valid number"),
+        customer_name: None,
+        channel: Channel::Whatsapp,
+        status: TicketStatus::New,
+        priority: Priority::Medium,
+        category: None,
+        sentiment: None,
+        sentiment_score: None,
+        suggested_categories: serde_json::json!([]),
+        assigned_to: None,
+        last_message_at: None,
+        window_closes_at: None,
+        last_activity_at: now,
+        first_response_at: None,
+        resolved_at: None,
+        reopened_at: None,
+        created_at: now - chrono::TimeDelta::minutes(1),
+        updated_at: now,
+        version: 1,
+        hand_set: HandSet::default(),
     }
 }

@@ -42,6 +42,7 @@ fn declared() -> BTreeMap<String, (String, bool)> {
             let pg = match ty {
                 "Int8" => "int8",
                 "Int4" => "int4",
+                "Int2" => "int2",
                 "Text" => "text",
                 "Jsonb" => "jsonb",
                 "Bool" => "bool",

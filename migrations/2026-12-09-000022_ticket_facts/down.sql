@@ -1,0 +1,2 @@
+ALTER TABLE tickets DROP COLUMN reopened_at;
+DROP TABLE ticket_facts;
