@@ -76,8 +76,13 @@ pub trait ReportStore: Send + Sync {
     /// company's rules. Returns how many it settled.
     async fn settle(&self, limit: usize) -> Result<usize, ReportError>;
 
+    /// The companies whose settings changed what their reports count by, oldest request
+    /// first.
+    async fn recounts_requested(&self) -> Result<Vec<CompanyId>, ReportError>;
+
     /// Counts a company's settled facts again, from scratch, under its current rules
-    /// (after its time zone, business hours or targets changed).
+    /// (after its time zone, business hours or targets changed), and answers the
+    /// requests to do so made before it began.
     async fn rebuild(&self, company: CompanyId) -> Result<(), ReportError>;
 
     /// The company's whole history, settled or not, the unsettled facts with their

@@ -149,6 +149,30 @@ impl ReportService {
         Ok(overview_of(&asked, who, &data))
     }
 
+    /// Keeps the tallies up to date: counts every company whose settings changed again,
+    /// then settles the facts due, `batch` at a time. Returns how many facts it settled
+    /// and how many companies it counted again. Run by the worker every few seconds.
+    #[tracing::instrument(skip_all)]
+    pub async fn keep_up(&self, batch: usize) -> Result<(usize, usize), ReportError> {
+        let recounts = self.store.recounts_requested().await?;
+        for company in &recounts {
+            self.store.rebuild(*company).await?;
+        }
+        let mut settled = 0;
+        loop {
+            let n = self.store.settle(batch).await?;
+            settled += n;
+            if n < batch {
+                return Ok((settled, recounts.len()));
+            }
+        }
+    }
+
+    /// Counts a company's facts again from scratch (`omni-server reports recount`).
+    pub async fn recount(&self, company: CompanyId) -> Result<(), ReportError> {
+        self.store.rebuild(company).await
+    }
+
     /// Each agent's figures over the range (admins only).
     #[tracing::instrument(skip_all, fields(caller = %caller.user_id))]
     pub async fn agents(

@@ -32,6 +32,7 @@ use omni_messaging::{
     MessageStore, MessagingError, NewOutbound, NewUpload, OutboundOutcome, SendStart, StatusReport,
     TemplateMessage, TicketMessage, UploadStore,
 };
+use omni_reports::ReportStore;
 use omni_tenancy::{
     CompanyRepository, IntegrationConfig, IntegrationRepository, IntegrationType, NewIntegration,
     TenancyError, TwilioConfig,
@@ -60,6 +61,8 @@ pub struct Ports {
     pub jobs: Arc<dyn JobQueue>,
     /// The event log.
     pub events: Arc<dyn EventLog>,
+    /// Tickets' history and the reports' tallies.
+    pub reports: Arc<dyn ReportStore>,
     /// Whatever the adapters need alive while the check runs (a test database, say);
     /// dropped with the ports.
     pub keep_alive: Option<Arc<dyn std::any::Any + Send + Sync>>,
@@ -77,7 +80,8 @@ impl Ports {
             messages: Arc::new(store.clone()),
             uploads: Arc::new(store.clone()),
             jobs: Arc::new(store.clone()),
-            events: Arc::new(store),
+            events: Arc::new(store.clone()),
+            reports: Arc::new(store),
             keep_alive: None,
         }
     }
@@ -112,6 +116,7 @@ macro_rules! port_contract_tests {
             integration_numbers_are_unique_and_route_webhooks,
             deleting_a_company_takes_what_it_owned,
             a_send_attempt_is_on_record_before_the_provider_is_called,
+            a_tickets_history_is_what_reports_count,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -220,13 +225,7 @@ async fn live_jobs(p: &Ports, kind: JobKind) -> i64 {
 
 async fn set_status(p: &Ports, ticket: &Ticket, to: TicketStatus) -> Ticket {
     let current = ticket_now(p, ticket.id).await;
-    let changes = TicketChanges {
-        status: Some(FieldChange {
-            from: current.status,
-            to,
-        }),
-        ..TicketChanges::default()
-    };
+    let changes = current.status_change(to, chrono::Utc::now());
     p.tickets
         .apply(Scope::All, current.id, current.version, &changes)
         .await
@@ -1675,4 +1674,65 @@ pub async fn a_send_attempt_is_on_record_before_the_provider_is_called(p: Ports)
             .unwrap(),
         None
     );
+}
+
+/// Every change that reports count leaves a fact in the same unit of work: the opening,
+/// an agent's first answer and each reply, each resolution timed from the latest opening
+/// (a reopened ticket is no longer resolved), the deletion of a waiting ticket; another
+/// company's history is not the company's.
+pub async fn a_tickets_history_is_what_reports_count(p: Ports) {
+    use omni_ticketing::FactKind::*;
+    let t = tenant(&p, 1).await;
+    let other = tenant(&p, 2).await;
+    stored(&p, &inbound(&other, "SMX", "+5511987650009")).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    let first = created(reply(&p, &t, ticket.id, None).await);
+    reply(&p, &t, ticket.id, None).await;
+    let resolved = set_status(&p, &ticket, TicketStatus::Resolved).await;
+    let first_resolution = resolved.resolved_at.expect("resolved");
+    let (_, reopened, _) = stored(&p, &inbound(&t, "SM2", "+5511987650001")).await;
+    assert_eq!(reopened.status, TicketStatus::Open);
+    assert_eq!(
+        reopened.resolved_at, None,
+        "a reopened ticket is not resolved"
+    );
+    let reopened_at = reopened.reopened_at.expect("reopened");
+    assert!(reopened_at >= first_resolution);
+    let again = set_status(&p, &reopened, TicketStatus::Resolved).await;
+    let (_, spam, _) = stored(&p, &inbound(&t, "SM3", "+5511987650002")).await;
+    assert!(p.tickets.delete(Scope::All, spam.id).await.unwrap());
+
+    let history = p.reports.history(t.company).await.unwrap();
+    let kinds: Vec<_> = history
+        .iter()
+        .map(|f| (f.fact.ticket_id, f.fact.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (ticket.id, Opened),
+            (ticket.id, Replied),
+            (ticket.id, FirstResponse),
+            (ticket.id, Replied),
+            (ticket.id, Resolved),
+            (ticket.id, Reopened),
+            (ticket.id, Resolved),
+            (spam.id, Opened),
+            (spam.id, Deleted),
+        ]
+    );
+    let fact = |i: usize| &history[i].fact;
+    assert_eq!(fact(2).at, first.created_at);
+    assert_eq!(fact(2).since, Some(ticket.created_at));
+    assert_eq!(fact(2).agent, Some(t.admin.id));
+    assert_eq!(fact(4).since, Some(ticket.created_at));
+    assert_eq!(fact(5).at, reopened_at);
+    assert_eq!(fact(6).since, Some(reopened_at));
+    assert_eq!(Some(fact(6).at), again.resolved_at);
+    // Broken down by the ticket as it is (a deleted one has no fields left).
+    assert_eq!(history[0].dims.channel, Some(Channel::Whatsapp));
+    assert_eq!(history[0].dims.priority, Some(Priority::Medium));
+    assert_eq!(history[8].dims.channel, None);
+    let others = p.reports.history(other.company).await.unwrap();
+    assert_eq!(others.len(), 1);
 }

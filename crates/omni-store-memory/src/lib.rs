@@ -33,6 +33,7 @@ mod event_log;
 mod integrations;
 mod jobs;
 mod messages;
+mod reports;
 mod state;
 mod tickets;
 mod uploads;
@@ -48,8 +49,8 @@ struct ReadmeDoctests;
 use state::State;
 
 /// The in-memory store: implements `UserRepository`, `CompanyRepository`,
-/// `IntegrationRepository`, `TicketRepository`, `MessageStore`, `UploadStore`, `JobQueue` and
-/// `EventLog`.
+/// `IntegrationRepository`, `TicketRepository`, `MessageStore`, `UploadStore`, `JobQueue`,
+/// `EventLog` and `ReportStore`.
 /// Cheap to clone; clones share their state.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {

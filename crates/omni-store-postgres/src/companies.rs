@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use omni_core::{CompanyId, Cursor, DisplayName, Page, PageRequest, Scope};
 use omni_tenancy::{Company, CompanyRepository, CompanySettings, CompanyUpdate, TenancyError};
 
 use crate::Database;
-use crate::schema::companies;
+use crate::schema::{companies, report_recounts};
 
 /// Companies in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -160,15 +160,29 @@ impl CompanyRepository for PgCompanyRepository {
                 .transpose()?,
         };
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        diesel::update(companies::table.filter(companies::id.eq(id.get())))
-            .set(&changeset)
-            .returning(CompanyRow::as_returning())
-            .get_result::<CompanyRow>(&mut conn)
-            .await
-            .optional()
-            .map_err(store_error)?
-            .map(CompanyRow::into_company)
-            .transpose()
+        conn.transaction(async |conn| {
+            let row = diesel::update(companies::table.filter(companies::id.eq(id.get())))
+                .set(&changeset)
+                .returning(CompanyRow::as_returning())
+                .get_result::<CompanyRow>(conn)
+                .await
+                .optional()?;
+            if row.is_some() && changes.recount_reports {
+                // The rollup job counts the company's reports again under its new rules.
+                diesel::insert_into(report_recounts::table)
+                    .values(report_recounts::company_id.eq(id.get()))
+                    .on_conflict(report_recounts::company_id)
+                    .do_update()
+                    .set(report_recounts::requested_at.eq(diesel::dsl::now))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(row)
+        })
+        .await
+        .map_err(store_error)?
+        .map(CompanyRow::into_company)
+        .transpose()
     }
 
     async fn delete(&self, scope: Scope, id: CompanyId) -> Result<bool, TenancyError> {

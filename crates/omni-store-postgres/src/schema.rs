@@ -191,6 +191,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    report_rollups (company_id, agent_id, grp, day) {
+        company_id -> Int8,
+        agent_id -> Int8,
+        grp -> Text,
+        day -> Date,
+        opened -> Int8,
+        reopened -> Int8,
+        resolved -> Int8,
+        closed -> Int8,
+        backlog_change -> Int8,
+        replies -> Int8,
+        auto_replies -> Int8,
+        assigned -> Int8,
+        first_response -> Array<Int8>,
+        first_response_business -> Array<Int8>,
+        resolution -> Array<Int8>,
+        resolution_business -> Array<Int8>,
+        first_response_breaches -> Int8,
+        resolution_breaches -> Int8,
+        surveys_sent -> Int8,
+        ratings -> Int8,
+        rating_sum -> Int8,
+    }
+}
+
+diesel::table! {
+    report_recounts (company_id) {
+        company_id -> Int8,
+        requested_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(integrations -> companies (company_id));
 diesel::joinable!(tickets -> companies (company_id));
@@ -212,4 +245,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     early_reports,
     uploads,
     ticket_facts,
+    report_rollups,
+    report_recounts,
 );

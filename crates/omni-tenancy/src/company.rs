@@ -26,4 +26,7 @@ pub struct CompanyUpdate {
     pub name: Option<DisplayName>,
     /// The complete new settings (already merged with the current ones).
     pub settings: Option<CompanySettings>,
+    /// The new settings change what reports count by
+    /// ([`CompanySettings::reports_differ_from`]): the store has them counted again.
+    pub recount_reports: bool,
 }

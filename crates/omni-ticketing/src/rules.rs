@@ -96,6 +96,22 @@ impl Ticket {
         }
     }
 
+    /// The changes that move this ticket to `to` at `at`: the status, and the times the
+    /// move stamps ([`Ticket::take_status`]). Empty when it is there already.
+    pub fn status_change(&self, to: TicketStatus, at: DateTime<Utc>) -> TicketChanges {
+        let Some(status) = change(&self.status, Some(to)) else {
+            return TicketChanges::default();
+        };
+        let mut after = self.clone();
+        after.take_status(to, at);
+        TicketChanges {
+            status: Some(status),
+            resolved_at: after.resolved_at.filter(|_| to == TicketStatus::Resolved),
+            reopened_at: after.reopened_at.filter(|r| Some(*r) != self.reopened_at),
+            ..TicketChanges::default()
+        }
+    }
+
     /// Moves the ticket to `to` at `at` as a change of status does: resolving stamps
     /// `resolved_at`; reopening a resolved ticket stamps `reopened_at` (where the next
     /// resolution's time counts from) and clears `resolved_at`.

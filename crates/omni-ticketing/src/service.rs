@@ -280,16 +280,7 @@ fn decide(
                 allowed: current.status.allowed_next(),
             });
         }
-        changes.status = change(&current.status, Some(to));
-        if changes.status.is_some() {
-            // The ticket's own rule stamps the times a move sets.
-            let mut after = current.clone();
-            after.take_status(to, chrono::Utc::now());
-            changes.resolved_at = after.resolved_at.filter(|_| to == TicketStatus::Resolved);
-            changes.reopened_at = after
-                .reopened_at
-                .filter(|r| Some(*r) != current.reopened_at);
-        }
+        changes = current.status_change(to, chrono::Utc::now());
     }
     changes.priority = change(&current.priority, input.priority);
     if let Some(category) = &input.category {

@@ -7,7 +7,7 @@ use omni_store_memory::contract::Ports;
 use omni_store_postgres::test_db::TestDatabase;
 use omni_store_postgres::{
     Database, PgCompanyRepository, PgEventLog, PgIntegrationRepository, PgJobQueue, PgMessageStore,
-    PgTicketRepository, PgUploadStore, PgUserRepository,
+    PgReportStore, PgTicketRepository, PgUploadStore, PgUserRepository,
 };
 
 async fn fresh() -> Ports {
@@ -21,7 +21,8 @@ async fn fresh() -> Ports {
         messages: Arc::new(PgMessageStore::new(db.clone())),
         uploads: Arc::new(PgUploadStore::new(db.clone())),
         jobs: Arc::new(PgJobQueue::new(db.clone())),
-        events: Arc::new(PgEventLog::new(db)),
+        events: Arc::new(PgEventLog::new(db.clone())),
+        reports: Arc::new(PgReportStore::new(db)),
         keep_alive: Some(Arc::new(test_db)),
     }
 }

@@ -5,6 +5,7 @@ mod constraints;
 mod contract;
 mod migrations;
 mod pool;
+mod reports;
 mod schema;
 mod tls;
 

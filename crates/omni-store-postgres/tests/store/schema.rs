@@ -49,6 +49,8 @@ fn declared() -> BTreeMap<String, (String, bool)> {
                 "Timestamptz" => "timestamptz",
                 "Float8" => "float8",
                 "Array<Text>" => "_text",
+                "Array<Int8>" => "_int8",
+                "Date" => "date",
                 "Bytea" => "bytea",
                 other => panic!("schema.rs uses {other}: teach this test its PostgreSQL name"),
             };

@@ -1,0 +1,2 @@
+DROP TABLE report_recounts;
+DROP TABLE report_rollups;
