@@ -42,6 +42,9 @@ STATE_RULES = [
     (None, "role", "superadmins are made with"),  # the target is a superadmin
     (None, "settings.categories[", "`"),  # "`x` appears twice": names are unique in the list
     (None, "settings.business_hours.", "must be after start"),  # two fields of one day
+    # A report's range spans two parameters (and `to` defaults to today).
+    ("GET", "to", "a report covers at most"),
+    ("GET", "from", "must not be after `to`"),
     (None, "config.phone_number", "is not a number of this Twilio account"),  # Twilio says
     (None, "config.auth_token", "was refused by the provider"),
     # The stored integration decides: its type, and which secrets a change needs again.

@@ -15,6 +15,7 @@ mod integrations;
 mod isolation;
 mod media;
 mod messages;
+mod reports;
 mod security;
 mod templates;
 mod tickets;

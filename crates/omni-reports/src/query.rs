@@ -18,7 +18,11 @@ impl GroupBy {
     pub fn period_of(self, day: NaiveDate) -> NaiveDate {
         match self {
             GroupBy::Day => day,
-            GroupBy::Week => day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday())),
+            GroupBy::Week => day
+                .checked_sub_signed(TimeDelta::days(i64::from(
+                    day.weekday().num_days_from_monday(),
+                )))
+                .unwrap_or(day),
             GroupBy::Month => day.with_day(1).unwrap_or(day),
         }
     }
@@ -61,7 +65,10 @@ impl DayRange {
             }
         };
         let to = to.unwrap_or(today);
-        let from = from.unwrap_or(to - TimeDelta::days(Self::DEFAULT_DAYS - 1));
+        let from = from.unwrap_or_else(|| {
+            to.checked_sub_signed(TimeDelta::days(Self::DEFAULT_DAYS - 1))
+                .unwrap_or(NaiveDate::MIN)
+        });
         if from > to {
             return Err(vec![FieldError::new("from", "must not be after `to`")]);
         }
@@ -186,6 +193,11 @@ mod tests {
             fields(DayRange::parse(Some("yesterday"), Some("2026-13-01"), today).unwrap_err()),
             ["from", "to"]
         );
+        // The calendar's ends do not overflow.
+        let first = DayRange::parse(None, Some("0001-01-01"), today).unwrap();
+        assert_eq!(first.periods(GroupBy::Day).len(), 30);
+        assert!(!first.periods(GroupBy::Week).is_empty());
+        assert!(DayRange::parse(Some("9999-12-31"), None, today).is_err());
     }
 
     #[test]

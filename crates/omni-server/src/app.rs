@@ -81,6 +81,9 @@ impl Application {
                 hub_stopped,
             ));
         }
+        if state.config.worker.enabled {
+            tokio::spawn(keep_reports_up(state.reports.clone(), stop_hub.subscribe()));
+        }
         let hub_data = web::Data::new(hub.clone());
         // Prometheus scrapes its own listener, kept off the public network by default: the
         // API listener serves /metrics only to the operator's token.
@@ -288,6 +291,34 @@ async fn upkeep(upkeep: Upkeep, mut stopped: watch::Receiver<bool>) {
                     Err(e) => tracing::warn!(error = %e, "could not prune old uploads"),
                 }
             }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// How often the reports' tallies catch up with tickets' history.
+const REPORTS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// Facts settled per transaction.
+const REPORTS_BATCH: usize = 5_000;
+
+/// Counts tickets' facts into the reports' tallies every few seconds, and recounts the
+/// companies whose settings changed what reports count by. Several instances may run it
+/// at once: facts are claimed with `SKIP LOCKED`, a company's tallies under its lock.
+async fn keep_reports_up(
+    reports: Arc<omni_reports::ReportService>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(REPORTS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => match reports.keep_up(REPORTS_BATCH).await {
+                Ok((0, 0)) => {}
+                Ok((settled, recounted)) => {
+                    tracing::debug!(settled, recounted, "reports' tallies caught up");
+                }
+                Err(e) => tracing::warn!(error = %e, "could not update the reports' tallies"),
+            },
             _ = stopped.changed() => return,
         }
     }

@@ -253,6 +253,19 @@ impl From<TenancyError> for ApiError {
     }
 }
 
+impl From<omni_reports::ReportError> for ApiError {
+    fn from(e: omni_reports::ReportError) -> Self {
+        use omni_reports::ReportError;
+        match e {
+            ReportError::Validation(errors) => ApiError::Validation(errors),
+            ReportError::Forbidden(why) => ApiError::Forbidden(why.into()),
+            ReportError::NotFound => ApiError::NotFound,
+            ReportError::Unavailable(cause) => ApiError::Unavailable(cause),
+            ReportError::Unknown(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl From<TicketingError> for ApiError {
     fn from(e: TicketingError) -> Self {
         match e {

@@ -66,6 +66,8 @@ use crate::routes;
         routes::media::upload,
         routes::media::content,
         routes::webhook::webhook,
+        routes::reports::overview,
+        routes::reports::agents,
     ),
     // Parameters refer to these, and utoipa collects only what bodies refer to.
     components(schemas(
@@ -75,6 +77,8 @@ use crate::routes;
         crate::schemas::AssigneeText,
         crate::schemas::StatusFilter,
         crate::schemas::PriorityFilter,
+        omni_reports::GroupBy,
+        omni_reports::Breakdown,
     )),
     modifiers(&BearerAuth, &CommonProblems),
     tags(
@@ -85,6 +89,7 @@ use crate::routes;
         (name = "tickets", description = "The agents' work queue"),
         (name = "messages", description = "A ticket's conversation, agents' replies, Twilio's webhook"),
         (name = "realtime", description = "Events over WebSocket"),
+        (name = "reports", description = "How the team is doing, in the company's time zone (JSON or CSV)"),
         (name = "operations", description = "Health, metrics, this document"),
     )
 )]

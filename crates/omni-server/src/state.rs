@@ -8,9 +8,10 @@ use omni_crypto::{AesGcmCipher, Argon2Hasher, HmacLinkSigner, JwtIssuer};
 use omni_identity::IdentityService;
 use omni_messaging::{JobHandler, JobQueue, MessagingPorts, MessagingService, TriageJob};
 use omni_outbound::GuardedClient;
+use omni_reports::ReportService;
 use omni_store_postgres::{
     Database, PgCompanyRepository, PgIntegrationRepository, PgJobQueue, PgMessageStore,
-    PgTicketRepository, PgUploadStore, PgUserRepository,
+    PgReportStore, PgTicketRepository, PgUploadStore, PgUserRepository,
 };
 use omni_tenancy::{CompanyService, IntegrationService, VerifierByProvider};
 use omni_ticketing::TicketService;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub tickets: TicketService,
     /// Messages: inbound, outbound, delivery.
     pub messaging: MessagingService,
+    /// Reports, and the tallies behind them.
+    pub reports: Arc<ReportService>,
     /// The durable job queue.
     pub jobs: Arc<dyn JobQueue>,
     /// Runs a job with the use case it names (sends, triage).
@@ -113,6 +116,11 @@ impl AppState {
         )
         .with_upload_quota(config.worker.upload_quota_bytes);
         let jobs: Arc<dyn JobQueue> = Arc::new(PgJobQueue::new(db.clone()));
+        let reports = Arc::new(ReportService::new(
+            Arc::new(PgReportStore::new(db.clone())),
+            company_repo.clone(),
+            Arc::new(SystemClock),
+        ));
         let triage = TriageJob::new(
             ticket_repo,
             company_repo,
@@ -133,6 +141,7 @@ impl AppState {
             companies,
             integrations,
             tickets,
+            reports,
         })
     }
 }

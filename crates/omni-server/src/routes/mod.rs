@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod media;
 pub mod metrics;
 pub mod pagination;
+pub mod reports;
 pub mod ticket_messages;
 pub mod tickets;
 pub mod users;
@@ -97,6 +98,8 @@ routes! {
     "/media/{id}/content" => { get => media::content },
     "/tickets" => { get => tickets::list, post => tickets::create },
     "/tickets/{id}" => { get => tickets::get, put => tickets::update, delete => tickets::delete },
+    "/reports/overview" => { get => reports::overview },
+    "/reports/agents" => { get => reports::agents },
     "/companies" => { get => companies::list, post => companies::create },
     "/companies/{id}" => {
         get => companies::get,
