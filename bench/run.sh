@@ -10,7 +10,7 @@
 # summary. Needs psql and pgbench (PostgreSQL's client tools).
 #
 # BENCH_SCENARIOS picks scenarios (comma-separated, default all: conversations, webhooks,
-# pgbench, reads, fanout, sockets); BENCH_OMNI_BIN runs another omni-server build on the
+# pgbench, reads, reports, fanout, sockets); BENCH_OMNI_BIN runs another omni-server build on the
 # same seed (for before/after comparisons, e.g. a copy of an earlier release build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,7 +24,10 @@ port=${BENCH_PORT:-18700}
 customers=${BENCH_CUSTOMERS:-4000}
 # The fake Twilio inside omni-loadgen's `conversations` listens here; Omni sends to it.
 twilio_port=${BENCH_TWILIO_PORT:-18790}
-scenarios=${BENCH_SCENARIOS:-conversations,webhooks,pgbench,reads,fanout,sockets}
+scenarios=${BENCH_SCENARIOS:-conversations,webhooks,pgbench,reads,reports,fanout,sockets}
+# The reports scenario's company: its tickets, over how many days, its agents.
+report_tickets=${BENCH_REPORT_TICKETS:-1000000}
+report_days=${BENCH_REPORT_DAYS:-365}
 want() { [[ ",$scenarios," == *",$1,"* ]]; }
 omni_bin=${BENCH_OMNI_BIN:-target/release/omni-server}
 mkdir -p "$out"
@@ -182,6 +185,25 @@ if want reads; then
 say "reads: GET /tickets, 500 req/s, ${duration} s"
 target/release/omni-loadgen reads --fixture "$out/fixture.json" --rate 500 --duration "$duration" \
   --json "$out/reads.json"
+fi
+
+# Reports: one company with a year of history (a million tickets, ~7 million facts), counted
+# into tallies by `omni-server recount-reports` (timed), then managers asking for the 90-day
+# overview (by day; by week per category; by month per priority) and the agents' report.
+if want reports; then
+say "reports: seeding one company with $report_tickets tickets over $report_days days"
+target/release/omni-loadgen seed-reports --url "http://127.0.0.1:$port" --database-url "$db_url" \
+  --tickets "$report_tickets" --days "$report_days" --fixture "$out/reports_fixture.json"
+report_company=$(python3 -c "import json;print(json.load(open('$out/reports_fixture.json'))['company_id'])")
+say "reports: recounting company $report_company"
+started=$(date +%s.%N)
+env DATABASE_URL="$db_url" OMNI_LOG__LEVEL=warn "$omni_bin" recount-reports --company "$report_company"
+python3 -c "print(round($(date +%s.%N) - $started, 1))" >"$out/recount_secs.txt"
+psql -X -q "$db_url" -c "VACUUM ANALYZE report_rollups" -c "VACUUM ANALYZE ticket_facts"
+psql -X -tA "$db_url" -c "SELECT count(*) FROM report_rollups WHERE company_id = $report_company" >"$out/report_rollups.txt"
+say "reports: 20 reports/s, ${duration} s"
+target/release/omni-loadgen reports --fixture "$out/reports_fixture.json" --rate 20 --duration "$duration" \
+  --json-overview "$out/reports_overview.json" --json-agents "$out/reports_agents.json"
 fi
 
 if want fanout; then

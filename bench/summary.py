@@ -37,6 +37,7 @@ w64, w16 = load("webhooks_64.json"), load("webhooks_16.json")
 v64, v16 = load("verify_64.json"), load("verify_16.json")
 wc64, vc64 = load("webhooks_64_continuing.json"), load("verify_64_continuing.json")
 reads, fanout = load("reads.json"), load("fanout.json")
+ro, ra = load("reports_overview.json"), load("reports_agents.json")
 pg16, pg64 = pgbench_tps(16), pgbench_tps(64)
 ceiling = max(x for x in (pg16, pg64, 0.0) if x is not None)
 ratio = round(wc64["throughput_per_sec"] / ceiling, 2) if wc64 and ceiling else None
@@ -110,6 +111,16 @@ if reads:
     row("GET /tickets first page, 500 req/s", "p99 <= 20 ms",
         f"p99 {reads['p99_ms']} ms (p50 {reads['p50_ms']} ms, {reads['throughput_per_sec']:,.0f}/s, "
         f"{reads['errors']} errors)", reads["p99_ms"] <= 20 and reads["errors"] == 0)
+if ro and ra:
+    recount = open(os.path.join(out, "recount_secs.txt")).read().strip() \
+        if os.path.exists(os.path.join(out, "recount_secs.txt")) else "?"
+    facts = ro["settings"].get("facts")
+    row(f"reports: 90-day overview, {ro['settings'].get('tickets'):,} tickets", "p99 <= 100 ms",
+        f"p99 {ro['p99_ms']} ms (p50 {ro['p50_ms']} ms, {ro['errors']} errors); "
+        f"recount of {facts:,} facts {recount} s",
+        ro["p99_ms"] <= 100 and ro["errors"] == 0)
+    row("reports: 90-day agents' report", "p99 <= 200 ms",
+        f"p99 {ra['p99_ms']} ms (p50 {ra['p50_ms']} ms)", ra["p99_ms"] <= 200)
 idle, load_peak, sockets = (read_int("rss_idle_seeded.txt"), read_int("rss_webhooks.txt"),
                             read_int("rss_sockets_10k.txt"))
 # Only a run of every scenario measures all three.
@@ -134,7 +145,8 @@ summary = {"machine": machine, "targets": rows, "pgbench_tps": {"16": pg16, "64"
                                       "idle_seeded": mb(idle), "webhook_load_peak": mb(load_peak),
                                       "sockets_10k": mb(sockets)},
            "scenarios": {"webhooks_64": w64, "webhooks_16": w16, "webhooks_64_continuing": wc64,
-                         "reads": reads, "fanout": fanout},
+                         "reads": reads, "fanout": fanout, "reports_overview": ro,
+                         "reports_agents": ra},
            "verify": {"64": v64, "16": v16, "64_continuing": vc64}}
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=2)
 

@@ -8,6 +8,7 @@ mod fake_twilio;
 mod fanout;
 mod fixture;
 mod reads;
+mod reports;
 mod seed;
 mod stats;
 mod verify;
@@ -39,6 +40,10 @@ enum Command {
     Reads(reads::ReadArgs),
     /// Every accepted webhook of a run is stored exactly once.
     Verify(verify::VerifyArgs),
+    /// One company with a year of history (a million tickets) for the reports scenario.
+    SeedReports(reports::SeedReportsArgs),
+    /// Managers' reports of that company at a rate: the 90-day overview and the agents'.
+    Reports(reports::ReportArgs),
 }
 
 #[tokio::main]
@@ -87,5 +92,13 @@ async fn run(command: Command) -> anyhow::Result<bool> {
                 .map(|()| true)
         }
         Command::Verify(args) => verify::run(args).await,
+        Command::SeedReports(args) => reports::seed(args).await.map(|()| true),
+        Command::Reports(args) => {
+            let (overview, agents) = (args.json_overview.clone(), args.json_agents.clone());
+            let (o, a) = reports::run(args).await?;
+            o.publish(overview.as_deref())?;
+            a.publish(agents.as_deref())?;
+            Ok(true)
+        }
     }
 }

@@ -170,6 +170,11 @@ impl ReportService {
 
     /// Counts a company's facts again from scratch (`omni-server reports recount`).
     pub async fn recount(&self, company: CompanyId) -> Result<(), ReportError> {
+        self.companies
+            .find(Scope::All, company)
+            .await
+            .map_err(tenancy)?
+            .ok_or(ReportError::NotFound)?;
         self.store.rebuild(company).await
     }
 

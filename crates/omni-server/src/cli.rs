@@ -1,4 +1,5 @@
-//! The command line: `omni-server [serve]`, `omni-server migrate`.
+//! The command line: `omni-server [serve]`, `omni-server migrate`, and the operator's
+//! commands.
 
 use std::path::PathBuf;
 
@@ -33,5 +34,13 @@ pub enum Command {
         /// The superadmin's name.
         #[arg(long)]
         name: String,
+    },
+    /// Count a company's reports again from its tickets' history, under its current
+    /// settings, and exit. The worker does this by itself after a settings change; this is
+    /// for an operator (after restoring a backup, say).
+    RecountReports {
+        /// The company's id.
+        #[arg(long)]
+        company: i64,
     },
 }

@@ -65,6 +65,21 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(id = user.id.get(), email = %user.email, "created superadmin");
         }
+        Command::RecountReports { company } => {
+            migrate(&config).await?;
+            let state = AppState::new(config)?;
+            let started = std::time::Instant::now();
+            state
+                .reports
+                .recount(omni_core::CompanyId::new(company))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(
+                company,
+                seconds = started.elapsed().as_secs_f64(),
+                "counted the company's reports again"
+            );
+        }
     }
     Ok(())
 }
