@@ -3,8 +3,9 @@
 -- One row per company, agent (0: the whole team), group ('': all tickets, else
 -- 'category:billing', 'priority:urgent'…) and day in the company's time zone. Written
 -- only by the rollup job (facts a little after they happen) and by a recount, both under
--- the company's advisory lock; durations are histograms stored as flattened
--- (bin, count) pairs.
+-- the company's advisory lock; durations are histograms (omni_reports::Durations), stored
+-- compact: for each bin, its distance from the previous one and its count, as varints —
+-- read as flattened bigint arrays, a 90-day report by category moved 10 MB; so, 1 MB.
 CREATE TABLE report_rollups (
     company_id BIGINT NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
     agent_id BIGINT NOT NULL,
@@ -18,10 +19,10 @@ CREATE TABLE report_rollups (
     replies BIGINT NOT NULL,
     auto_replies BIGINT NOT NULL,
     assigned BIGINT NOT NULL,
-    first_response BIGINT[] NOT NULL,
-    first_response_business BIGINT[] NOT NULL,
-    resolution BIGINT[] NOT NULL,
-    resolution_business BIGINT[] NOT NULL,
+    first_response BYTEA NOT NULL,
+    first_response_business BYTEA NOT NULL,
+    resolution BYTEA NOT NULL,
+    resolution_business BYTEA NOT NULL,
     first_response_breaches BIGINT NOT NULL,
     resolution_breaches BIGINT NOT NULL,
     surveys_sent BIGINT NOT NULL,

@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 /// Durations below this many seconds are kept exactly.
 const EXACT: u64 = 256;
 /// Above [`EXACT`], each doubling of the duration is cut into 2^6 = 64 bins: a bin's middle
@@ -12,7 +10,8 @@ const SUBS: u64 = 1 << SUB_BITS;
 /// them add up exactly, so a month's percentiles come from its days' histograms.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Durations {
-    bins: BTreeMap<u32, u64>,
+    /// (bin, how many), by bin: merging two is one pass over both.
+    bins: Vec<(u32, u64)>,
     count: u64,
 }
 
@@ -39,18 +38,71 @@ fn seconds_of(bin: u32) -> i64 {
     (low + ((1u64 << shift) >> 1)) as i64
 }
 
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (first, rest) = bytes.split_first()?;
+        *bytes = rest;
+        v |= u64::from(first & 0x7f) << shift;
+        if first & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 impl Durations {
     /// Counts one duration; negative ones (clocks a little apart) count as zero.
     pub fn record(&mut self, seconds: i64) {
-        *self.bins.entry(bin_of(seconds)).or_default() += 1;
+        let bin = bin_of(seconds);
+        match self.bins.binary_search_by_key(&bin, |(b, _)| *b) {
+            Ok(i) => self.bins[i].1 += 1,
+            Err(i) => self.bins.insert(i, (bin, 1)),
+        }
         self.count += 1;
     }
 
     /// Adds another histogram's counts to this one.
     pub fn merge(&mut self, other: &Durations) {
-        for (bin, n) in &other.bins {
-            *self.bins.entry(*bin).or_default() += n;
+        if other.bins.is_empty() {
+            return;
         }
+        if self.bins.is_empty() {
+            self.clone_from(other);
+            return;
+        }
+        let (a, b) = (&self.bins, &other.bins);
+        let mut merged = Vec::with_capacity(a.len().max(b.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            let (x, y) = (a[i], b[j]);
+            match x.0.cmp(&y.0) {
+                std::cmp::Ordering::Equal => {
+                    merged.push((x.0, x.1 + y.1));
+                    i += 1;
+                    j += 1;
+                }
+                std::cmp::Ordering::Less => {
+                    merged.push(x);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    merged.push(y);
+                    j += 1;
+                }
+            }
+        }
+        merged.extend_from_slice(&a[i..]);
+        merged.extend_from_slice(&b[j..]);
+        self.bins = merged;
         self.count += other.count;
     }
 
@@ -77,21 +129,32 @@ impl Durations {
         None
     }
 
-    /// The histogram as stored: pairs of bin and count, flattened.
-    pub fn to_pairs(&self) -> Vec<i64> {
-        self.bins
-            .iter()
-            .flat_map(|(bin, n)| [i64::from(*bin), *n as i64])
-            .collect()
+    /// The histogram as stored: for each bin in order, the distance from the previous one
+    /// and its count, as LEB128 varints — a day's histogram of a few hundred bins is a
+    /// few hundred bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bins.len() * 3);
+        let mut last = 0;
+        for (bin, n) in &self.bins {
+            put_varint(&mut out, u64::from(bin - last));
+            put_varint(&mut out, *n);
+            last = *bin;
+        }
+        out
     }
 
-    /// A histogram read back from [`Durations::to_pairs`]; pairs that cannot be one
-    /// (negative, odd length) are skipped.
-    pub fn from_pairs(pairs: &[i64]) -> Self {
+    /// A histogram read back from [`Durations::to_bytes`]; a truncated end is dropped.
+    pub fn from_bytes(mut bytes: &[u8]) -> Self {
         let mut out = Self::default();
-        for pair in pairs.chunks_exact(2) {
-            if let (Ok(bin), Ok(n)) = (u32::try_from(pair[0]), u64::try_from(pair[1])) {
-                *out.bins.entry(bin).or_default() += n;
+        let mut bin = 0u64;
+        while !bytes.is_empty() {
+            let (Some(delta), Some(n)) = (take_varint(&mut bytes), take_varint(&mut bytes)) else {
+                break;
+            };
+            bin += delta;
+            let Ok(b) = u32::try_from(bin) else { break };
+            if n > 0 {
+                out.bins.push((b, n));
                 out.count += n;
             }
         }
@@ -149,7 +212,15 @@ mod tests {
         both.merge(&b);
         assert_eq!(both.count(), 10);
         assert_eq!(both.quantile(0.5), Some(10));
-        assert_eq!(Durations::from_pairs(&both.to_pairs()), both);
-        assert_eq!(Durations::from_pairs(&[1, -1, 3]).count(), 0);
+        assert_eq!(Durations::from_bytes(&both.to_bytes()), both);
+        let mut wide = Durations::default();
+        for s in [0, 255, 256, 3_600, 86_400, 40_000_000] {
+            wide.record(s);
+        }
+        let bytes = wide.to_bytes();
+        assert_eq!(Durations::from_bytes(&bytes), wide);
+        // A truncated end is dropped, not misread.
+        assert_eq!(Durations::from_bytes(&bytes[..bytes.len() - 1]).count(), 5);
+        assert_eq!(Durations::from_bytes(&[]).count(), 0);
     }
 }
