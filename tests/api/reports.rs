@@ -277,3 +277,118 @@ async fn a_time_zone_change_counts_the_reports_again() {
     let (_, report) = get(&s, "/reports/overview", &s.admin.token).await;
     assert_eq!(report["timezone"], "Europe/Lisbon");
 }
+
+#[tokio::test]
+async fn a_resolved_ticket_asks_once_and_the_customers_score_rates_it_without_reopening() {
+    let s = setup_configured(true, |f| f).await;
+    crate::messages::messages_api(
+        &s.twilio,
+        201,
+        json!({"sid": "SMsurvey00000000000000000000000001", "status": "queued"}),
+    )
+    .await;
+    let path = format!("/companies/{}", s.admin.company_id());
+    let (status, company) = s
+        .app
+        .call(
+            Method::PUT,
+            &path,
+            Some(
+                json!({"settings": {"csat": {"enabled": true, "question": "De 1 a 5, como foi?"}}}),
+            ),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(status, 200, "{company}");
+    let who = customer();
+    assert_eq!(
+        post_webhook(&s, &inbound(&who, "meu pedido?", "SM1"), None)
+            .await
+            .status(),
+        200
+    );
+    let ticket = ticket_of(&s, &who).await;
+    let ticket_path = format!("/tickets/{}", ticket["id"]);
+    let (status, _) = s
+        .app
+        .call(
+            Method::PUT,
+            &ticket_path,
+            Some(json!({"status": "resolved"})),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The worker asks, through Twilio, once.
+    crate::messages::wait_until("the question to go out", || async {
+        crate::messages::messages_of(&s, &ticket)
+            .await
+            .iter()
+            // Twilio took it (`queued` at Twilio is `sending` here).
+            .any(|m| m["content"] == "De 1 a 5, como foi?" && m["delivery_status"] == "sending")
+    })
+    .await;
+    let (_, asked) = get(&s, &ticket_path, &s.admin.token).await;
+    assert!(asked["survey_sent_at"].is_string());
+    assert_eq!(asked["status"], "resolved");
+
+    // The customer's score rates the ticket; it stays resolved.
+    assert_eq!(
+        post_webhook(&s, &inbound(&who, "4 - rápido e gentil", "SM2"), None)
+            .await
+            .status(),
+        200
+    );
+    let (_, rated) = get(&s, &ticket_path, &s.admin.token).await;
+    assert_eq!(rated["status"], "resolved", "{rated}");
+    assert_eq!(rated["rating"]["score"], 4);
+    assert_eq!(rated["rating"]["comment"], "4 - rápido e gentil");
+    assert!(rated["rating"]["rated_at"].is_string());
+    let sql = s.app.sql().await;
+    let rated_events: i64 = sql
+        .query_one(
+            "SELECT count(*) FROM events WHERE type = 'ticket.rated'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rated_events, 1);
+    let (_, report) = get(&s, "/reports/overview", &s.admin.token).await;
+    let csat = &report["total"]["csat"];
+    assert_eq!(
+        (&csat["surveys_sent"], &csat["ratings"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(csat["average"], 4.0);
+    assert_eq!(csat["response_rate"], 1.0);
+
+    // Anything after that is a message like any other: it reopens the ticket.
+    assert_eq!(
+        post_webhook(&s, &inbound(&who, "5", "SM3"), None)
+            .await
+            .status(),
+        200
+    );
+    let (_, reopened) = get(&s, &ticket_path, &s.admin.token).await;
+    assert_eq!(reopened["status"], "open");
+    assert_eq!(reopened["rating"]["score"], 4, "the first rating stays");
+    // Resolved again, it is not asked again.
+    let (status, _) = s
+        .app
+        .call(
+            Method::PUT,
+            &ticket_path,
+            Some(json!({"status": "resolved"})),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let questions = crate::messages::messages_of(&s, &ticket)
+        .await
+        .iter()
+        .filter(|m| m["content"] == "De 1 a 5, como foi?")
+        .count();
+    assert_eq!(questions, 1);
+}

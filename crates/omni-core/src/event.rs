@@ -25,6 +25,9 @@ pub enum EventType {
     /// Automatic triage finished for a ticket.
     #[serde(rename = "triage.completed")]
     TriageCompleted,
+    /// The customer rated the service on a resolved ticket.
+    #[serde(rename = "ticket.rated")]
+    TicketRated,
 }
 
 /// A text that names no [`EventType`].
@@ -34,13 +37,14 @@ pub struct UnknownEventType(pub String);
 
 impl EventType {
     /// Every event type, in a stable order.
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::TicketCreated,
         EventType::TicketUpdated,
         EventType::TicketDeleted,
         EventType::MessageCreated,
         EventType::MessageStatusUpdated,
         EventType::TriageCompleted,
+        EventType::TicketRated,
     ];
 
     /// The wire name, e.g. `ticket.created`.
@@ -52,6 +56,7 @@ impl EventType {
             EventType::MessageCreated => "message.created",
             EventType::MessageStatusUpdated => "message.status_updated",
             EventType::TriageCompleted => "triage.completed",
+            EventType::TicketRated => "ticket.rated",
         }
     }
 }

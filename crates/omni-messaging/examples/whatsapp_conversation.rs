@@ -245,7 +245,12 @@ async fn main() -> Result<(), Error> {
         integrations.clone(),
         Arc::new(BuiltinOnly),
     );
-    let worker = JobHandler::new(messaging.clone(), triage);
+    let survey = omni_messaging::SurveyJob::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+    );
+    let worker = JobHandler::new(messaging.clone(), triage, survey);
 
     // A company, its admin, and its WhatsApp number on Twilio.
     let admin = store

@@ -33,6 +33,11 @@ impl IdempotencyKey {
         Self(format!("sys:auto-reply:{ticket}"))
     }
 
+    /// The key of a ticket's one satisfaction question.
+    pub fn survey(ticket: TicketId) -> Self {
+        Self(format!("sys:survey:{ticket}"))
+    }
+
     /// The stored form, namespace included.
     pub fn as_str(&self) -> &str {
         &self.0

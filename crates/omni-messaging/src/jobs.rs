@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use omni_core::{JobId, MessageId, TicketId};
 use serde::{Deserialize, Serialize};
 
-use crate::{DeliverError, MessagingService, TriageJob};
+use crate::{DeliverError, MessagingService, SurveyJob, TriageJob};
 
 /// A job: what the worker does later, durably, at least once (each handler makes a second
 /// run harmless).
@@ -23,6 +23,11 @@ pub enum Job {
         /// The message.
         message_id: MessageId,
     },
+    /// Ask the customer of a ticket just resolved to rate the service.
+    Survey {
+        /// The ticket.
+        ticket_id: TicketId,
+    },
 }
 
 /// The kind of a [`Job`], as stored beside its payload.
@@ -32,6 +37,8 @@ pub enum JobKind {
     Triage,
     /// [`Job::Send`].
     Send,
+    /// [`Job::Survey`].
+    Survey,
 }
 
 /// A stored job that does not read as a [`Job`]: an unknown kind or a payload that does not
@@ -52,13 +59,14 @@ struct SendPayload {
 
 impl JobKind {
     /// Every kind, in a stable order.
-    pub const ALL: [JobKind; 2] = [JobKind::Triage, JobKind::Send];
+    pub const ALL: [JobKind; 3] = [JobKind::Triage, JobKind::Send, JobKind::Survey];
 
     /// The stored name (`triage`, `message.send`).
     pub const fn as_str(self) -> &'static str {
         match self {
             JobKind::Triage => "triage",
             JobKind::Send => "message.send",
+            JobKind::Survey => "ticket.survey",
         }
     }
 }
@@ -86,6 +94,7 @@ impl Job {
         match self {
             Job::Triage { .. } => JobKind::Triage,
             Job::Send { .. } => JobKind::Send,
+            Job::Survey { .. } => JobKind::Survey,
         }
     }
 
@@ -95,6 +104,7 @@ impl Job {
         match self {
             Job::Triage { ticket_id } => format!("ticket:{ticket_id}"),
             Job::Send { message_id } => format!("message:{message_id}"),
+            Job::Survey { ticket_id } => format!("ticket:{ticket_id}"),
         }
     }
 
@@ -103,6 +113,7 @@ impl Job {
         let value = match *self {
             Job::Triage { ticket_id } => serde_json::to_value(TriagePayload { ticket_id }),
             Job::Send { message_id } => serde_json::to_value(SendPayload { message_id }),
+            Job::Survey { ticket_id } => serde_json::to_value(TriagePayload { ticket_id }),
         };
         // Structs of integers always serialise.
         value.unwrap_or_default()
@@ -127,6 +138,11 @@ impl Job {
             JobKind::Send => SendPayload::deserialize(payload)
                 .map(|p| Job::Send {
                     message_id: p.message_id,
+                })
+                .map_err(bad),
+            JobKind::Survey => TriagePayload::deserialize(payload)
+                .map(|p| Job::Survey {
+                    ticket_id: p.ticket_id,
                 })
                 .map_err(bad),
         }
@@ -219,12 +235,17 @@ pub trait JobQueue: Send + Sync {
 pub struct JobHandler {
     messaging: MessagingService,
     triage: TriageJob,
+    survey: SurveyJob,
 }
 
 impl JobHandler {
     /// The handler over the use cases jobs call.
-    pub fn new(messaging: MessagingService, triage: TriageJob) -> Self {
-        Self { messaging, triage }
+    pub fn new(messaging: MessagingService, triage: TriageJob, survey: SurveyJob) -> Self {
+        Self {
+            messaging,
+            triage,
+            survey,
+        }
     }
 
     /// Runs `job`; an error means "run it again later".
@@ -232,6 +253,7 @@ impl JobHandler {
         match job {
             Job::Send { message_id } => self.messaging.deliver(message_id).await,
             Job::Triage { ticket_id } => self.triage.run(ticket_id).await,
+            Job::Survey { ticket_id } => self.survey.run(ticket_id).await,
         }
     }
 }

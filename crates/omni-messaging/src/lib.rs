@@ -19,6 +19,7 @@ mod message;
 mod message_rules;
 mod ports;
 mod service;
+mod survey_job;
 mod template;
 mod template_replies;
 mod triage_job;
@@ -48,6 +49,7 @@ pub use ports::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockChannelSender, MockMessageStore, MockTriageEngines};
 pub use service::{DeliverError, MessagingPorts, MessagingService};
+pub use survey_job::SurveyJob;
 #[cfg(any(test, feature = "mock"))]
 pub use template::MockTemplateCatalog;
 pub use template::{

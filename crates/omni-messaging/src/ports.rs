@@ -55,6 +55,16 @@ pub trait MessageStore: Send + Sync {
         auto_reply: Option<MessageContent>,
     ) -> Result<Option<TriageRecorded>, MessagingError>;
 
+    /// Queues the satisfaction `question` on the ticket with its send job when it is due
+    /// ([`omni_ticketing::Ticket::survey_due`]: resolved, never asked, answerable now) and
+    /// stamps `survey_sent_at`, with the facts reports count — one unit of work, so the
+    /// question goes once however often the job runs. `None` when not due (or gone).
+    async fn record_survey(
+        &self,
+        ticket: TicketId,
+        question: MessageContent,
+    ) -> Result<Option<TicketMessage>, MessagingError>;
+
     /// Moves an outbound message's status forward (never back); `None` when no message of
     /// the company has that sid or the status would not move forward.
     async fn apply_status(

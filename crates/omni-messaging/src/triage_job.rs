@@ -163,6 +163,8 @@ mod tests {
             first_response_at: first_response.then(Utc::now),
             resolved_at: None,
             reopened_at: None,
+            survey_sent_at: None,
+            rating: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
             version: 1,

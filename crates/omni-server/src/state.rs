@@ -6,7 +6,9 @@ use std::time::Duration;
 use omni_core::SystemClock;
 use omni_crypto::{AesGcmCipher, Argon2Hasher, HmacLinkSigner, JwtIssuer};
 use omni_identity::IdentityService;
-use omni_messaging::{JobHandler, JobQueue, MessagingPorts, MessagingService, TriageJob};
+use omni_messaging::{
+    JobHandler, JobQueue, MessagingPorts, MessagingService, SurveyJob, TriageJob,
+};
 use omni_outbound::GuardedClient;
 use omni_reports::ReportService;
 use omni_store_postgres::{
@@ -121,6 +123,11 @@ impl AppState {
             company_repo.clone(),
             Arc::new(SystemClock),
         ));
+        let survey = SurveyJob::new(
+            ticket_repo.clone(),
+            company_repo.clone(),
+            message_store.clone(),
+        );
         let triage = TriageJob::new(
             ticket_repo,
             company_repo,
@@ -128,7 +135,7 @@ impl AppState {
             integrations.clone(),
             Arc::new(VeraEngines::new(vera_client)),
         );
-        let job_handler = JobHandler::new(messaging.clone(), triage);
+        let job_handler = JobHandler::new(messaging.clone(), triage, survey);
         let limits = AuthLimits::new(&config.limits);
         Ok(Self {
             limits,

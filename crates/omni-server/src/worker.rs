@@ -19,7 +19,8 @@ use crate::config::WorkerConfig;
 /// Sends and triage run in lanes of their own: a Vera that hangs fills triage's slots,
 /// never the ones replies go out through.
 const SEND_KINDS: &[JobKind] = &[JobKind::Send];
-const TRIAGE_KINDS: &[JobKind] = &[JobKind::Triage];
+/// The survey's question is a database write: it waits with triage, never with replies.
+const TRIAGE_KINDS: &[JobKind] = &[JobKind::Triage, JobKind::Survey];
 
 /// A running worker; [`WorkerHandle::shutdown`] stops it.
 pub struct WorkerHandle {

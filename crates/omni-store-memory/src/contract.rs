@@ -117,6 +117,7 @@ macro_rules! port_contract_tests {
             deleting_a_company_takes_what_it_owned,
             a_send_attempt_is_on_record_before_the_provider_is_called,
             a_tickets_history_is_what_reports_count,
+            a_satisfaction_question_goes_once_and_a_score_rates_without_reopening,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -1735,4 +1736,108 @@ pub async fn a_tickets_history_is_what_reports_count(p: Ports) {
     assert_eq!(history[8].dims.channel, None);
     let others = p.reports.history(other.company).await.unwrap();
     assert_eq!(others.len(), 1);
+}
+
+/// Resolving with the survey on queues its job; the question is recorded once whatever the
+/// job's runs; the customer's score within a day rates the ticket without reopening it
+/// (`ticket.rated`), anything else reopens it as usual.
+pub async fn a_satisfaction_question_goes_once_and_a_score_rates_without_reopening(p: Ports) {
+    use omni_ticketing::FactKind;
+    let t = tenant(&p, 1).await;
+    let (_, ticket, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    // Not resolved: nothing is due.
+    let question = MessageContent::parse("De 1 a 5?").unwrap();
+    assert!(
+        p.messages
+            .record_survey(ticket.id, question.clone())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let current = ticket_now(&p, ticket.id).await;
+    let mut changes = current.status_change(TicketStatus::Resolved, chrono::Utc::now());
+    changes.ask_rating = true;
+    p.tickets
+        .apply(Scope::All, current.id, current.version, &changes)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live_jobs(&p, JobKind::Survey).await, 1);
+    let asked = p
+        .messages
+        .record_survey(ticket.id, question.clone())
+        .await
+        .unwrap()
+        .expect("the question");
+    assert_eq!(asked.author_id, None);
+    assert_eq!(asked.content, "De 1 a 5?");
+    assert!(
+        p.messages
+            .record_survey(ticket.id, question)
+            .await
+            .unwrap()
+            .is_none(),
+        "once"
+    );
+    let after = ticket_now(&p, ticket.id).await;
+    assert_eq!(after.survey_sent_at, Some(asked.created_at));
+
+    // A reply that is no score ("pedido atrasado SM2") reopens the ticket as usual.
+    let (_, reopened, _) = stored(&p, &inbound(&t, "SM2", "+5511987650001")).await;
+    assert_eq!(reopened.status, TicketStatus::Open);
+    assert_eq!(reopened.rating, None);
+
+    let (_, second, _) = stored(&p, &inbound(&t, "SM3", "+5511987650002")).await;
+    let current = ticket_now(&p, second.id).await;
+    p.tickets
+        .apply(
+            Scope::All,
+            current.id,
+            current.version,
+            &current.status_change(TicketStatus::Resolved, chrono::Utc::now()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        live_jobs(&p, JobKind::Survey).await,
+        1,
+        "not asked: survey off"
+    );
+    p.messages
+        .record_survey(second.id, MessageContent::parse("Nota?").unwrap())
+        .await
+        .unwrap()
+        .expect("due");
+    let cursor = p.events.latest_id().await.unwrap();
+    let mut score = inbound(&t, "SM4", "+5511987650002");
+    score.body = "Ótimo, obrigado!".into();
+    let (_, after, new_ticket) = stored(&p, &score).await;
+    assert!(!new_ticket);
+    assert_eq!(after.status, TicketStatus::Resolved);
+    let rating = after.rating.clone().expect("rated");
+    assert_eq!(rating.score, 5);
+    assert_eq!(rating.comment.as_deref(), Some("Ótimo, obrigado!"));
+    assert_eq!(
+        event_types_after(&p, cursor).await,
+        [EventType::MessageCreated, EventType::TicketRated]
+    );
+    assert_eq!(
+        live_jobs(&p, JobKind::Triage).await,
+        2,
+        "a rating is not triaged"
+    );
+    let history = p.reports.history(t.company).await.unwrap();
+    let rated_fact = history
+        .iter()
+        .find(|f| f.fact.kind == FactKind::Rated)
+        .expect("a rated fact");
+    assert_eq!(rated_fact.fact.score, Some(5));
+    assert_eq!(
+        history
+            .iter()
+            .filter(|f| f.fact.kind == FactKind::SurveySent)
+            .count(),
+        2
+    );
 }

@@ -226,7 +226,7 @@ impl MessageStore for MemoryStore {
             };
         // The domain decides whether the message reopens the ticket and calls triage.
         let now = Utc::now();
-        let effect = ticket.take_customer_message(opened_now, now);
+        let effect = ticket.take_customer_message(opened_now, now, &inbound.body);
         state.facts.extend(effect.facts.iter().cloned());
         let message = insert_message(
             &mut state,
@@ -264,6 +264,9 @@ impl MessageStore for MemoryStore {
             new_events.push(ticket_events::updated(&ticket, &changes));
         }
         new_events.push(message_events::created(&message));
+        if effect.rating.is_some() {
+            new_events.push(ticket_events::rated(&ticket));
+        }
         state.append(new_events);
         if effect.triage {
             state.enqueue(
@@ -354,6 +357,41 @@ impl MessageStore for MemoryStore {
         new_events.extend(reply_events);
         state.append(new_events);
         Ok(Some(TriageRecorded { ticket, reply }))
+    }
+
+    async fn record_survey(
+        &self,
+        ticket: TicketId,
+        question: MessageContent,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        let mut state = self.lock();
+        let Some(current) = state.tickets.get(&ticket.get()).cloned() else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        if !current.survey_due(now) {
+            return Ok(None);
+        }
+        let outbound = NewOutbound {
+            ticket_id: ticket,
+            author_id: None,
+            content: question.as_str().to_owned(),
+            idempotency_key: Some(IdempotencyKey::survey(ticket)),
+            template: None,
+            media: Vec::new(),
+        };
+        let mut events = Vec::new();
+        let OutboundOutcome::Created(m) =
+            queue_outbound(now, &mut state, &current, &outbound, &mut events)?
+        else {
+            return Ok(None);
+        };
+        if let Some(t) = state.tickets.get_mut(&ticket.get()) {
+            t.survey_sent_at = Some(m.created_at);
+        }
+        state.facts.extend(current.survey_facts(m.created_at));
+        state.append(events);
+        Ok(Some(m))
     }
 
     async fn apply_status(

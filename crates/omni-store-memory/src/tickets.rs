@@ -68,6 +68,8 @@ pub(crate) fn insert_ticket(state: &mut State, new: &NewTicket) -> Result<Ticket
         first_response_at: None,
         resolved_at: None,
         reopened_at: None,
+        survey_sent_at: None,
+        rating: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -218,6 +220,14 @@ impl TicketRepository for MemoryStore {
             .or(changes.reopened_at)
             .unwrap_or(ticket.updated_at);
         state.facts.extend(ticket.change_facts(changes, at));
+        if changes.ask_rating {
+            state.enqueue(
+                Some(ticket.company_id),
+                &omni_messaging::Job::Survey {
+                    ticket_id: ticket.id,
+                },
+            );
+        }
         Ok(Some(ticket))
     }
 

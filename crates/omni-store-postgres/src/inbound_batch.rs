@@ -42,7 +42,7 @@ use crate::facts::FactColumns;
 use crate::jobs::JobColumns;
 use crate::messages::{MessageRow, undecodable};
 use crate::notifier::Announce;
-use crate::schema::ticket_messages;
+use crate::schema::{ticket_messages, tickets};
 use crate::send_batch::{BeginOutcome, Finish};
 use crate::status_batch::StatusOutcome;
 use crate::tickets::TicketRow;
@@ -608,8 +608,10 @@ struct Step {
     opened: bool,
     /// The status it moved the ticket to.
     status: Option<FieldChange<TicketStatus>>,
-    /// What reports count of it (a reopening).
+    /// What reports count of it (a reopening, a rating).
     facts: Vec<TicketFact>,
+    /// It rated the service (the ticket's rating is the domain's, on the ticket).
+    rated: bool,
 }
 
 /// Stores `batch` in the caller's transaction with set-based statements, whatever its
@@ -676,7 +678,7 @@ async fn store_together(
         let ticket = open.get_mut(customer_of(m))?;
         let id = ticket.id.get();
         let opened_now = opened.contains(&id) && announced_open.insert(id);
-        let effect = ticket.take_customer_message(opened_now, now);
+        let effect = ticket.take_customer_message(opened_now, now, &m.body);
         if effect.triage {
             triage.push((
                 ticket.company_id.get(),
@@ -691,6 +693,7 @@ async fn store_together(
             opened: opened_now,
             status: effect.status,
             facts: effect.facts,
+            rated: effect.rating.is_some(),
         });
     }
 
@@ -778,6 +781,23 @@ async fn store_together(
     // message opened or reopened its ticket; without that, every event is a
     // `message.created`, which does not need the tickets as updated, and the update and the
     // events' insert go out together.
+    // A rating is rare: written on its own, before the update reads the tickets back.
+    let rated: Vec<i64> = steps.iter().filter(|s| s.rated).map(|s| s.ticket).collect();
+    for id in &rated {
+        let ticket = open
+            .by_id(*id)
+            .ok_or_else(|| undecodable("a rated ticket is missing".into()))?;
+        if let Some(rating) = &ticket.rating {
+            diesel::update(tickets::table.filter(tickets::id.eq(*id)))
+                .set((
+                    tickets::rating_score.eq(i16::from(rating.score)),
+                    tickets::rating_comment.eq(rating.comment.as_deref()),
+                    tickets::rated_at.eq(rating.rated_at),
+                ))
+                .execute(conn)
+                .await?;
+        }
+    }
     let pipe: &AsyncPgConnection = conn;
     if touch.ids.is_empty() {
         // Nothing stored: every message was a redelivery.
@@ -834,6 +854,24 @@ async fn store_together(
         }
     }
 
+    if !rated.is_empty() {
+        let rated_events = rated
+            .iter()
+            .map(|id| after_of(*id).map(ticket_events::rated))
+            .collect::<QueryResult<Vec<_>>>()?;
+        EventColumns::new(&rated_events)
+            .insert()
+            .execute(conn)
+            .await?;
+        // With triage, the batch's facts went with its jobs.
+        if triage.is_empty() {
+            FactColumns::of(steps.iter().flat_map(|s| &s.facts))
+                .insert()
+                .execute(conn)
+                .await?;
+        }
+    }
+
     // Repeats within the batch answer like redeliveries of the first.
     let mut outcomes: Vec<InboundOutcome> = Vec::with_capacity(batch.len());
     let mut steps = steps.iter();
@@ -881,6 +919,10 @@ impl OpenTickets {
             );
         }
         Ok(())
+    }
+
+    fn by_id(&self, id: i64) -> Option<&Ticket> {
+        self.by_customer.values().find(|t| t.id.get() == id)
     }
 
     fn contains(&self, (company, phone): Key) -> bool {

@@ -351,6 +351,15 @@ impl MessageStore for PgMessageStore {
         crate::triage_write::record(&self.db, ticket, result, auto_reply.as_ref()).await
     }
 
+    #[tracing::instrument(skip_all, fields(ticket_id = %ticket))]
+    async fn record_survey(
+        &self,
+        ticket: TicketId,
+        question: MessageContent,
+    ) -> Result<Option<TicketMessage>, MessagingError> {
+        crate::triage_write::record_survey(&self.db, ticket, &question).await
+    }
+
     #[tracing::instrument(skip_all, fields(company_id = %report.company_id, message_sid = %report.message_sid))]
     async fn apply_status(
         &self,

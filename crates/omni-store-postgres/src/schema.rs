@@ -86,6 +86,10 @@ diesel::table! {
         version -> Int4,
         manual_fields -> Array<Text>,
         reopened_at -> Nullable<Timestamptz>,
+        survey_sent_at -> Nullable<Timestamptz>,
+        rating_score -> Nullable<Int2>,
+        rating_comment -> Nullable<Text>,
+        rated_at -> Nullable<Timestamptz>,
     }
 }
 

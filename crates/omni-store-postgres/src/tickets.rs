@@ -57,6 +57,10 @@ pub(crate) struct TicketRow {
     version: i32,
     manual_fields: Vec<String>,
     reopened_at: Option<DateTime<Utc>>,
+    survey_sent_at: Option<DateTime<Utc>>,
+    rating_score: Option<i16>,
+    rating_comment: Option<String>,
+    rated_at: Option<DateTime<Utc>>,
 }
 
 impl TicketRow {
@@ -94,6 +98,15 @@ impl TicketRow {
             first_response_at: self.first_response_at,
             resolved_at: self.resolved_at,
             reopened_at: self.reopened_at,
+            survey_sent_at: self.survey_sent_at,
+            rating: match (self.rating_score, self.rated_at) {
+                (Some(score), Some(rated_at)) => Some(omni_ticketing::Rating {
+                    score: u8::try_from(score).map_err(|_| corrupt("rating"))?,
+                    comment: self.rating_comment,
+                    rated_at,
+                }),
+                _ => None,
+            },
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
@@ -369,10 +382,23 @@ impl TicketRepository for PgTicketRepository {
                     .or(changes.reopened_at)
                     .unwrap_or(ticket.updated_at);
                 facts::append(conn, &ticket.change_facts(changes, at)).await?;
+                if changes.ask_rating {
+                    crate::jobs::enqueue(
+                        conn,
+                        Some(ticket.company_id.get()),
+                        &omni_messaging::Job::Survey {
+                            ticket_id: ticket.id,
+                        },
+                    )
+                    .await?;
+                }
                 Ok(Some(ticket))
             })
             .await;
         self.db.announce(Announce::Events);
+        if changes.ask_rating {
+            self.db.announce(Announce::Jobs);
+        }
         result.map_err(store_error)
     }
 

@@ -71,6 +71,7 @@ pub(crate) async fn record(
                 new_events.push(ticket_events::updated(&after, &changes));
             }
             if let Some(m) = &reply {
+                crate::facts::append(conn, &before.reply_facts(None, m.created_at)).await?;
                 new_events.push(message_events::created(m));
                 enqueue(
                     conn,
@@ -118,4 +119,60 @@ async fn queue_reply(
         media: Vec::new(),
     };
     insert_outbound(conn, ticket, &outbound).await.map(Some)
+}
+
+/// Queues the satisfaction question on a resolved ticket once (see
+/// `MessageStore::record_survey`).
+pub(crate) async fn record_survey(
+    db: &Database,
+    ticket: TicketId,
+    question: &MessageContent,
+) -> Result<Option<TicketMessage>, MessagingError> {
+    let mut conn = db.conn().await.map_err(unavailable)?;
+    let written = conn
+        .transaction(async |conn| {
+            let Some(before) = crate::tickets::lock_ticket(conn, ticket).await? else {
+                return Ok(None);
+            };
+            if !before.survey_due(Utc::now()) {
+                return Ok(None);
+            }
+            let outbound = NewOutbound {
+                ticket_id: before.id,
+                author_id: None,
+                content: question.as_str().to_owned(),
+                idempotency_key: Some(IdempotencyKey::survey(before.id)),
+                template: None,
+                media: Vec::new(),
+            };
+            let m = insert_outbound(conn, &before, &outbound).await?;
+            let effect = before.on_reply(false, m.created_at);
+            diesel::update(tickets::table.filter(tickets::id.eq(ticket.get())))
+                .set((
+                    tickets::survey_sent_at.eq(m.created_at),
+                    tickets::last_message_at.eq(effect.last_message_at),
+                    tickets::last_activity_at.eq(effect.last_activity_at),
+                    tickets::version.eq(tickets::version + 1),
+                ))
+                .execute(conn)
+                .await?;
+            let mut facts = before.reply_facts(None, m.created_at);
+            facts.extend(before.survey_facts(m.created_at));
+            crate::facts::append(conn, &facts).await?;
+            events::append(conn, &[message_events::created(&m)]).await?;
+            enqueue(
+                conn,
+                Some(before.company_id.get()),
+                &Job::Send { message_id: m.id },
+            )
+            .await?;
+            Ok(Some(m))
+        })
+        .await;
+    let queued = written.map_err(store_error)?;
+    if queued.is_some() {
+        db.announce(Announce::Events);
+        db.announce(Announce::Jobs);
+    }
+    Ok(queued)
 }

@@ -36,6 +36,16 @@ pub fn deleted(ticket: &Ticket) -> NewEvent {
     }
 }
 
+/// `ticket.rated`: `{ticket}` — its `rating` holds the score, the comment and when.
+pub fn rated(ticket: &Ticket) -> NewEvent {
+    NewEvent {
+        company_id: ticket.company_id,
+        event_type: EventType::TicketRated,
+        ticket_id: Some(ticket.id),
+        payload: json!({ "ticket": ticket }),
+    }
+}
+
 /// `triage.completed`: `{ticket_id, result}`.
 pub fn triage_completed(ticket: &Ticket, result: &TriageResult) -> NewEvent {
     NewEvent {

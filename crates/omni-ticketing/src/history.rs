@@ -80,6 +80,11 @@ pub const fn in_backlog(status: TicketStatus) -> bool {
 }
 
 impl Ticket {
+    /// A fact of this ticket at `at`, counted for the agent holding it.
+    pub(crate) fn fact_now(&self, kind: FactKind, at: DateTime<Utc>) -> TicketFact {
+        self.fact(kind, at, self.assigned_to)
+    }
+
     fn fact(&self, kind: FactKind, at: DateTime<Utc>, agent: Option<UserId>) -> TicketFact {
         TicketFact {
             company_id: self.company_id,
@@ -159,6 +164,12 @@ impl Ticket {
             facts.push(first);
         }
         facts
+    }
+
+    /// The facts of the satisfaction question going out at `at` (besides those of the
+    /// reply that carries it): the survey, counted for the agent holding the ticket.
+    pub fn survey_facts(&self, at: DateTime<Utc>) -> Vec<TicketFact> {
+        vec![self.fact_now(FactKind::SurveySent, at)]
     }
 
     /// The facts of deleting this ticket at `at`: it leaves the backlog if it was in it.

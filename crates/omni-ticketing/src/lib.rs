@@ -13,6 +13,7 @@ pub mod events;
 mod filter;
 mod history;
 mod ports;
+mod rating;
 mod rules;
 mod service;
 mod status;
@@ -28,6 +29,7 @@ pub use omni_core::{Priority, UnknownPriority};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::MockTicketRepository;
 pub use ports::TicketRepository;
+pub use rating::{RATING_WINDOW, Rating, read_rating, score_of};
 pub use rules::{CustomerMessageEffect, ReplyEffect, ReplyRefused, TriageMerge};
 pub use service::{NewTicketInput, TicketService, TicketUpdateInput};
 pub use status::{CustomerMessageOutcome, TicketStatus, UnknownTicketStatus};

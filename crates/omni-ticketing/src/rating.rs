@@ -119,8 +119,8 @@ pub fn score_of(text: &str) -> Option<u8> {
     if let Some(digit) = first.to_digit(10) {
         let next = chars.next();
         let alone = next.is_none_or(|c| !c.is_alphanumeric());
-        let fraction_of_five = text[1..].trim_start().starts_with("/5")
-            || text[1..].trim_start().starts_with("de 5");
+        let fraction_of_five =
+            text[1..].trim_start().starts_with("/5") || text[1..].trim_start().starts_with("de 5");
         let another_digit = next.is_some_and(|c| c.is_ascii_digit());
         return ((1..=5).contains(&digit) && (alone || fraction_of_five) && !another_digit)
             .then_some(digit as u8);
@@ -157,7 +157,9 @@ fn only_a_score(text: &str) -> bool {
         || core
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '/' | ' ' | '⭐' | '★'))
-        || core.strip_suffix("de 5").is_some_and(|d| d.trim().len() == 1)
+        || core
+            .strip_suffix("de 5")
+            .is_some_and(|d| d.trim().len() == 1)
 }
 
 /// A reply read as a rating at `at`: its score, and the whole reply as the comment when it

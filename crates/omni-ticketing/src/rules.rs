@@ -35,8 +35,11 @@ pub struct CustomerMessageEffect {
     pub status: Option<FieldChange<TicketStatus>>,
     /// Whether triage runs: for a ticket opened by this message, or one it reopened.
     pub triage: bool,
-    /// What reports count: a resolved ticket's reopening.
+    /// What reports count: a resolved ticket's reopening, or its rating.
     pub facts: Vec<TicketFact>,
+    /// The message rated the service (see [`Ticket::awaits_rating`]): the ticket keeps
+    /// its status and is not triaged again.
+    pub rating: Option<crate::Rating>,
 }
 
 /// What storing an answer changes on its ticket.
@@ -66,7 +69,7 @@ impl Ticket {
     /// ```
     /// # use omni_ticketing::{Ticket, TicketStatus};
     /// # fn check(ticket: &Ticket) {
-    /// let effect = ticket.on_customer_message(false, chrono::Utc::now());
+    /// let effect = ticket.on_customer_message(false, chrono::Utc::now(), "oi?");
     /// if ticket.status == TicketStatus::Resolved {
     ///     assert_eq!(effect.status.unwrap().to, TicketStatus::Open);
     ///     assert!(effect.triage);
@@ -77,7 +80,21 @@ impl Ticket {
         &self,
         opened_now: bool,
         at: DateTime<Utc>,
+        text: &str,
     ) -> CustomerMessageEffect {
+        if !opened_now
+            && self.awaits_rating(at)
+            && let Some(rating) = crate::read_rating(text, at)
+        {
+            let mut fact = self.fact_now(crate::FactKind::Rated, at);
+            fact.score = Some(rating.score);
+            return CustomerMessageEffect {
+                status: None,
+                triage: false,
+                facts: vec![fact],
+                rating: Some(rating),
+            };
+        }
         let reopen =
             !opened_now && self.status.on_customer_message() == CustomerMessageOutcome::Reopen;
         CustomerMessageEffect {
@@ -93,7 +110,28 @@ impl Ticket {
             } else {
                 Vec::new()
             },
+            rating: None,
         }
+    }
+
+    /// Whether a customer's message at `at` may rate the service: the ticket is resolved,
+    /// was asked (within [`crate::RATING_WINDOW`]) and was not rated yet. Any other reply
+    /// reopens it as usual.
+    pub fn awaits_rating(&self, at: DateTime<Utc>) -> bool {
+        self.status == TicketStatus::Resolved
+            && self.rating.is_none()
+            && self
+                .survey_sent_at
+                .is_some_and(|asked| at >= asked && at - asked <= crate::RATING_WINDOW)
+    }
+
+    /// Whether the satisfaction question may go out at `now`: the ticket is resolved, was
+    /// never asked, and takes a reply (on WhatsApp, within the 24-hour window — outside it
+    /// the question is not sent at all).
+    pub fn survey_due(&self, now: DateTime<Utc>) -> bool {
+        self.status == TicketStatus::Resolved
+            && self.survey_sent_at.is_none()
+            && self.accepts_reply(now).is_ok()
     }
 
     /// The changes that move this ticket to `to` at `at`: the status, and the times the
@@ -137,21 +175,25 @@ impl Ticket {
     /// # fn check(mut ticket: Ticket) {
     /// let now = chrono::Utc::now();
     /// ticket.status = TicketStatus::Resolved;
-    /// assert!(ticket.take_customer_message(false, now).triage);
+    /// assert!(ticket.take_customer_message(false, now, "ainda não chegou").triage);
     /// assert_eq!(ticket.status, TicketStatus::Open);
     /// assert_eq!(ticket.resolved_at, None);
     /// assert_eq!(ticket.reopened_at, Some(now));
-    /// assert!(!ticket.take_customer_message(false, now).triage);
+    /// assert!(!ticket.take_customer_message(false, now, "?").triage);
     /// # }
     /// ```
     pub fn take_customer_message(
         &mut self,
         opened_now: bool,
         at: DateTime<Utc>,
+        text: &str,
     ) -> CustomerMessageEffect {
-        let effect = self.on_customer_message(opened_now, at);
+        let effect = self.on_customer_message(opened_now, at, text);
         if let Some(change) = &effect.status {
             self.take_status(change.to, at);
+        }
+        if let Some(rating) = &effect.rating {
+            self.rating = Some(rating.clone());
         }
         effect
     }
@@ -311,6 +353,8 @@ mod tests {
             first_response_at: None,
             resolved_at: None,
             reopened_at: None,
+            survey_sent_at: None,
+            rating: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
             version: 3,
@@ -341,18 +385,18 @@ mod tests {
             (TicketStatus::Pending, true),
             (TicketStatus::Resolved, true),
         ] {
-            let effect = ticket(status).on_customer_message(false, Utc::now());
+            let effect = ticket(status).on_customer_message(false, Utc::now(), "oi");
             assert_eq!(effect.status.is_some(), reopens, "{status:?}");
             assert_eq!(effect.triage, reopens, "{status:?}");
         }
-        let opened = ticket(TicketStatus::New).on_customer_message(true, Utc::now());
+        let opened = ticket(TicketStatus::New).on_customer_message(true, Utc::now(), "oi");
         assert_eq!((opened.status.clone(), opened.triage), (None, true));
     }
 
     #[test]
     fn a_batch_of_one_customer_reopens_once_and_then_only_appends() {
         let mut t = ticket(TicketStatus::Pending);
-        let first = t.take_customer_message(false, Utc::now());
+        let first = t.take_customer_message(false, Utc::now(), "oi");
         assert_eq!(
             first.status,
             Some(FieldChange {
@@ -362,12 +406,12 @@ mod tests {
         );
         assert!(first.triage);
         assert_eq!(t.status, TicketStatus::Open);
-        let second = t.take_customer_message(false, Utc::now());
+        let second = t.take_customer_message(false, Utc::now(), "oi");
         assert_eq!((second.status, second.triage), (None, false));
 
         let mut new = ticket(TicketStatus::New);
-        assert!(new.take_customer_message(true, Utc::now()).triage);
-        assert!(!new.take_customer_message(false, Utc::now()).triage);
+        assert!(new.take_customer_message(true, Utc::now(), "oi").triage);
+        assert!(!new.take_customer_message(false, Utc::now(), "oi").triage);
         assert_eq!(new.status, TicketStatus::New);
     }
 
@@ -521,5 +565,46 @@ mod tests {
                 priority: true
             }
         );
+    }
+
+    #[test]
+    fn a_score_within_a_day_of_the_question_rates_and_anything_else_reopens() {
+        let mut t = ticket(TicketStatus::Resolved);
+        let asked = Utc::now() - TimeDelta::hours(2);
+        assert!(
+            t.survey_due(Utc::now()),
+            "resolved, never asked, window open"
+        );
+        t.survey_sent_at = Some(asked);
+        assert!(!t.survey_due(Utc::now()), "asked once");
+        let now = Utc::now();
+        let effect = t.clone().take_customer_message(false, now, "5 ótimo");
+        assert_eq!(effect.status, None);
+        assert!(!effect.triage);
+        assert_eq!(effect.rating.as_ref().map(|r| r.score), Some(5));
+        assert_eq!(effect.facts[0].score, Some(5));
+        let words = t
+            .clone()
+            .take_customer_message(false, now, "ainda com defeito");
+        assert_eq!(words.status.map(|s| s.to), Some(TicketStatus::Open));
+        assert!(words.rating.is_none());
+        // A day later the same score is a message like any other.
+        let late = t
+            .clone()
+            .take_customer_message(false, asked + TimeDelta::hours(25), "5");
+        assert!(late.rating.is_none() && late.status.is_some());
+        // Rated once: the next score reopens.
+        let mut rated = t.clone();
+        rated.take_customer_message(false, now, "4");
+        assert_eq!(rated.rating.as_ref().map(|r| r.score), Some(4));
+        assert!(
+            rated
+                .take_customer_message(false, now, "5")
+                .status
+                .is_some()
+        );
+        // Not asked: no rating.
+        let never = ticket(TicketStatus::Resolved);
+        assert!(never.on_customer_message(false, now, "5").rating.is_none());
     }
 }

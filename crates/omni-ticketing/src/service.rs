@@ -188,7 +188,10 @@ impl TicketService {
                 .find(scope, id)
                 .await?
                 .ok_or(TicketingError::NotFound)?;
-            if settings.is_none() && matches!(input.category, Some(Some(_))) {
+            // Categories are the company's; resolving may ask the customer to rate.
+            let needs_settings = matches!(input.category, Some(Some(_)))
+                || input.status == Some(TicketStatus::Resolved);
+            if settings.is_none() && needs_settings {
                 settings = Some(self.settings(current.company_id).await?);
             }
             let changes = decide(caller, &current, &input, settings.as_ref())?;
@@ -281,6 +284,10 @@ fn decide(
             });
         }
         changes = current.status_change(to, chrono::Utc::now());
+        changes.ask_rating = changes.status.is_some()
+            && to == TicketStatus::Resolved
+            && current.survey_sent_at.is_none()
+            && settings.is_some_and(|s| s.csat.enabled);
     }
     changes.priority = change(&current.priority, input.priority);
     if let Some(category) = &input.category {

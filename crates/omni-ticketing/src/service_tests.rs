@@ -41,6 +41,8 @@ fn ticket(status: TicketStatus, assigned_to: Option<UserId>, version: i32) -> Ti
         first_response_at: None,
         resolved_at: None,
         reopened_at: None,
+        survey_sent_at: None,
+        rating: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
         version,

@@ -51,6 +51,10 @@ pub struct Ticket {
     /// When it last reopened after being resolved; the time to resolve it counts from
     /// here (from `created_at` if it never reopened).
     pub reopened_at: Option<DateTime<Utc>>,
+    /// When the satisfaction question went to the customer (once per ticket).
+    pub survey_sent_at: Option<DateTime<Utc>>,
+    /// How the customer rated the service, if they did.
+    pub rating: Option<crate::Rating>,
     /// When it was opened.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -157,6 +161,10 @@ pub struct TicketChanges {
     /// Set when a resolved ticket reopens (its `resolved_at` is cleared then).
     #[serde(skip)]
     pub reopened_at: Option<DateTime<Utc>>,
+    /// The change resolves the ticket and the company asks its customers to rate the
+    /// service: the satisfaction question is queued with it.
+    #[serde(skip)]
+    pub ask_rating: bool,
 }
 
 impl TicketChanges {
@@ -204,6 +212,8 @@ pub(crate) fn test_ticket() -> Ticket {
         first_response_at: None,
         resolved_at: None,
         reopened_at: None,
+        survey_sent_at: None,
+        rating: None,
         created_at: now - chrono::TimeDelta::minutes(1),
         updated_at: now,
         version: 1,
