@@ -82,8 +82,9 @@ pub trait ReportStore: Send + Sync {
 
     /// Counts a company's settled facts again, from scratch, under its current rules
     /// (after its time zone, business hours or targets changed), and answers the
-    /// requests to do so made before it began.
-    async fn rebuild(&self, company: CompanyId) -> Result<(), ReportError>;
+    /// requests to do so made before it began. With `requested_only`, only while a
+    /// request is pending and nobody else is recounting it. Says whether it counted.
+    async fn rebuild(&self, company: CompanyId, requested_only: bool) -> Result<bool, ReportError>;
 
     /// The company's whole history, settled or not, the unsettled facts with their
     /// tickets' current fields: what the tallies are checked against.

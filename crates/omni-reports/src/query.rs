@@ -48,13 +48,18 @@ impl DayRange {
         to: Option<&str>,
         today: NaiveDate,
     ) -> Result<Self, Vec<FieldError>> {
+        // Reports start with Omni's facts; the bounds keep every date one the database
+        // holds.
         let date = |field: &str, text: &str| {
-            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-                FieldError::new(
-                    field,
-                    "must be a date, YYYY-MM-DD, in the company's time zone",
-                )
-            })
+            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1900..=9999).contains(&d.year()))
+                .ok_or_else(|| {
+                    FieldError::new(
+                        field,
+                        "must be a date, YYYY-MM-DD (1900 to 9999), in the company's time zone",
+                    )
+                })
         };
         let to = to.map(|t| date("to", t)).transpose();
         let from = from.map(|f| date("from", f)).transpose();
@@ -193,8 +198,14 @@ mod tests {
             fields(DayRange::parse(Some("yesterday"), Some("2026-13-01"), today).unwrap_err()),
             ["from", "to"]
         );
-        // The calendar's ends do not overflow.
-        let first = DayRange::parse(None, Some("0001-01-01"), today).unwrap();
+        // The calendar's ends: dates the database cannot hold are refused.
+        for far in ["0001-01-01", "-5000-01-10", "+10000-01-01"] {
+            assert_eq!(
+                fields(DayRange::parse(None, Some(far), today).unwrap_err()),
+                ["to"]
+            );
+        }
+        let first = DayRange::parse(None, Some("1900-01-01"), today).unwrap();
         assert_eq!(first.periods(GroupBy::Day).len(), 30);
         assert!(!first.periods(GroupBy::Week).is_empty());
         assert!(DayRange::parse(Some("9999-12-31"), None, today).is_err());

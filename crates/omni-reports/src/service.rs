@@ -154,16 +154,18 @@ impl ReportService {
     /// and how many companies it counted again. Run by the worker every few seconds.
     #[tracing::instrument(skip_all)]
     pub async fn keep_up(&self, batch: usize) -> Result<(usize, usize), ReportError> {
-        let recounts = self.store.recounts_requested().await?;
-        for company in &recounts {
-            self.store.rebuild(*company).await?;
+        let mut recounted = 0;
+        for company in self.store.recounts_requested().await? {
+            if self.store.rebuild(company, true).await? {
+                recounted += 1;
+            }
         }
         let mut settled = 0;
         loop {
             let n = self.store.settle(batch).await?;
             settled += n;
             if n < batch {
-                return Ok((settled, recounts.len()));
+                return Ok((settled, recounted));
             }
         }
     }
@@ -175,7 +177,7 @@ impl ReportService {
             .await
             .map_err(tenancy)?
             .ok_or(ReportError::NotFound)?;
-        self.store.rebuild(company).await
+        self.store.rebuild(company, false).await.map(|_| ())
     }
 
     /// Each agent's figures over the range (admins only).

@@ -178,6 +178,9 @@ pub fn fold<'a>(
     let mut out: BTreeMap<TallyKey, Tally> = BTreeMap::new();
     for settled in facts {
         let day = rules.day_of(settled);
+        // Counted once (business hours walk the days between two times), added to each key.
+        let mut one = Tally::default();
+        one.count(settled, rules);
         let agents = [None, settled.fact.agent];
         let agents = if settled.fact.agent.is_some() {
             &agents[..]
@@ -198,7 +201,7 @@ pub fn fold<'a>(
                     group,
                 })
                 .or_default()
-                .count(settled, rules);
+                .merge(&one);
             }
         }
     }

@@ -64,8 +64,12 @@ impl ReportStore for MemoryStore {
         Ok(Vec::new())
     }
 
-    async fn rebuild(&self, _company: CompanyId) -> Result<(), ReportError> {
-        Ok(())
+    async fn rebuild(
+        &self,
+        _company: CompanyId,
+        _requested_only: bool,
+    ) -> Result<bool, ReportError> {
+        Ok(false)
     }
 
     async fn history(&self, company: CompanyId) -> Result<Vec<SettledFact>, ReportError> {

@@ -156,18 +156,33 @@ impl CompanyRepository for PgCompanyRepository {
             name: changes.name.map(String::from),
             settings: changes
                 .settings
+                .as_ref()
                 .map(|s| serde_json::to_value(s).map_err(unknown))
                 .transpose()?,
         };
         let mut conn = self.db.conn().await.map_err(unavailable)?;
         conn.transaction(async |conn| {
+            // Compared with what is stored, under the row's lock: two changes at once cannot
+            // turn the zone back without a recount.
+            let stored: Option<serde_json::Value> = companies::table
+                .filter(companies::id.eq(id.get()))
+                .select(companies::settings)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let recount = match (&changes.settings, stored) {
+                (Some(new), Some(stored)) => serde_json::from_value::<CompanySettings>(stored)
+                    .map_or(true, |stored| new.reports_differ_from(&stored)),
+                _ => false,
+            };
             let row = diesel::update(companies::table.filter(companies::id.eq(id.get())))
                 .set(&changeset)
                 .returning(CompanyRow::as_returning())
                 .get_result::<CompanyRow>(conn)
                 .await
                 .optional()?;
-            if row.is_some() && changes.recount_reports {
+            if row.is_some() && recount {
                 // The rollup job counts the company's reports again under its new rules.
                 diesel::insert_into(report_recounts::table)
                     .values(report_recounts::company_id.eq(id.get()))

@@ -271,8 +271,91 @@ async fn rules_of(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<Opt
         .transpose()
 }
 
-fn company_lock(company: i64) -> QueryResult<i32> {
-    i32::try_from(company).map_err(|_| undecodable(format!("company id {company} is too large")))
+/// The company's advisory lock key within [`TALLY_LOCK`]'s class: its id, folded into an
+/// `int4` (two companies sharing a key only wait for each other).
+fn company_lock(company: i64) -> i32 {
+    i32::try_from(company.rem_euclid(i64::from(i32::MAX))).unwrap_or(0)
+}
+
+/// Takes the company's tally lock for the transaction, if nobody holds it.
+async fn try_lock(conn: &mut AsyncPgConnection, company: i64) -> QueryResult<bool> {
+    diesel::select(
+        sql::<Bool>("pg_try_advisory_xact_lock(")
+            .bind::<Int4, _>(TALLY_LOCK)
+            .sql(", ")
+            .bind::<Int4, _>(company_lock(company))
+            .sql(")"),
+    )
+    .get_result(conn)
+    .await
+}
+
+fn settle_after() -> diesel::data_types::PgInterval {
+    diesel::data_types::PgInterval::from_microseconds(SETTLE_AFTER.num_microseconds().unwrap_or(0))
+}
+
+#[derive(QueryableByName)]
+struct CompanyRow {
+    #[diesel(sql_type = BigInt)]
+    company_id: i64,
+}
+
+/// Settles up to `limit` of one company's due facts in a transaction of its own; none
+/// when a recount holds the company.
+async fn settle_company(
+    conn: &mut AsyncPgConnection,
+    company: i64,
+    limit: usize,
+) -> QueryResult<usize> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    conn.transaction(async |conn| -> QueryResult<usize> {
+        if !try_lock(conn, company).await? {
+            return Ok(0);
+        }
+        let Some(rules) = rules_of(conn, company).await? else {
+            return Ok(0);
+        };
+        let rows: Vec<FactRow> = diesel::sql_query(format!(
+            "SELECT {FACT_COLUMNS} WHERE f.company_id = $1 AND NOT f.settled \
+               AND f.at < now() - $2 ORDER BY f.at LIMIT $3 FOR UPDATE OF f SKIP LOCKED"
+        ))
+        .bind::<BigInt, _>(company)
+        .bind::<Interval, _>(settle_after())
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await?;
+        let facts = rows
+            .iter()
+            .map(FactRow::settled)
+            .collect::<QueryResult<Vec<_>>>()?;
+        count_in(conn, company, &rules, &facts).await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let text = |f: fn(&FactRow) -> Option<&String>| -> Vec<Option<&str>> {
+            rows.iter().map(|r| f(r).map(String::as_str)).collect()
+        };
+        let (channels, categories, priorities, sentiments) = (
+            text(|r| r.channel.as_ref()),
+            text(|r| r.category.as_ref()),
+            text(|r| r.priority.as_ref()),
+            text(|r| r.sentiment.as_ref()),
+        );
+        diesel::sql_query(
+            "UPDATE ticket_facts f SET settled = true, channel = u.channel, \
+                 category = u.category, priority = u.priority, sentiment = u.sentiment \
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                 AS u(id, channel, category, priority, sentiment) \
+             WHERE f.id = u.id",
+        )
+        .bind::<Array<BigInt>, _>(&ids)
+        .bind::<Array<Nullable<Text>>, _>(&channels)
+        .bind::<Array<Nullable<Text>>, _>(&categories)
+        .bind::<Array<Nullable<Text>>, _>(&priorities)
+        .bind::<Array<Nullable<Text>>, _>(&sentiments)
+        .execute(conn)
+        .await?;
+        Ok(ids.len())
+    })
+    .await
 }
 
 /// Counts `facts` of one company into its stored tallies; the caller holds the lock.
@@ -403,77 +486,32 @@ impl ReportStore for PgReportStore {
     }
 
     async fn settle(&self, limit: usize) -> Result<usize, ReportError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let after = diesel::data_types::PgInterval::from_microseconds(
-            SETTLE_AFTER.num_microseconds().unwrap_or(0),
-        );
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        conn.transaction(async |conn| -> QueryResult<usize> {
-            let rows: Vec<FactRow> = diesel::sql_query(format!(
-                "SELECT {FACT_COLUMNS} WHERE NOT f.settled AND f.at < now() - $1 \
-                 ORDER BY f.company_id, f.at LIMIT $2 FOR UPDATE OF f SKIP LOCKED"
-            ))
-            .bind::<Interval, _>(after)
-            .bind::<BigInt, _>(limit)
-            .load(conn)
-            .await?;
-            let mut by_company: BTreeMap<i64, Vec<&FactRow>> = BTreeMap::new();
-            for row in &rows {
-                by_company.entry(row.company_id).or_default().push(row);
-            }
-            let mut settled = 0;
-            for (company, rows) in by_company {
-                // A recount holds the company now: its facts wait for the next round.
-                let locked: bool = diesel::select(
-                    sql::<Bool>("pg_try_advisory_xact_lock(")
-                        .bind::<Int4, _>(TALLY_LOCK)
-                        .sql(", ")
-                        .bind::<Int4, _>(company_lock(company)?)
-                        .sql(")"),
-                )
-                .get_result(conn)
-                .await?;
-                if !locked {
-                    continue;
-                }
-                let Some(rules) = rules_of(conn, company).await? else {
-                    continue;
-                };
-                let facts = rows
-                    .iter()
-                    .map(|r| r.settled())
-                    .collect::<QueryResult<Vec<_>>>()?;
-                count_in(conn, company, &rules, &facts).await?;
-                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                let text = |f: fn(&FactRow) -> Option<&String>| -> Vec<Option<&str>> {
-                    rows.iter().map(|r| f(r).map(String::as_str)).collect()
-                };
-                let (channels, categories, priorities, sentiments) = (
-                    text(|r| r.channel.as_ref()),
-                    text(|r| r.category.as_ref()),
-                    text(|r| r.priority.as_ref()),
-                    text(|r| r.sentiment.as_ref()),
-                );
-                diesel::sql_query(
-                    "UPDATE ticket_facts f SET settled = true, channel = u.channel, \
-                         category = u.category, priority = u.priority, sentiment = u.sentiment \
-                     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) \
-                         AS u(id, channel, category, priority, sentiment) \
-                     WHERE f.id = u.id",
-                )
-                .bind::<Array<BigInt>, _>(&ids)
-                .bind::<Array<Nullable<Text>>, _>(&channels)
-                .bind::<Array<Nullable<Text>>, _>(&categories)
-                .bind::<Array<Nullable<Text>>, _>(&priorities)
-                .bind::<Array<Nullable<Text>>, _>(&sentiments)
-                .execute(conn)
-                .await?;
-                settled += ids.len();
-            }
-            Ok(settled)
-        })
+        let due: Vec<CompanyRow> = diesel::sql_query(
+            "SELECT DISTINCT company_id FROM ticket_facts WHERE NOT settled AND at < now() - $1",
+        )
+        .bind::<Interval, _>(settle_after())
+        .load(&mut conn)
         .await
-        .map_err(store_error)
+        .map_err(store_error)?;
+        let mut settled = 0;
+        // Each company in a transaction of its own: one being recounted, or failing, holds
+        // up nobody else's.
+        for company in due {
+            if settled >= limit {
+                break;
+            }
+            match settle_company(&mut conn, company.company_id, limit - settled).await {
+                Ok(n) => settled += n,
+                Err(e) if lost_connection(&e) => return Err(store_error(e)),
+                Err(e) => tracing::warn!(
+                    company_id = company.company_id,
+                    error = %e,
+                    "could not count the company's facts into its reports"
+                ),
+            }
+        }
+        Ok(settled)
     }
 
     async fn recounts_requested(&self) -> Result<Vec<CompanyId>, ReportError> {
@@ -487,27 +525,37 @@ impl ReportStore for PgReportStore {
         Ok(ids.into_iter().map(CompanyId::new).collect())
     }
 
-    async fn rebuild(&self, company: CompanyId) -> Result<(), ReportError> {
+    async fn rebuild(&self, company: CompanyId, requested_only: bool) -> Result<bool, ReportError> {
         let company = company.get();
         let mut conn = self.db.conn().await.map_err(unavailable)?;
-        conn.transaction(async |conn| -> QueryResult<()> {
-            diesel::select(
-                sql::<diesel::sql_types::Untyped>("pg_advisory_xact_lock(")
-                    .bind::<Int4, _>(TALLY_LOCK)
-                    .sql(", ")
-                    .bind::<Int4, _>(company_lock(company)?)
-                    .sql(")"),
-            )
-            .execute(conn)
-            .await?;
+        conn.transaction(async |conn| -> QueryResult<bool> {
+            if requested_only {
+                // Another instance may be recounting it already: then there is nothing to do.
+                if !try_lock(conn, company).await? {
+                    return Ok(false);
+                }
+            } else {
+                diesel::select(
+                    sql::<diesel::sql_types::Untyped>("pg_advisory_xact_lock(")
+                        .bind::<Int4, _>(TALLY_LOCK)
+                        .sql(", ")
+                        .bind::<Int4, _>(company_lock(company))
+                        .sql(")"),
+                )
+                .execute(conn)
+                .await?;
+            }
             let requested: Option<DateTime<Utc>> = report_recounts::table
                 .filter(report_recounts::company_id.eq(company))
                 .select(report_recounts::requested_at)
                 .first(conn)
                 .await
                 .optional()?;
+            if requested_only && requested.is_none() {
+                return Ok(false);
+            }
             let Some(rules) = rules_of(conn, company).await? else {
-                return Ok(());
+                return Ok(false);
             };
             diesel::delete(report_rollups::table.filter(report_rollups::company_id.eq(company)))
                 .execute(conn)
@@ -563,7 +611,7 @@ impl ReportStore for PgReportStore {
                 .execute(conn)
                 .await?;
             }
-            Ok(())
+            Ok(true)
         })
         .await
         .map_err(store_error)

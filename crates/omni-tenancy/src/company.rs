@@ -24,9 +24,8 @@ pub struct Company {
 pub struct CompanyUpdate {
     /// A new name.
     pub name: Option<DisplayName>,
-    /// The complete new settings (already merged with the current ones).
+    /// The complete new settings (already merged with the current ones). When they
+    /// change what reports count by ([`CompanySettings::reports_differ_from`] the settings
+    /// stored), the store has the company's reports counted again.
     pub settings: Option<CompanySettings>,
-    /// The new settings change what reports count by
-    /// ([`CompanySettings::reports_differ_from`]): the store has them counted again.
-    pub recount_reports: bool,
 }

@@ -91,19 +91,8 @@ impl CompanyService {
         if name.is_none() && settings.is_none() {
             return Ok(current);
         }
-        let recount_reports = settings
-            .as_ref()
-            .is_some_and(|s| s.reports_differ_from(&current.settings));
         self.companies
-            .update(
-                scope,
-                id,
-                CompanyUpdate {
-                    name,
-                    settings,
-                    recount_reports,
-                },
-            )
+            .update(scope, id, CompanyUpdate { name, settings })
             .await?
             .ok_or(TenancyError::NotFound)
     }

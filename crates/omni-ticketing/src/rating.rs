@@ -67,8 +67,6 @@ const WORDS: &[(&str, u8)] = &[
     ("poor", 2),
     ("regular", 3),
     ("razoavel", 3),
-    ("okay", 3),
-    ("ok", 3),
     ("average", 3),
     ("bom", 4),
     ("boa", 4),
@@ -102,28 +100,36 @@ fn folded(text: &str) -> String {
         .collect()
 }
 
+/// Whether what follows a digit or a word ends it as a score: nothing, or a separator
+/// (`5!`, `4 - demorou`, `Ótimo, obrigado`), never more words (`3 dias`, `Bom dia`).
+fn ends_a_score(rest: &str) -> bool {
+    let rest = rest.trim_start();
+    rest.is_empty() || rest.starts_with(['-', '–', '—', ':', ',', '.', '!', ';', '\n'])
+}
+
 /// The score a reply begins with, if it begins with one: a digit 1–5 standing alone
-/// (`5`, `4/5`, `nota 3`, `3 - demorou`), one to five stars, a face, or a word such as
-/// `ótimo`, `péssimo`, `good`. A reply that begins otherwise (`não foi bom`, `15 minutos`)
-/// is no rating.
+/// (`5`, `4/5`, `3 de 5`, `nota 3`, `3 - demorou`), one to five stars, a face, or a word
+/// such as `ótimo`, `péssimo`, `muito bom`, `good` followed by nothing or a separator. A
+/// reply that reads on (`Bom dia, …`, `3 dias sem resposta`, `não foi bom`) is no rating:
+/// it reopens the ticket, so that a complaint is never taken for a score.
 pub fn score_of(text: &str) -> Option<u8> {
-    let text = folded(text.trim());
+    // Emoji presentation selectors (`⭐️`) say nothing of the score.
+    let text = folded(text.trim()).replace('\u{fe0f}', "");
     let text = ["nota", "score", "rating"]
         .iter()
         .find_map(|p| text.strip_prefix(p))
         .map_or(text.as_str(), |rest| {
             rest.trim_start_matches([' ', ':', '='])
         });
-    let mut chars = text.chars();
-    let first = chars.next()?;
+    let first = text.chars().next()?;
     if let Some(digit) = first.to_digit(10) {
-        let next = chars.next();
-        let alone = next.is_none_or(|c| !c.is_alphanumeric());
-        let fraction_of_five =
-            text[1..].trim_start().starts_with("/5") || text[1..].trim_start().starts_with("de 5");
-        let another_digit = next.is_some_and(|c| c.is_ascii_digit());
-        return ((1..=5).contains(&digit) && (alone || fraction_of_five) && !another_digit)
-            .then_some(digit as u8);
+        // An ASCII digit: one byte.
+        let rest = text[1..].trim_start();
+        let rest = ["/5", "de 5"]
+            .iter()
+            .find_map(|out_of| rest.strip_prefix(out_of))
+            .unwrap_or(rest);
+        return ((1..=5).contains(&digit) && ends_a_score(rest)).then_some(digit as u8);
     }
     let stars = text.chars().take_while(|c| matches!(c, '⭐' | '★')).count();
     if stars > 0 {
@@ -134,10 +140,7 @@ pub fn score_of(text: &str) -> Option<u8> {
     }
     WORDS.iter().find_map(|(word, score)| {
         let rest = text.strip_prefix(word)?;
-        rest.chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric())
-            .then_some(*score)
+        ends_a_score(rest).then_some(*score)
     })
 }
 
@@ -194,15 +197,16 @@ mod tests {
             ("👍", 4),
             ("😡 nunca mais", 1),
             ("Ótimo", 5),
-            ("ótimo atendimento, obrigado!", 5),
+            ("Ótimo, obrigado!", 5),
             ("Péssimo.", 1),
             ("muito bom", 5),
-            ("Muito ruim", 1),
+            ("Muito ruim - ninguém respondeu", 1),
             ("regular", 3),
             ("Good", 4),
-            ("great service", 5),
+            ("great!", 5),
             ("terrible", 1),
-            ("ok", 3),
+            ("⭐️⭐️⭐️", 3),
+            ("4/5, quase perfeito", 4),
         ] {
             assert_eq!(score_of(text), Some(score), "{text:?}");
         }
@@ -221,6 +225,14 @@ mod tests {
             "ainda não recebi",
             "okinawa",
             "bomba",
+            "ok, mas não resolveu",
+            "Bom dia, meu pedido não chegou",
+            "Boa tarde!",
+            "Good morning, still broken",
+            "1 dúvida",
+            "3 dias sem resposta",
+            "3/10",
+            "ótimo atendimento mas o produto veio errado",
             "⭐⭐⭐⭐⭐⭐",
             "obrigado 5",
             "What? It still does not work",

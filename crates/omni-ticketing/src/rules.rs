@@ -578,7 +578,7 @@ mod tests {
         t.survey_sent_at = Some(asked);
         assert!(!t.survey_due(Utc::now()), "asked once");
         let now = Utc::now();
-        let effect = t.clone().take_customer_message(false, now, "5 ótimo");
+        let effect = t.clone().take_customer_message(false, now, "5 - ótimo");
         assert_eq!(effect.status, None);
         assert!(!effect.triage);
         assert_eq!(effect.rating.as_ref().map(|r| r.score), Some(5));

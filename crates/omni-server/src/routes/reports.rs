@@ -21,11 +21,11 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct OverviewParams {
     /// The first day, in the company's time zone (default: 29 days before `to`).
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub from: Option<String>,
     /// The last day, included (default: today in the company's time zone); at most 400
     /// days after `from`.
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub to: Option<String>,
     /// The periods' length (default `day`).
     #[param(value_type = Option<GroupBy>)]
@@ -43,10 +43,10 @@ pub struct OverviewParams {
 #[serde(deny_unknown_fields)]
 pub struct AgentsParams {
     /// The first day, in the company's time zone (default: 29 days before `to`).
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub from: Option<String>,
     /// The last day, included (default: today); at most 400 days after `from`.
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub to: Option<String>,
     /// The company to report on: a superadmin's choice (others get their own).
     pub company_id: Option<i64>,

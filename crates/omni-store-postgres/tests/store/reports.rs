@@ -252,7 +252,11 @@ async fn tallies_agree_with_the_history_counted_from_scratch() {
         store.recounts_requested().await.unwrap(),
         [CompanyId::new(company)]
     );
-    store.rebuild(CompanyId::new(company)).await.unwrap();
+    assert!(store.rebuild(CompanyId::new(company), true).await.unwrap());
+    assert!(
+        !store.rebuild(CompanyId::new(company), true).await.unwrap(),
+        "answered: nothing left to recount"
+    );
     assert!(store.recounts_requested().await.unwrap().is_empty());
     agree(&store, &c, company, &agents, "recounted").await;
 
