@@ -349,19 +349,13 @@ pub fn overview_from_scratch(
     who: Who,
     facts: Vec<crate::SettledFact>,
 ) -> Overview {
-    let asked = Asked {
-        company,
-        rules: rules.clone(),
-        range,
-        group_by,
-        breakdown,
-    };
+    // Every fact counted as if none had settled yet.
     let data = ReportData {
         tallies: Vec::new(),
         backlog_before: 0,
         unsettled: facts,
     };
-    overview_of(&asked, who, &data)
+    overview_from_data(company, rules, range, group_by, breakdown, who, &data)
 }
 
 /// The overview `data` (as a store read it) makes: for checking a store's tallies
