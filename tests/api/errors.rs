@@ -90,3 +90,41 @@ async fn cors_admits_the_configured_agent_ui_only() {
     let other = preflight("https://evil.example.com").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn a_path_that_cannot_hold_an_id_is_named_not_a_missing_resource() {
+    let app = spawn_app().await;
+    let admin = app.register().await;
+    for path in [
+        "/tickets/abc",
+        "/users/1.5",
+        "/ticket-messages/99999999999999999999",
+    ] {
+        let (status, problem) = app
+            .call(reqwest::Method::GET, path, None, &admin.token)
+            .await;
+        assert_eq!(status, 422, "{path}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "id", "{path}");
+        assert_eq!(
+            problem["errors"][0]["message"],
+            "must be a whole number (an id)"
+        );
+    }
+    let (status, problem) = app
+        .call(
+            reqwest::Method::GET,
+            "/ticket-messages/1/media/x",
+            None,
+            &admin.token,
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (422, &serde_json::json!("n"))
+    );
+    // A well-formed id nobody has is still a 404.
+    let (status, _) = app
+        .call(reqwest::Method::GET, "/tickets/424242", None, &admin.token)
+        .await;
+    assert_eq!(status, 404);
+}

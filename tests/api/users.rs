@@ -207,7 +207,7 @@ async fn bad_user_fields_are_each_named() {
         app.call(Method::GET, "/users/not-a-number", None, &admin.token)
             .await
             .0,
-        404
+        422
     );
     assert_eq!(
         app.call(Method::PATCH, "/users", None, &admin.token)

@@ -1,6 +1,6 @@
 //! Extractor settings: every way a request can fail to parse answers problem+json.
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::{HttpRequest, web};
 use omni_core::FieldError;
 
@@ -21,9 +21,11 @@ pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| query_error(err).into())
 }
 
-/// Path-parameter settings: a malformed id is a resource that does not exist.
+/// Path-parameter settings: a malformed id (`/tickets/abc`) is a 422 naming the parameter —
+/// the client wrote something that cannot be an id, which is not the same as an id nobody
+/// has.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err, _req| path_error(err).into())
+    web::PathConfig::default().error_handler(|_err, req| path_error(req).into())
 }
 
 fn json_error(err: JsonPayloadError) -> ApiError {
@@ -56,8 +58,18 @@ fn query_error(err: QueryPayloadError) -> ApiError {
     }
 }
 
-fn path_error(_err: PathError) -> ApiError {
-    ApiError::NotFound
+fn path_error(req: &HttpRequest) -> ApiError {
+    // Every parameter of this API's paths is a whole number: the first that is not one is
+    // the one to name.
+    let name = req
+        .match_info()
+        .iter()
+        .find(|(_, value)| value.parse::<i64>().is_err())
+        .map_or("path", |(name, _)| name);
+    ApiError::Validation(vec![FieldError::new(
+        name,
+        "must be a whole number (an id)",
+    )])
 }
 
 /// The answer for routes that do not exist.

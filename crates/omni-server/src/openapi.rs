@@ -249,7 +249,8 @@ fn add_common(op: &mut Operation) {
         wanted.extend([400, 413, 415, 422]);
     }
     if in_path {
-        wanted.push(404);
+        // 404: no such thing of the caller's; 422: a path that cannot hold an id.
+        wanted.extend([404, 422]);
     }
     if in_query {
         wanted.push(422);
