@@ -103,14 +103,27 @@ CONF
   fi
   if ! as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "starting the throwaway cluster on 127.0.0.1:$port"
-    as_owner "$bindir/pg_ctl" -D "$data" -l "$cluster_dir/server.log" -w -t 60 start >/dev/null \
+    # The port asked for now wins over the one the cluster was created with.
+    as_owner "$bindir/pg_ctl" -D "$data" -l "$cluster_dir/server.log" -o "-p $port" -w -t 60 start >/dev/null \
       || die "pg_ctl start failed; see $cluster_dir/server.log"
   fi
+}
+
+# The port the running throwaway cluster listens on (postmaster.pid's fourth line).
+running_port() {
+  sed -n 4p "$cluster_dir/data/postmaster.pid" 2>/dev/null
 }
 
 # Prints host:port of the server to use.
 choose_server() {
   if [ -f "$cluster_dir/data/PG_VERSION" ] && [ -n "$bindir" ] && as_owner "$bindir/pg_ctl" -D "$cluster_dir/data" status >/dev/null 2>&1; then
+    if [ "$(running_port)" != "$port" ]; then
+      # OMNI_PG_PORT changed since the cluster started: move it rather than fail later.
+      say "moving the throwaway cluster from port $(running_port) to $port"
+      as_owner "$bindir/pg_ctl" -D "$cluster_dir/data" -w -t 60 stop -m fast >/dev/null \
+        || die "pg_ctl stop failed; see $cluster_dir/server.log"
+      start_cluster
+    fi
     echo "127.0.0.1:$port"; return
   fi
   if [ -n "$probe" ] && server_answers "${probe%:*}" "${probe##*:}"; then

@@ -139,3 +139,50 @@ async fn serve_migrates_answers_and_stops_gracefully_on_sigterm() {
             .unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+/// `deploy/local-db.sh` (what `make run` and `make test` use without `DATABASE_URL`): a
+/// changed `OMNI_PG_PORT` moves the throwaway cluster, running or stopped, instead of
+/// leaving it on the port it was made with.
+#[test]
+fn the_throwaway_cluster_follows_a_changed_port() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/local-db.sh");
+    let dir = std::env::temp_dir().join(format!("omni-local-db-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string()
+    };
+    let run = |port: &str, what: &[&str]| {
+        let out = Command::new("bash")
+            .arg(script)
+            .args(what)
+            .env("OMNI_PG_DIR", &dir)
+            .env("OMNI_PG_PORT", port)
+            .env("OMNI_PG_PROBE", "")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let answers = |port: &str| std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok();
+    let (first, second, third) = (free_port(), free_port(), free_port());
+    assert!(run(&first, &["url", "postgres"]).contains(&format!(":{first}/")));
+    // Running: it moves.
+    assert!(run(&second, &["url", "postgres"]).contains(&format!(":{second}/")));
+    assert!(answers(&second) && !answers(&first));
+    run(&second, &["stop"]);
+    // Stopped: it starts on the new port.
+    assert!(run(&third, &["url", "postgres"]).contains(&format!(":{third}/")));
+    assert!(answers(&third));
+    run(&third, &["stop"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
