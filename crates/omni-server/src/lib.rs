@@ -16,6 +16,7 @@ pub mod routes;
 pub mod schemas;
 pub mod span;
 pub mod state;
+pub mod strict_json;
 pub mod telemetry;
 pub mod validate;
 pub mod worker;

@@ -79,7 +79,8 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|_| ApiError::BadRequest("the body holds more than one JSON value".into()))?;
     // serde reads a struct from an array of its fields too (`[null, null]`); every body
-    // of this API is an object, and positional fields would be a trap for clients.
+    // of this API is an object, and positional fields would be a trap for clients: the
+    // body here, any struct inside it through `Strict`.
     if !json.is_object() {
         return Err(ApiError::Validation(vec![FieldError::new(
             "body",
@@ -87,7 +88,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )]));
     }
     integral_numbers_as_integers(&mut json);
-    serde_path_to_error::deserialize(json).map_err(|e| {
+    serde_path_to_error::deserialize(crate::strict_json::Strict(json)).map_err(|e| {
         let path = e.path().to_string();
         ApiError::Validation(vec![field_error(&path, &without_position(e.inner()))])
     })
@@ -161,7 +162,10 @@ fn plain(message: &str) -> String {
     else {
         return message.to_owned();
     };
-    let words = if expected.starts_with("struct ") || expected.contains("map") {
+    let words = if expected.starts_with("struct ")
+        || expected.contains("map")
+        || expected.contains("object")
+    {
         "a JSON object"
     } else if expected.contains("sequence") || expected.starts_with("a list") {
         "a JSON array"
@@ -282,6 +286,18 @@ mod tests {
             fields(parse(br#"{"name": ["x"]}"#)),
             [("name".to_owned(), "must be a string".to_owned())]
         );
+        // …nor is a struct read from an array of its fields, at any depth.
+        assert_eq!(
+            fields(parse(br#"{"name": "x", "inner": [1]}"#)),
+            [("inner".to_owned(), "must be a JSON object".to_owned())]
+        );
+        let patch = parse::<omni_tenancy::SettingsPatch>(br#"{"sla": {"low": [3, 4]}}"#);
+        assert!(
+            matches!(&patch, Err(ApiError::Validation(e)) if e[0].field == "sla.low"),
+            "{patch:?}"
+        );
+        let category = parse::<omni_tenancy::SettingsPatch>(br#"{"categories": [["vip", []]]}"#);
+        assert!(matches!(category, Err(ApiError::Validation(_))));
     }
 
     #[test]
