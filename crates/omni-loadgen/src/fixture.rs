@@ -156,6 +156,29 @@ pub async fn post_inbound(
         .await
 }
 
+/// A `GET` as the scenarios make it: `Ok` when the answer is 200 and its body begins with
+/// `expected` (the shape the route answers), else what came back instead.
+pub async fn get_ok(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    expected: &[u8],
+) -> Result<(), String> {
+    match http.get(url).bearer_auth(token).send().await {
+        Ok(res) if res.status() == 200 => match res.bytes().await {
+            Ok(body) if body.starts_with(expected) => Ok(()),
+            Ok(body) => Err(String::from_utf8_lossy(&body).into_owned()),
+            Err(e) => Err(e.to_string()),
+        },
+        Ok(res) => Err(format!(
+            "{}: {}",
+            res.status(),
+            res.text().await.unwrap_or_default()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::fixture::{Fixture, http_client};
+use crate::fixture::{Fixture, get_ok, http_client};
 use crate::stats::{Latencies, Report};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -61,24 +61,8 @@ pub async fn run(args: ReadArgs) -> anyhow::Result<Report> {
                 let query = QUERIES[i % QUERIES.len()];
                 i += 7;
                 let sent = Instant::now();
-                let res = http
-                    .get(format!("{}/tickets?{query}", fixture.base_url))
-                    .bearer_auth(&company.admin_token)
-                    .send()
-                    .await;
-                let ok = match res {
-                    Ok(res) if res.status() == 200 => match res.bytes().await {
-                        Ok(body) if body.starts_with(b"{\"data\":[") => Ok(()),
-                        Ok(body) => Err(String::from_utf8_lossy(&body).into_owned()),
-                        Err(e) => Err(e.to_string()),
-                    },
-                    Ok(res) => Err(format!(
-                        "{}: {}",
-                        res.status(),
-                        res.text().await.unwrap_or_default()
-                    )),
-                    Err(e) => Err(e.to_string()),
-                };
+                let url = format!("{}/tickets?{query}", fixture.base_url);
+                let ok = get_ok(&http, &url, &company.admin_token, b"{\"data\":[").await;
                 match ok {
                     Ok(()) => latencies.record(sent.elapsed()),
                     Err(e) => {

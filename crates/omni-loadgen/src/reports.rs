@@ -12,7 +12,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::fixture::http_client;
+use crate::fixture::{get_ok, http_client};
 use crate::stats::{Latencies, Report};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -282,24 +282,8 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<(Report, Report)> {
                 let (is_agents, path) = &queries[i % queries.len()];
                 i += 1;
                 let sent = Instant::now();
-                let res = http
-                    .get(format!("{}{path}", fixture.base_url))
-                    .bearer_auth(&fixture.admin_token)
-                    .send()
-                    .await;
-                let ok = match res {
-                    Ok(res) if res.status() == 200 => match res.bytes().await {
-                        Ok(body) if body.starts_with(b"{\"company_id\":") => Ok(()),
-                        Ok(body) => Err(String::from_utf8_lossy(&body).into_owned()),
-                        Err(e) => Err(e.to_string()),
-                    },
-                    Ok(res) => Err(format!(
-                        "{}: {}",
-                        res.status(),
-                        res.text().await.unwrap_or_default()
-                    )),
-                    Err(e) => Err(e.to_string()),
-                };
+                let url = format!("{}{path}", fixture.base_url);
+                let ok = get_ok(&http, &url, &fixture.admin_token, b"{\"company_id\":").await;
                 match ok {
                     Ok(()) if *is_agents => agents.record(sent.elapsed()),
                     Ok(()) => overview.record(sent.elapsed()),
