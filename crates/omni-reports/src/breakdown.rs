@@ -31,6 +31,16 @@ pub struct Dims {
 }
 
 impl Dims {
+    /// The fields of `ticket` as it is now: what a fact not settled yet counts under.
+    pub fn of(ticket: &omni_ticketing::Ticket) -> Self {
+        Self {
+            channel: Some(ticket.channel),
+            category: ticket.category.clone(),
+            priority: Some(ticket.priority),
+            sentiment: ticket.sentiment,
+        }
+    }
+
     /// The value of one breakdown (`None`: the ticket had none).
     pub fn value(&self, breakdown: Breakdown) -> Option<String> {
         match breakdown {

@@ -18,12 +18,7 @@ fn history_of(state: &State, company: CompanyId) -> Vec<SettledFact> {
             let dims = state
                 .tickets
                 .get(&fact.ticket_id.get())
-                .map(|t| Dims {
-                    channel: Some(t.channel),
-                    category: t.category.clone(),
-                    priority: Some(t.priority),
-                    sentiment: t.sentiment,
-                })
+                .map(Dims::of)
                 .unwrap_or_default();
             SettledFact {
                 fact: fact.clone(),
