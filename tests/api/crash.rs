@@ -2,7 +2,6 @@
 //! Twilio leaves replies Twilio may already have; the instance that takes the jobs over
 //! asks Twilio before sending, so every reply reaches the customer once.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,9 +11,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::helpers::unique;
+use crate::helpers::{Instance, unique};
 
-const BIN: &str = env!("CARGO_BIN_EXE_omni-server");
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const OUR_NUMBER: &str = "+14155550142";
 
@@ -65,73 +63,6 @@ impl Respond for List {
     }
 }
 
-/// An instance of the binary on `db`, its worker holding jobs for `lease` seconds.
-struct Instance {
-    child: Child,
-    address: String,
-}
-
-impl Instance {
-    async fn start(db: &str, twilio: &str, secrets: &(String, String)) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("omni-crash-{}", unique()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(BIN)
-            .arg("serve")
-            .env_clear()
-            .current_dir(dir)
-            .envs([
-                ("DATABASE_URL", db),
-                ("OMNI_HTTP__BIND", &format!("127.0.0.1:{port}")),
-                ("OMNI_HTTP__PUBLIC_BASE_URL", "https://omni.test"),
-                ("OMNI_METRICS__BIND", "127.0.0.1:0"),
-                ("OMNI_TWILIO__API_BASE_URL", twilio),
-                ("OMNI_AUTH__JWT_SECRET", &secrets.0),
-                ("OMNI_CRYPTO__SECRET_KEY", &secrets.1),
-                ("OMNI_WORKER__LEASE_SECS", "5"),
-                ("OMNI_LOG__LEVEL", "warn"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .unwrap();
-        let address = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        while client
-            .get(format!("{address}/health/ready"))
-            .send()
-            .await
-            .map_or(true, |r| !r.status().is_success())
-        {
-            assert!(started.elapsed() < Duration::from_secs(20), "no instance");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self { child, address }
-    }
-
-    /// SIGKILL: no graceful stop, no job given back.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn call(address: &str, m: Method, path: &str, body: Value, token: Option<&str>) -> Value {
     let mut request = reqwest::Client::new()
         .request(m, format!("{address}{path}"))
@@ -170,7 +101,7 @@ async fn replies_in_flight_when_an_instance_dies_reach_the_customer_once() {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode([7u8; 32])
     });
-    let first = Instance::start(db.url(), &twilio.uri(), &secrets).await;
+    let first = Instance::start(db.url(), &twilio.uri(), &secrets, None).await;
 
     let email = format!("crash-{}@example.com", unique());
     let session = call(&first.address, Method::POST, "/auth/register", json!({
@@ -237,7 +168,7 @@ async fn replies_in_flight_when_an_instance_dies_reach_the_customer_once() {
     first.kill();
 
     // Another instance takes the jobs over once their leases run out.
-    let second = Instance::start(db.url(), &twilio.uri(), &secrets).await;
+    let second = Instance::start(db.url(), &twilio.uri(), &secrets, None).await;
     let sql = crate::helpers::sql_client(db.url()).await;
     let started = Instant::now();
     let rows = loop {

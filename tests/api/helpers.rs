@@ -1,5 +1,5 @@
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use figment::Figment;
 use omni_core::DisplayName;
@@ -406,4 +406,85 @@ pub async fn twilio_owns_numbers(twilio: &wiremock::MockServer) {
         .with_priority(1)
         .mount(twilio)
         .await;
+}
+
+/// The `omni-server` binary serving on `db` (its worker's lease 5 s), killed when dropped.
+pub struct Instance {
+    child: std::process::Child,
+    pub address: String,
+    pub port: u16,
+}
+
+impl Instance {
+    /// Starts it on `port` (a free one when `None`) with these JWT and encryption keys,
+    /// Twilio at `twilio`; returns once it answers `/health/ready`.
+    pub async fn start(
+        db: &str,
+        twilio: &str,
+        secrets: &(String, String),
+        port: Option<u16>,
+    ) -> Self {
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let dir = std::env::temp_dir().join(format!("omni-crash-{}", unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_omni-server"))
+            .arg("serve")
+            .env_clear()
+            .current_dir(dir)
+            .envs([
+                ("DATABASE_URL", db),
+                ("OMNI_HTTP__BIND", &format!("127.0.0.1:{port}")),
+                ("OMNI_HTTP__PUBLIC_BASE_URL", "https://omni.test"),
+                ("OMNI_METRICS__BIND", "127.0.0.1:0"),
+                ("OMNI_TWILIO__API_BASE_URL", twilio),
+                ("OMNI_AUTH__JWT_SECRET", &secrets.0),
+                ("OMNI_CRYPTO__SECRET_KEY", &secrets.1),
+                ("OMNI_WORKER__LEASE_SECS", "5"),
+                ("OMNI_LOG__LEVEL", "warn"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::null()
+            })
+            .spawn()
+            .unwrap();
+        let address = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while client
+            .get(format!("{address}/health/ready"))
+            .send()
+            .await
+            .map_or(true, |r| !r.status().is_success())
+        {
+            assert!(started.elapsed() < Duration::from_secs(20), "no instance");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            child,
+            address,
+            port,
+        }
+    }
+
+    /// SIGKILL: no graceful stop, no job given back.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

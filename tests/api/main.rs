@@ -5,6 +5,7 @@
 mod auth;
 mod binary;
 mod companies;
+mod console;
 mod crash;
 mod docs;
 mod errors;

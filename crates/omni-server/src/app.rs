@@ -125,6 +125,7 @@ impl Application {
                 .app_data(extract::path_config())
                 .app_data(validate::payload_config())
                 .configure(routes::configure)
+                .configure(routes::console::configure)
                 .service(routes::docs::swagger_ui())
                 .route("/docs", web::get().to(routes::docs::to_ui))
                 .default_service(web::to(extract::not_found))

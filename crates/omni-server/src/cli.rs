@@ -43,4 +43,25 @@ pub enum Command {
         #[arg(long)]
         company: i64,
     },
+    /// Send a running instance a customer's message as Twilio would (signed with the
+    /// receiving integration's auth token, over `OMNI_HTTP__PUBLIC_BASE_URL`): try the
+    /// inbound path and the console without Twilio or a phone. Uses the same configuration
+    /// as the server it posts to.
+    SimulateInbound {
+        /// The company's number: an enabled Twilio integration's `phone_number` (E.164).
+        #[arg(long)]
+        to: String,
+        /// The customer's number (E.164).
+        #[arg(long)]
+        from: String,
+        /// What the customer writes.
+        #[arg(long)]
+        text: String,
+        /// The customer's WhatsApp profile name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The instance's address (default: the configured `http.bind`).
+        #[arg(long)]
+        server: Option<String>,
+    },
 }

@@ -14,6 +14,7 @@ pub mod listener;
 pub mod openapi;
 pub mod routes;
 pub mod schemas;
+pub mod simulate;
 pub mod span;
 pub mod state;
 pub mod strict_json;
@@ -80,6 +81,27 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 seconds = started.elapsed().as_secs_f64(),
                 "counted the company's reports again"
             );
+        }
+        Command::SimulateInbound {
+            to,
+            from,
+            text,
+            name,
+            server,
+        } => {
+            let state = AppState::new(config)?;
+            let sid = simulate::simulate_inbound(
+                &state,
+                simulate::SimulatedMessage {
+                    to,
+                    from,
+                    text,
+                    name,
+                    server,
+                },
+            )
+            .await?;
+            println!("delivered {sid}: open the console to see it");
         }
     }
     Ok(())

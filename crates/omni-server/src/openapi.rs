@@ -80,7 +80,7 @@ use crate::routes;
         omni_reports::GroupBy,
         omni_reports::Breakdown,
     )),
-    modifiers(&BearerAuth, &CommonProblems),
+    modifiers(&BearerAuth, &CommonProblems, &TicketMoves),
     tags(
         (name = "auth", description = "Registering a company, logging in"),
         (name = "users", description = "A company's admins and agents"),
@@ -130,6 +130,32 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// A ticket's JSON carries `next_statuses` (computed from its status by the domain, not a
+/// stored field, so the derived schema cannot see it).
+struct TicketMoves;
+
+impl Modify for TicketMoves {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        if let Some(RefOr::T(utoipa::openapi::Schema::Object(ticket))) =
+            components.schemas.get_mut("Ticket")
+        {
+            let moves = utoipa::openapi::schema::ArrayBuilder::new()
+                .items(Ref::from_schema_name("TicketStatus"))
+                .description(Some(
+                    "The statuses an agent may move the ticket to now (empty once closed)",
+                ))
+                .build();
+            ticket
+                .properties
+                .insert("next_statuses".to_owned(), RefOr::T(moves.into()));
+            ticket.required.push("next_statuses".to_owned());
+        }
     }
 }
 

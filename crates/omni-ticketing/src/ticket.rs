@@ -5,7 +5,11 @@ use serde::Serialize;
 use crate::{Channel, Priority, Sentiment, TicketStatus};
 
 /// A customer's conversation with a company, as agents work it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Its JSON adds `next_statuses`, the statuses an agent may move it to now
+/// ([`TicketStatus::allowed_next`]), so that a UI offers only the moves the state machine
+/// takes.
+#[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ticket {
     /// The ticket's id.
@@ -62,9 +66,71 @@ pub struct Ticket {
     /// Grows with every change; a change decided on an older version is decided again.
     pub version: i32,
     /// Fields a person chose, which automatic triage leaves alone.
-    #[serde(skip)]
     #[cfg_attr(feature = "openapi", schema(ignore))]
     pub hand_set: HandSet,
+}
+
+/// A ticket's JSON: its fields and the moves its status allows.
+#[derive(Serialize)]
+struct TicketJson<'a> {
+    id: TicketId,
+    company_id: CompanyId,
+    integration_id: Option<IntegrationId>,
+    customer_phone: &'a PhoneNumber,
+    customer_name: Option<&'a str>,
+    channel: Channel,
+    status: TicketStatus,
+    next_statuses: &'static [TicketStatus],
+    priority: Priority,
+    category: Option<&'a str>,
+    sentiment: Option<Sentiment>,
+    sentiment_score: Option<f64>,
+    suggested_categories: &'a serde_json::Value,
+    assigned_to: Option<UserId>,
+    last_message_at: Option<DateTime<Utc>>,
+    window_closes_at: Option<DateTime<Utc>>,
+    last_activity_at: DateTime<Utc>,
+    first_response_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    reopened_at: Option<DateTime<Utc>>,
+    survey_sent_at: Option<DateTime<Utc>>,
+    rating: Option<&'a crate::Rating>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: i32,
+}
+
+impl Serialize for Ticket {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TicketJson {
+            id: self.id,
+            company_id: self.company_id,
+            integration_id: self.integration_id,
+            customer_phone: &self.customer_phone,
+            customer_name: self.customer_name.as_deref(),
+            channel: self.channel,
+            status: self.status,
+            next_statuses: self.status.allowed_next(),
+            priority: self.priority,
+            category: self.category.as_deref(),
+            sentiment: self.sentiment,
+            sentiment_score: self.sentiment_score,
+            suggested_categories: &self.suggested_categories,
+            assigned_to: self.assigned_to,
+            last_message_at: self.last_message_at,
+            window_closes_at: self.window_closes_at,
+            last_activity_at: self.last_activity_at,
+            first_response_at: self.first_response_at,
+            resolved_at: self.resolved_at,
+            reopened_at: self.reopened_at,
+            survey_sent_at: self.survey_sent_at,
+            rating: self.rating.as_ref(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// The fields of a ticket a person set by hand: triage's later results do not overwrite

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod companies;
+pub mod console;
 pub mod docs;
 pub mod health;
 pub mod integrations;

@@ -1,0 +1,191 @@
+// The inbox: the company's conversations, newest activity first, filtered and paged by
+// the API, kept current by live events.
+import { html, useState, useEffect, useRef } from './ui.js';
+import { api, query } from './api.js';
+import { t, when } from './i18n.js';
+
+const ACTIVE = 'new,open,pending';
+const PAGE = 30;
+
+/** When this agent last looked at each conversation, kept in this browser. */
+export const seen = {
+  key(me) {
+    return `omni.seen.${me.id}`;
+  },
+  all(me) {
+    try {
+      return JSON.parse(localStorage.getItem(this.key(me)) || '{}');
+    } catch (_) {
+      return {};
+    }
+  },
+  mark(me, ticket) {
+    const all = this.all(me);
+    all[ticket.id] = ticket.last_message_at || ticket.created_at;
+    localStorage.setItem(this.key(me), JSON.stringify(all));
+    dispatchEvent(new Event('omni:seen'));
+  },
+};
+
+function unread(ticket, marks) {
+  if (!ticket.last_message_at) return false;
+  const mark = marks[ticket.id];
+  return !mark || new Date(ticket.last_message_at) > new Date(mark);
+}
+
+function matches(ticket, f, me) {
+  const statuses = (f.status || ACTIVE).split(',');
+  if (f.status !== 'all' && !statuses.includes(ticket.status)) return false;
+  if (f.priority && ticket.priority !== f.priority) return false;
+  if (f.assigned === 'me' && ticket.assigned_to !== me.id) return false;
+  if (f.assigned === 'none' && ticket.assigned_to !== null) return false;
+  return true;
+}
+
+function order(a, b) {
+  return new Date(b.last_activity_at) - new Date(a.last_activity_at) || b.id - a.id;
+}
+
+export function Badge({ kind, value }) {
+  if (!value) return null;
+  return html`<span class=${`badge ${kind}-${value}`}>${t(`${kind}.${value}`)}</span>`;
+}
+
+export function Inbox({ live, me, users, selected }) {
+  const [filters, setFilters] = useState({ status: '', priority: '', assigned: '', q: '' });
+  const [tickets, setTickets] = useState([]);
+  const [cursor, setCursor] = useState(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState('');
+  const [previews, setPreviews] = useState({});
+  const [marks, setMarks] = useState(seen.all(me));
+  const filtersRef = useRef(filters);
+  filtersRef.current = filters;
+  const list = useRef(null);
+
+  function params(f, after) {
+    return query({
+      status: f.status === 'all' ? '' : f.status || ACTIVE,
+      priority: f.priority,
+      assigned_to: f.assigned,
+      q: f.q.trim(),
+      limit: PAGE,
+      cursor: after,
+    });
+  }
+
+  async function load(f, after) {
+    setLoading(true);
+    setError('');
+    try {
+      const page = await api(`/tickets${params(f, after)}`);
+      setTickets((old) => (after ? [...old, ...page.data.filter((n) => !old.some((o) => o.id === n.id))] : page.data));
+      setCursor(page.next_cursor);
+    } catch (e) {
+      setError(e.status === 0 ? t('err.network') : e.message);
+    } finally {
+      setLoading(false);
+    }
+  }
+
+  // A search waits for the agent to stop typing; other filters apply at once.
+  useEffect(() => {
+    const timer = setTimeout(() => load(filters, null), filters.q ? 300 : 0);
+    return () => clearTimeout(timer);
+  }, [filters]);
+
+  useEffect(() => {
+    const onSeen = () => setMarks(seen.all(me));
+    addEventListener('omni:seen', onSeen);
+    return () => removeEventListener('omni:seen', onSeen);
+  }, []);
+
+  useEffect(() => {
+    if (!live) return undefined;
+    const onEvent = ({ detail: e }) => {
+      const f = filtersRef.current;
+      if (e.type === 'ticket.deleted') {
+        setTickets((old) => old.filter((x) => x.id !== e.ticket_id));
+      } else if (e.data && e.data.ticket) {
+        const ticket = e.data.ticket;
+        setTickets((old) => {
+          const known = old.some((x) => x.id === ticket.id);
+          // A search is the server's to answer: live changes only refresh what it found.
+          if (!matches(ticket, f, me) || (!known && f.q.trim())) return old.filter((x) => x.id !== ticket.id);
+          return [...old.filter((x) => x.id !== ticket.id), ticket].sort(order);
+        });
+      } else if (e.type === 'message.created' && e.data && e.data.message) {
+        const m = e.data.message;
+        setPreviews((p) => ({ ...p, [m.ticket_id]: m }));
+      }
+    };
+    live.addEventListener('event', onEvent);
+    return () => live.removeEventListener('event', onEvent);
+  }, [live]);
+
+  const set = (k) => (e) => setFilters({ ...filters, [k]: e.target.value });
+  const name = (id) => (users.find((u) => u.id === id) || {}).name || `#${id}`;
+
+  function keys(e) {
+    // Arrow keys move through the list; Enter opens (links already do).
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const links = [...list.current.querySelectorAll('a.ticket')];
+    const at = links.indexOf(document.activeElement);
+    const next = links[Math.max(0, Math.min(links.length - 1, at + (e.key === 'ArrowDown' ? 1 : -1)))];
+    if (next) {
+      e.preventDefault();
+      next.focus();
+    }
+  }
+
+  return html`
+    <section class="inbox" aria-label=${t('nav.inbox')}>
+      <form class="filters" onSubmit=${(e) => e.preventDefault()}>
+        <input type="search" name="q" placeholder=${t('inbox.search')} aria-label=${t('inbox.search')}
+          value=${filters.q} onInput=${set('q')} />
+        <select name="status" aria-label="status" value=${filters.status} onChange=${set('status')}>
+          <option value="">${t('inbox.all_statuses')}</option>
+          <option value="all">${t('inbox.any_status')}</option>
+          ${['new', 'open', 'pending', 'resolved', 'closed'].map((s) => html`<option value=${s}>${t(`status.${s}`)}</option>`)}
+        </select>
+        <select name="assigned" aria-label=${t('conv.assignee')} value=${filters.assigned} onChange=${set('assigned')}>
+          <option value="">${t('inbox.anyone')}</option>
+          <option value="me">${t('inbox.mine')}</option>
+          <option value="none">${t('inbox.unassigned')}</option>
+        </select>
+        <select name="priority" aria-label=${t('conv.priority')} value=${filters.priority} onChange=${set('priority')}>
+          <option value="">${t('inbox.any_priority')}</option>
+          ${['urgent', 'high', 'medium', 'low'].map((p) => html`<option value=${p}>${t(`priority.${p}`)}</option>`)}
+        </select>
+      </form>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      <ul class="tickets" ref=${list} onKeyDown=${keys}>
+        ${tickets.map((tk) => {
+          const fresh = unread(tk, marks) && tk.id !== selected;
+          const preview = previews[tk.id];
+          return html`
+            <li key=${tk.id}>
+              <a class=${`ticket ${fresh ? 'unread' : ''}`} href=${`#/tickets/${tk.id}`}
+                aria-current=${tk.id === selected ? 'true' : undefined} data-ticket=${tk.id}>
+                <span class="who">
+                  ${fresh && html`<span class="dot" title=${t('inbox.unread')} aria-label=${t('inbox.unread')}></span>`}
+                  ${tk.customer_name || tk.customer_phone}
+                </span>
+                <time datetime=${tk.last_activity_at}>${when(tk.last_message_at || tk.created_at)}</time>
+                <span class="preview">${preview ? preview.content || t('conv.attachment') : tk.customer_name ? tk.customer_phone : ''}</span>
+                <span class="badges">
+                  <${Badge} kind="status" value=${tk.status} />
+                  <${Badge} kind="priority" value=${tk.priority} />
+                  ${tk.category && html`<span class="badge category">${tk.category}</span>`}
+                  <${Badge} kind="sentiment" value=${tk.sentiment} />
+                  ${tk.assigned_to && html`<span class="badge assignee">${name(tk.assigned_to)}</span>`}
+                </span>
+              </a>
+            </li>`;
+        })}
+      </ul>
+      ${!loading && tickets.length === 0 && !error && html`<p class="muted">${t('inbox.empty')}</p>`}
+      ${loading && html`<p class="muted">${t('conv.loading')}</p>`}
+      ${cursor && !loading && html`<button type="button" class="more" onClick=${() => load(filters, cursor)}>${t('inbox.more')}</button>`}
+    </section>`;
+}

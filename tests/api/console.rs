@@ -1,0 +1,476 @@
+//! The agent console in a real browser: headless Chromium driven through chromedriver
+//! (Debian's `chromium` and `chromium-driver`), against the `omni-server` binary and a fake
+//! Twilio. A failing step leaves a screenshot under `target/console/`; a passing run leaves
+//! the inbox and the conversation there too (the README's pictures).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use omni_store_postgres::test_db::TestDatabase;
+use omni_twilio::{SignatureAlgorithm, SignatureValidator};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{Instance, unique};
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const OUR_NUMBER: &str = "+14155550188";
+const SENT_SID: &str = "SMc0450100000000000000000000000001";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/console");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The first of `candidates` that exists, or the name looked up on `PATH`.
+fn program(env: &str, candidates: &[&str]) -> String {
+    if let Ok(p) = std::env::var(env) {
+        return p;
+    }
+    for c in candidates {
+        if std::path::Path::new(c).exists() {
+            return (*c).to_owned();
+        }
+    }
+    candidates
+        .last()
+        .map(|c| (*c).to_owned())
+        .unwrap_or_default()
+}
+
+/// chromedriver and the Chromium session it drives; both end when this is dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+    name: &'static str,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    async fn start(name: &'static str) -> Self {
+        let chromedriver = program(
+            "OMNI_CHROMEDRIVER",
+            &["/usr/bin/chromedriver", "chromedriver"],
+        );
+        let chromium = program("OMNI_CHROMIUM", &["/usr/bin/chromium", "chromium"]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {chromedriver} ({e}): the console's tests need Debian's \
+                     chromium and chromium-driver (apt-get install chromium chromium-driver; \
+                     .ci/run installs them)"
+                )
+            });
+        let profile = std::env::temp_dir().join(format!("omni-chromium-{}", unique()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--lang=en-US",
+                    "--window-size=1280,820",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) => {
+                    assert!(
+                        started.elapsed() < WAIT,
+                        "chromedriver did not start a Chromium session: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        Self {
+            client,
+            driver,
+            name,
+        }
+    }
+
+    /// A picture of the page now, under `target/console/`.
+    async fn shot(&self, what: &str) -> PathBuf {
+        let file = artifacts().join(format!("{}-{what}.png", self.name));
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(&file, png);
+        }
+        file
+    }
+
+    async fn fail(&self, what: &str) -> ! {
+        let file = self
+            .shot(&format!("failed-{}", what.replace([' ', '/'], "-")))
+            .await;
+        panic!("{what} (screenshot: {})", file.display());
+    }
+
+    /// The first element matching `css` once it exists.
+    async fn wait_for(&self, css: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                return e;
+            }
+            if started.elapsed() > WAIT {
+                self.fail(&format!("nothing matched {css}")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until an element matching `css` contains `text`.
+    async fn wait_text(&self, css: &str, text: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            if let Ok(all) = self.client.find_all(Locator::Css(css)).await {
+                for e in all {
+                    if e.text().await.is_ok_and(|t| t.contains(text)) {
+                        return e;
+                    }
+                }
+            }
+            if started.elapsed() > WAIT {
+                self.fail(&format!("no {css} says {text:?}")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self.wait_for(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait_for(css).await.click().await.unwrap();
+    }
+
+    /// The `name`s of the buttons matching `css`.
+    async fn names(&self, css: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            out.push(e.attr("name").await.unwrap().unwrap_or_default());
+        }
+        out
+    }
+}
+
+/// A company with a WhatsApp number on a fake Twilio that accepts sends.
+struct World {
+    db: TestDatabase,
+    twilio: MockServer,
+    secrets: (String, String),
+    token: String,
+    server: Option<Instance>,
+    http: reqwest::Client,
+}
+
+impl World {
+    async fn new() -> (Self, Value) {
+        crate::helpers::init_tls();
+        let db = TestDatabase::new().await.unwrap();
+        let twilio = MockServer::start().await;
+        crate::helpers::twilio_owns_numbers(&twilio).await;
+        Mock::given(method("POST"))
+            .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+            .respond_with(
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"sid": SENT_SID, "status": "queued"})),
+            )
+            .mount(&twilio)
+            .await;
+        let secrets = (format!("{:0>32}", unique()), {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode([9u8; 32])
+        });
+        let server = Instance::start(db.url(), &twilio.uri(), &secrets, None).await;
+        let http = reqwest::Client::new();
+        let mut world = Self {
+            db,
+            twilio,
+            secrets,
+            token: format!("tok{}", unique()),
+            server: Some(server),
+            http,
+        };
+        let email = format!("console-{}@example.com", unique());
+        let login = world
+            .call("POST", "/auth/register", None, json!({"company_name": "Padaria Aurora", "name": "Ana Lima", "email": email, "password": "correct horse battery"}))
+            .await;
+        let admin = login["access_token"].as_str().unwrap().to_owned();
+        let company = login["user"]["company_id"].as_i64().unwrap();
+        world
+            .call(
+                "POST",
+                "/integrations",
+                Some(&admin),
+                json!({"type": "twilio_whatsapp", "config": {"account_sid": SID, "auth_token": world.token, "phone_number": OUR_NUMBER}}),
+            )
+            .await;
+        // Sends stay countable: no automatic reply.
+        world
+            .call(
+                "PUT",
+                &format!("/companies/{company}"),
+                Some(&admin),
+                json!({"settings": {"auto_reply": false}}),
+            )
+            .await;
+        (
+            world,
+            json!({"email": email, "password": "correct horse battery", "token": admin}),
+        )
+    }
+
+    fn address(&self) -> String {
+        self.server.as_ref().unwrap().address.clone()
+    }
+
+    async fn call(&mut self, verb: &str, route: &str, token: Option<&str>, body: Value) -> Value {
+        let mut req = self
+            .http
+            .request(verb.parse().unwrap(), format!("{}{route}", self.address()))
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let v: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{verb} {route}: {status} {v}");
+        v
+    }
+
+    /// Posts a form to `address`'s webhook, signed as Twilio signs it.
+    async fn webhook(&self, address: &str, form: &[(&str, &str)]) {
+        let url = "https://omni.test/ticket-messages/webhook";
+        let sig =
+            SignatureValidator::new(&self.token).compute(url, form, SignatureAlgorithm::HmacSha1);
+        let res = self
+            .http
+            .post(format!("{address}/ticket-messages/webhook"))
+            .header("X-Twilio-Signature", sig)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
+    async fn customer_writes(&self, address: &str, from: &str, name: &str, text: &str) {
+        let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+        let from = format!("whatsapp:{from}");
+        let to = format!("whatsapp:{OUR_NUMBER}");
+        self.webhook(
+            address,
+            &[
+                ("MessageSid", &sid),
+                ("AccountSid", SID),
+                ("From", &from),
+                ("To", &to),
+                ("Body", text),
+                ("NumMedia", "0"),
+                ("ProfileName", name),
+                ("SmsStatus", "received"),
+                ("ApiVersion", "2010-04-01"),
+            ],
+        )
+        .await;
+    }
+
+    async fn twilio_reports(&self, customer: &str, status: &str) {
+        let from = format!("whatsapp:{OUR_NUMBER}");
+        let to = format!("whatsapp:{customer}");
+        self.webhook(
+            &self.address(),
+            &[
+                ("MessageSid", SENT_SID),
+                ("MessageStatus", status),
+                ("From", &from),
+                ("To", &to),
+                ("AccountSid", SID),
+            ],
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_answers_a_whatsapp_message_in_the_console_and_sees_it_delivered() {
+    let (mut world, admin) = World::new().await;
+    let b = Browser::start("conversation").await;
+    let console = format!("{}/console/", world.address());
+    b.client.goto(&console).await.unwrap();
+
+    // Logging in: a wrong password is said so; the right one opens the inbox, live.
+    b.type_into("input[name=email]", admin["email"].as_str().unwrap())
+        .await;
+    b.type_into("input[name=password]", "not the password")
+        .await;
+    b.click("button[type=submit]").await;
+    b.wait_text("[role=alert]", "Wrong e-mail or password")
+        .await;
+    b.type_into("input[name=password]", admin["password"].as_str().unwrap())
+        .await;
+    b.click("button[type=submit]").await;
+    b.wait_for(".live[data-state=live]").await;
+
+    // A customer writes on WhatsApp: the conversation appears without a reload, unread,
+    // and triage's badges follow.
+    let customer = "+5511987650042";
+    world
+        .customer_writes(
+            &world.address(),
+            customer,
+            "Marina Souza",
+            "Meu pedido não chegou, quero cancelar",
+        )
+        .await;
+    let row = b.wait_text("a.ticket", "Marina Souza").await;
+    assert!(
+        row.attr("class")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .contains("unread")
+    );
+    b.wait_for("a.ticket .badge.category").await;
+    b.wait_text("a.ticket .preview", "Meu pedido").await;
+    b.shot("inbox").await;
+
+    // Opening it shows the message; the reply box counts characters against 1,600.
+    row.click().await.unwrap();
+    b.wait_text(".message.in .text", "Meu pedido não chegou")
+        .await;
+    b.type_into("textarea[name=reply]", "Olá Marina! Vou verificar agora.")
+        .await;
+    b.wait_text(".counter", "32/1600").await;
+    b.click(".reply button[type=submit]").await;
+
+    // The answer goes to Twilio; its ticks advance as Twilio's status callbacks arrive.
+    b.wait_text(".message.out .text", "Vou verificar").await;
+    let started = Instant::now();
+    while world
+        .twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.method.as_str() != "POST")
+    {
+        assert!(started.elapsed() < WAIT, "the reply never reached Twilio");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    world.twilio_reports(customer, "delivered").await;
+    b.wait_for(".message.out[data-status=delivered]").await;
+    world.twilio_reports(customer, "read").await;
+    b.wait_for(".message.out[data-status=read]").await;
+    b.shot("conversation").await;
+
+    // Only the moves the ticket allows are offered; one click moves it.
+    let href = row_href(&b).await;
+    let ticket = world
+        .call(
+            "GET",
+            &format!("/tickets/{href}"),
+            Some(admin["token"].as_str().unwrap()),
+            Value::Null,
+        )
+        .await;
+    let offered = b.names(".moves button").await;
+    let allowed: Vec<String> = ticket["next_statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("status-{}", s.as_str().unwrap()))
+        .collect();
+    assert_eq!(offered, allowed);
+    b.click("button[name=status-pending]").await;
+    b.wait_for(".conv-head .badge.status-pending").await;
+    b.click("button[name=assign-me]").await;
+    b.wait_text(
+        ".conv-head select[name=assignee] option:checked",
+        "Ana Lima",
+    )
+    .await;
+
+    // The server restarts; meanwhile another instance takes a message. The console
+    // reconnects with `since` and shows it: no event lost.
+    let port = world.server.as_ref().unwrap().port;
+    world.server.take().unwrap().kill();
+    b.wait_for(".live[data-state=offline]").await;
+    let other = Instance::start(world.db.url(), &world.twilio.uri(), &world.secrets, None).await;
+    world
+        .customer_writes(
+            &other.address,
+            "+5511987650077",
+            "Rafael Dias",
+            "Oi, vocês abrem domingo?",
+        )
+        .await;
+    world.server = Some(
+        Instance::start(
+            world.db.url(),
+            &world.twilio.uri(),
+            &world.secrets,
+            Some(port),
+        )
+        .await,
+    );
+    b.wait_for(".live[data-state=live]").await;
+    b.wait_text("a.ticket", "Rafael Dias").await;
+    drop(other);
+
+    // Portuguese on the switch.
+    b.wait_for("select[name=language]")
+        .await
+        .select_by_value("pt-BR")
+        .await
+        .unwrap();
+    b.wait_text(".top nav", "Caixa de entrada").await;
+    b.client.clone().close().await.unwrap();
+}
+
+/// The id of the conversation open in the console (from its address).
+async fn row_href(b: &Browser) -> String {
+    let url = b.client.current_url().await.unwrap();
+    url.fragment()
+        .and_then(|f| f.strip_prefix("/tickets/"))
+        .unwrap()
+        .to_owned()
+}
