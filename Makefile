@@ -1,15 +1,34 @@
-# Omni's everyday commands. `make run` and `make test` work on a fresh machine with Rust
-# and PostgreSQL's server binaries: with no DATABASE_URL they use the server on
-# 127.0.0.1:5432 when it answers, else a throwaway cluster under target/pg.
+# Omni's everyday commands. `make run` and `make test` work on a fresh machine with what
+# README.md lists under Prerequisites (Rust, a C compiler and linker, PostgreSQL's server
+# binaries; Python and Chromium for the tests): with no DATABASE_URL they use the server on
+# 127.0.0.1:5432 when it answers, else a throwaway cluster under target/pg. The first build
+# compiles the whole dependency tree: minutes (about 8 on 2 cores), then seconds.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 DB := deploy/local-db.sh
 
-.PHONY: run build test fuzz-tools lint fmt bench db-url db-stop clean-db
+.PHONY: run build test fuzz-tools lint fmt bench db-url db-stop clean-db simulate-inbound
 
-## Start Omni in development mode (applies migrations first).
-run: build
+# Development keys, made once and kept under target/: tokens and stored integration secrets
+# survive a restart of `make run`, and `make simulate-inbound` reads the same secrets.
+# Values already in the environment win.
+DEV_ENV := target/dev.env
+$(DEV_ENV):
+	mkdir -p target
+	{ echo "OMNI_AUTH__JWT_SECRET=\$${OMNI_AUTH__JWT_SECRET:-$$(head -c 48 /dev/urandom | base64 -w0)}"; \
+	  echo "OMNI_CRYPTO__SECRET_KEY=\$${OMNI_CRYPTO__SECRET_KEY:-$$(head -c 32 /dev/urandom | base64 -w0)}"; } > $@
+
+## Start Omni in development mode (applies migrations first); the console is at /console/.
+run: build $(DEV_ENV)
+	set -a; . ./$(DEV_ENV); set +a; \
 	DATABASE_URL="$$($(DB) url omni)" ./target/debug/omni-server serve
+
+## A customer's WhatsApp message to the instance `make run` started, signed as Twilio signs:
+## make simulate-inbound TO=+14155238886 FROM=+5511987654321 TEXT="Oi, meu pedido não chegou"
+simulate-inbound: build $(DEV_ENV)
+	set -a; . ./$(DEV_ENV); set +a; \
+	DATABASE_URL="$$($(DB) url omni)" ./target/debug/omni-server simulate-inbound \
+	  --to "$(TO)" --from "$(FROM)" --text "$(TEXT)" $(if $(NAME),--name "$(NAME)")
 
 build:
 	cargo build --bin omni-server

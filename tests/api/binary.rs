@@ -186,3 +186,88 @@ fn the_throwaway_cluster_follows_a_changed_port() {
     run(&third, &["stop"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn simulate_inbound_posts_a_message_signed_as_twilio_signs_it() {
+    let (world, admin) = crate::console::World::new().await;
+    let port = world.server.as_ref().unwrap().port;
+    let bind = format!("127.0.0.1:{port}");
+    let env = [
+        ("DATABASE_URL", world.db.url()),
+        ("OMNI_HTTP__BIND", bind.as_str()),
+        ("OMNI_HTTP__PUBLIC_BASE_URL", "https://omni.test"),
+        ("OMNI_AUTH__JWT_SECRET", world.secrets.0.as_str()),
+        ("OMNI_CRYPTO__SECRET_KEY", world.secrets.1.as_str()),
+        ("OMNI_LOG__LEVEL", "warn"),
+    ];
+    let customer = "+5511987650099";
+    let out = omni(
+        &[
+            "simulate-inbound",
+            "--to",
+            crate::console::OUR_NUMBER,
+            "--from",
+            customer,
+            "--name",
+            "Bia Rocha",
+            "--text",
+            "Oi, vocês entregam no sábado?",
+        ],
+        &env,
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("delivered SM"), "{stdout}");
+    // The server took it as Twilio's: a ticket with the customer's name and words.
+    let token = admin["token"].as_str().unwrap().to_owned();
+    let page = world
+        .call(
+            "GET",
+            "/tickets?customer_phone=%2B5511987650099",
+            Some(&token),
+            serde_json::Value::Null,
+        )
+        .await;
+    let ticket = &page["data"][0];
+    assert_eq!(ticket["customer_name"], "Bia Rocha", "{page}");
+    let messages = world
+        .call(
+            "GET",
+            &format!("/ticket-messages?ticket_id={}", ticket["id"]),
+            Some(&token),
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(
+        messages["data"][0]["content"],
+        "Oi, vocês entregam no sábado?"
+    );
+
+    // A number no integration has is named, and nothing is posted.
+    let out = omni(
+        &[
+            "simulate-inbound",
+            "--to",
+            "+15550000000",
+            "--from",
+            customer,
+            "--text",
+            "oi",
+        ],
+        &env,
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no enabled Twilio integration has the number +15550000000"),
+        "{stderr}"
+    );
+}

@@ -18,7 +18,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{Instance, unique};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const OUR_NUMBER: &str = "+14155550188";
+pub(crate) const OUR_NUMBER: &str = "+14155550188";
 const SENT_SID: &str = "SMc0450100000000000000000000000001";
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -190,18 +190,20 @@ impl Browser {
     }
 }
 
-/// A company with a WhatsApp number on a fake Twilio that accepts sends.
-struct World {
-    db: TestDatabase,
+/// A company with a WhatsApp number on a fake Twilio that accepts sends, served by the
+/// binary.
+pub(crate) struct World {
+    pub(crate) db: TestDatabase,
     twilio: MockServer,
-    secrets: (String, String),
+    pub(crate) secrets: (String, String),
     token: String,
-    server: Option<Instance>,
+    pub(crate) server: Option<Instance>,
     http: reqwest::Client,
 }
 
 impl World {
-    async fn new() -> (Self, Value) {
+    /// The world and its admin's `{email, password, token}`.
+    pub(crate) async fn new() -> (Self, Value) {
         crate::helpers::init_tls();
         let db = TestDatabase::new().await.unwrap();
         let twilio = MockServer::start().await;
@@ -220,7 +222,7 @@ impl World {
         });
         let server = Instance::start(db.url(), &twilio.uri(), &secrets, None).await;
         let http = reqwest::Client::new();
-        let mut world = Self {
+        let world = Self {
             db,
             twilio,
             secrets,
@@ -261,7 +263,13 @@ impl World {
         self.server.as_ref().unwrap().address.clone()
     }
 
-    async fn call(&mut self, verb: &str, route: &str, token: Option<&str>, body: Value) -> Value {
+    pub(crate) async fn call(
+        &self,
+        verb: &str,
+        route: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Value {
         let mut req = self
             .http
             .request(verb.parse().unwrap(), format!("{}{route}", self.address()))
@@ -473,4 +481,77 @@ async fn row_href(b: &Browser) -> String {
         .and_then(|f| f.strip_prefix("/tickets/"))
         .unwrap()
         .to_owned()
+}
+
+#[tokio::test]
+async fn the_console_is_served_from_the_binary_under_a_strict_policy() {
+    let app = crate::helpers::spawn_app().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http
+        .get(format!("{}/console", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], "/console/");
+
+    let page = http
+        .get(format!("{}/console/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="app.js"></script>"#));
+
+    // Modules as JavaScript, revalidated by their tag.
+    let js = http
+        .get(format!("{}/console/app.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let tag = js.headers()["etag"].to_str().unwrap().to_owned();
+    let again = http
+        .get(format!("{}/console/app.js", app.address))
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    // Nothing outside the bundled files, whatever the path says.
+    for missing in [
+        "/console/nope.js",
+        "/console/../Cargo.toml",
+        "/console/vendor/",
+    ] {
+        let res = http
+            .get(format!("{}{missing}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{missing}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
 }

@@ -698,10 +698,32 @@ async fn a_twilio_failure_is_retried_and_sends_once() {
     )
     .await;
     let (_, m) = reply(&s, &ticket_of(&s, &who).await, "Já vamos ver", None).await;
-    wait_until("the retry to send", || async {
-        message(&s, &m["id"]).await["whatsapp_message_id"] == "SMretry001"
-    })
-    .await;
+    // While it waits, the message says why and when it is tried again; once sent, no more.
+    let started = Instant::now();
+    let mut why = Value::Null;
+    loop {
+        let now = message(&s, &m["id"]).await;
+        if why.is_null() {
+            why = now["retry"].clone();
+        }
+        if now["whatsapp_message_id"] == "SMretry001" {
+            assert!(now["retry"].is_null(), "{now}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never sent: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        why["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("500")),
+        "{why}"
+    );
+    assert_eq!(why["attempts"], 1, "{why}");
+    assert!(why["next_attempt_at"].as_str().is_some(), "{why}");
     assert_eq!(sends(&s.twilio).await.len(), 2, "one failure, one success");
     // The send was one job throughout, retried once; a done job's row is deleted.
     let sql = s.app.sql().await;

@@ -76,6 +76,22 @@ pub struct TicketMessage {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Why an outbound message still waits, when its last attempt failed and another is
+    /// due (filled in on reads; `None` otherwise).
+    pub retry: Option<SendRetry>,
+}
+
+/// An outbound message's send that failed for a reason worth retrying (the provider down,
+/// a timeout, a rate limit) and will be tried again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SendRetry {
+    /// What went wrong the last time.
+    pub last_error: String,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Attempts made so far.
+    pub attempts: i32,
 }
 
 impl TicketMessage {
@@ -117,6 +133,7 @@ struct MessageJson<'a> {
     template: Option<&'a TemplateMessage>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    retry: Option<&'a SendRetry>,
 }
 
 impl Serialize for TicketMessage {
@@ -137,6 +154,7 @@ impl Serialize for TicketMessage {
             template: self.template.as_ref(),
             created_at: self.created_at,
             updated_at: self.updated_at,
+            retry: self.retry.as_ref(),
         }
         .serialize(serializer)
     }

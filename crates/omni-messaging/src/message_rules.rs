@@ -147,6 +147,7 @@ mod tests {
             template: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            retry: None,
         }
     }
 

@@ -96,6 +96,13 @@ pub trait MessageStore: Send + Sync {
         page: PageRequest,
     ) -> Result<Option<Page<TicketMessage>>, MessagingError>;
 
+    /// The pending retries of these messages' sends: for each whose send job failed and
+    /// waits to run again, why and when (messages with none are left out).
+    async fn send_retries(
+        &self,
+        ids: &[MessageId],
+    ) -> Result<Vec<(MessageId, crate::SendRetry)>, MessagingError>;
+
     /// Queues a failed or never-sent outbound message again (with a new send job).
     async fn requeue(&self, scope: Scope, id: MessageId) -> Result<TicketMessage, MessagingError>;
 

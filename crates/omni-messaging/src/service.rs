@@ -172,10 +172,33 @@ impl MessagingService {
         caller: &Principal,
         id: MessageId,
     ) -> Result<TicketMessage, MessagingError> {
-        self.store
+        let mut message = self
+            .store
             .find(caller.scope(), id)
             .await?
-            .ok_or(MessagingError::NotFound)
+            .ok_or(MessagingError::NotFound)?;
+        self.explain_waits(std::slice::from_mut(&mut message))
+            .await?;
+        Ok(message)
+    }
+
+    /// Fills in `retry` on the outbound messages still waiting whose last attempt failed:
+    /// agents see why a reply has not left yet. Asks the store only when one waits.
+    async fn explain_waits(&self, messages: &mut [TicketMessage]) -> Result<(), MessagingError> {
+        let waiting: Vec<MessageId> = messages
+            .iter()
+            .filter(|m| m.awaits_send())
+            .map(|m| m.id)
+            .collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        for (id, retry) in self.store.send_retries(&waiting).await? {
+            if let Some(m) = messages.iter_mut().find(|m| m.id == id) {
+                m.retry = Some(retry);
+            }
+        }
+        Ok(())
     }
 
     /// A ticket's messages, oldest first.
@@ -186,10 +209,13 @@ impl MessagingService {
         ticket: TicketId,
         page: PageRequest,
     ) -> Result<Page<TicketMessage>, MessagingError> {
-        self.store
+        let mut page = self
+            .store
             .list(caller.scope(), ticket, page)
             .await?
-            .ok_or(MessagingError::NotFound)
+            .ok_or(MessagingError::NotFound)?;
+        self.explain_waits(&mut page.data).await?;
+        Ok(page)
     }
 
     /// Attachment `n` (from 0) of a message the caller may see: a customer's, fetched from

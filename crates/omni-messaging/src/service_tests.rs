@@ -79,6 +79,7 @@ fn message(status: DeliveryStatus, ticket: TicketId) -> TicketMessage {
         template: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        retry: None,
     }
 }
 

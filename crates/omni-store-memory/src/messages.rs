@@ -106,6 +106,7 @@ fn queue_outbound(
             template: outbound.template.clone(),
             created_at: now,
             updated_at: now,
+            retry: None,
         },
         key.map(str::to_owned),
     );
@@ -246,6 +247,7 @@ impl MessageStore for MemoryStore {
                 template: None,
                 created_at: now,
                 updated_at: now,
+                retry: None,
             },
             None,
         );
@@ -448,6 +450,36 @@ impl MessageStore for MemoryStore {
             |m| (m.message.ticket_id == ticket).then_some(&m.message),
             |m| m.id.get(),
         )))
+    }
+
+    async fn send_retries(
+        &self,
+        ids: &[MessageId],
+    ) -> Result<Vec<(MessageId, omni_messaging::SendRetry)>, MessagingError> {
+        let state = self.lock();
+        let mut out = Vec::new();
+        for &message_id in ids {
+            let job = omni_messaging::Job::Send { message_id };
+            let key = job.dedupe_key();
+            let waiting = state.jobs.values().find(|j| {
+                j.kind == job.kind().as_str()
+                    && j.dedupe_key == key
+                    && j.status == crate::state::JobStatus::Queued
+            });
+            if let Some(j) = waiting
+                && let Some(error) = &j.last_error
+            {
+                out.push((
+                    message_id,
+                    omni_messaging::SendRetry {
+                        last_error: error.clone(),
+                        next_attempt_at: j.run_at,
+                        attempts: j.attempts,
+                    },
+                ));
+            }
+        }
+        Ok(out)
     }
 
     async fn requeue(&self, scope: Scope, id: MessageId) -> Result<TicketMessage, MessagingError> {

@@ -7,9 +7,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use omni_core::{CompanyId, Cursor, MessageId, Page, PageRequest, Scope, TicketId, UserId};
 use omni_messaging::{
-    Delivery, DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, Job, Media, MessageContent,
-    MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendStart, StatusReport,
-    TicketMessage, TriageRecorded, events as message_events,
+    Delivery, DeliveryStatus, IdempotencyKey, Inbound, InboundOutcome, Job, JobKind, Media,
+    MessageContent, MessageStore, MessagingError, NewOutbound, OutboundOutcome, SendRetry,
+    SendStart, StatusReport, TicketMessage, TriageRecorded, events as message_events,
 };
 use omni_ticketing::{Ticket, TriageResult};
 
@@ -90,6 +90,7 @@ impl MessageRow {
                 .map_err(|_| corrupt("template"))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            retry: None,
         })
     }
 }
@@ -428,6 +429,51 @@ impl MessageStore for PgMessageStore {
                 id: m.id.get(),
             }
         })))
+    }
+
+    async fn send_retries(
+        &self,
+        ids: &[MessageId],
+    ) -> Result<Vec<(MessageId, SendRetry)>, MessagingError> {
+        use crate::schema::jobs;
+        // The send job of message N is the live job with the domain's key for it.
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|&message_id| Job::Send { message_id }.dedupe_key())
+            .collect();
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        let rows: Vec<(Option<String>, Option<String>, DateTime<Utc>, i32)> = jobs::table
+            .filter(jobs::kind.eq(JobKind::Send.as_str()))
+            .filter(jobs::dedupe_key.eq_any(&keys))
+            .filter(jobs::status.eq("queued"))
+            .filter(jobs::last_error.is_not_null())
+            .select((
+                jobs::dedupe_key,
+                jobs::last_error,
+                jobs::run_at,
+                jobs::attempts,
+            ))
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, error, run_at, attempts)| {
+                let key = key?;
+                let id = ids
+                    .iter()
+                    .copied()
+                    .find(|&message_id| Job::Send { message_id }.dedupe_key() == key)?;
+                Some((
+                    id,
+                    SendRetry {
+                        last_error: error?,
+                        next_attempt_at: run_at,
+                        attempts,
+                    },
+                ))
+            })
+            .collect())
     }
 
     #[tracing::instrument(skip_all, fields(message_id = %id))]
