@@ -381,10 +381,24 @@ async fn an_agent_answers_a_whatsapp_message_in_the_console_and_sees_it_delivere
     b.wait_text("a.ticket .preview", "Meu pedido").await;
     b.shot("inbox").await;
 
-    // Opening it shows the message; the reply box counts characters against 1,600.
+    // Opening it shows the message and triage's suggested answer, one click from the box.
     row.click().await.unwrap();
     b.wait_text(".message.in .text", "Meu pedido não chegou")
         .await;
+    b.click("button[name=use-suggestion]").await;
+    let suggested = b.wait_for(".suggestion span").await.text().await.unwrap();
+    let drafted = b
+        .wait_for("textarea[name=reply]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        !drafted.is_empty() && suggested.contains(drafted.trim()),
+        "{drafted:?} / {suggested:?}"
+    );
+    // The reply box counts characters against 1,600.
     b.type_into("textarea[name=reply]", "Olá Marina! Vou verificar agora.")
         .await;
     b.wait_text(".counter", "32/1600").await;
@@ -407,6 +421,18 @@ async fn an_agent_answers_a_whatsapp_message_in_the_console_and_sees_it_delivere
     world.twilio_reports(customer, "delivered").await;
     b.wait_for(".message.out[data-status=delivered]").await;
     world.twilio_reports(customer, "read").await;
+    b.wait_for(".message.out[data-status=read]").await;
+    // Answered: the suggestion is gone; the inbox, loaded afresh, shows the answer as the
+    // latest message and nothing unread.
+    assert!(b.client.find(Locator::Css(".suggestion")).await.is_err());
+    b.client.refresh().await.unwrap();
+    b.wait_text("a.ticket .preview", "↩ Olá Marina").await;
+    assert!(
+        b.client
+            .find(Locator::Css("a.ticket.unread"))
+            .await
+            .is_err()
+    );
     b.wait_for(".message.out[data-status=read]").await;
     b.shot("conversation").await;
 

@@ -1254,3 +1254,59 @@ async fn a_webhook_reaches_the_agents_socket() {
     assert_eq!(created["data"]["message"]["content"], "tem alguém aí?");
     assert_eq!(created["company_id"], s.admin.company_id());
 }
+
+#[tokio::test]
+async fn the_inbox_lists_each_ticket_with_its_latest_message_and_its_moves() {
+    let s = setup_with(false).await;
+    let who = customer();
+    post_webhook(
+        &s,
+        &inbound(
+            &who,
+            "Oi, preciso de ajuda",
+            "SM40000000000000000000000000000001",
+        ),
+        None,
+    )
+    .await;
+    let list = format!("/tickets?customer_phone={}", who.replace('+', "%2B"));
+    let (status, page) = s.app.call(Method::GET, &list, None, &s.admin.token).await;
+    assert_eq!(status, 200, "{page}");
+    let item = &page["data"][0];
+    assert_eq!(item["status"], "new");
+    assert_eq!(
+        item["next_statuses"],
+        json!(["open", "pending", "resolved", "closed"])
+    );
+    assert_eq!(item["last_message"]["content"], "Oi, preciso de ajuda");
+    assert_eq!(item["last_message"]["from_customer"], true);
+    assert_eq!(item["last_message"]["delivery_status"], "received");
+
+    // An answer is the latest now, its text cut for the list (the message keeps it whole).
+    let long = format!("Olá! {}", "Já estamos verificando o seu pedido. ".repeat(8));
+    let (status, m) = reply(&s, &ticket_of(&s, &who).await, &long, None).await;
+    assert_eq!(status, 201, "{m}");
+    let (_, page) = s.app.call(Method::GET, &list, None, &s.admin.token).await;
+    let latest = &page["data"][0]["last_message"];
+    assert_eq!(latest["id"], m["id"]);
+    assert_eq!(latest["from_customer"], false);
+    assert_eq!(latest["delivery_status"], "queued");
+    let preview = latest["content"].as_str().unwrap();
+    assert_eq!(preview.chars().count(), 141, "{preview}");
+    assert!(preview.ends_with('…') && long.starts_with(preview.trim_end_matches('…')));
+    assert_eq!(message(&s, &m["id"]).await["content"], long.trim());
+
+    // A closed ticket offers no move.
+    let id = page["data"][0]["id"].as_i64().unwrap();
+    let (status, closed) = s
+        .app
+        .call(
+            Method::PUT,
+            &format!("/tickets/{id}"),
+            Some(json!({"status": "closed"})),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!(closed["next_statuses"], json!([]));
+}

@@ -41,7 +41,8 @@ pub use media::{
 };
 pub use message::{
     Delivery, EARLY_REPORT_KEPT_FOR, Inbound, InboundOutcome, MAX_WHATSAPP_ATTACHMENTS, Media,
-    NewOutbound, OutboundOutcome, SendRetry, StatusReport, TicketMessage, TriageRecorded,
+    MessagePreview, NewOutbound, OutboundOutcome, SendRetry, StatusReport, TicketMessage,
+    TriageRecorded,
 };
 pub use ports::{
     ChannelSender, MessageStore, OutboundRequest, SendError, SendStart, Sent, TriageEngines,

@@ -81,6 +81,47 @@ pub struct TicketMessage {
     pub retry: Option<SendRetry>,
 }
 
+/// The latest message of a conversation as an inbox lists it: who wrote, the start of the
+/// text, how many attachments, where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessagePreview {
+    /// The message's id.
+    pub id: MessageId,
+    /// Whether the customer wrote it.
+    pub from_customer: bool,
+    /// Its first [`MessagePreview::LENGTH`] characters (`…` when cut).
+    pub content: String,
+    /// How many files it carries.
+    pub attachments: usize,
+    /// Where it stands.
+    pub delivery_status: DeliveryStatus,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+}
+
+impl MessagePreview {
+    /// Characters of the text an inbox shows.
+    pub const LENGTH: usize = 140;
+
+    /// The preview of `message`.
+    pub fn of(message: &TicketMessage) -> Self {
+        let text = message.content.trim();
+        let content = match text.char_indices().nth(Self::LENGTH) {
+            Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
+            None => text.to_owned(),
+        };
+        Self {
+            id: message.id,
+            from_customer: message.from_customer,
+            content,
+            attachments: message.media.len(),
+            delivery_status: message.delivery_status,
+            created_at: message.created_at,
+        }
+    }
+}
+
 /// An outbound message's send that failed for a reason worth retrying (the provider down,
 /// a timeout, a rate limit) and will be tried again.
 #[derive(Debug, Clone, PartialEq, Serialize)]

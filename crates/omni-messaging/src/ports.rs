@@ -96,6 +96,13 @@ pub trait MessageStore: Send + Sync {
         page: PageRequest,
     ) -> Result<Option<Page<TicketMessage>>, MessagingError>;
 
+    /// The latest message of each of these tickets (each named with its company), in no
+    /// particular order; a ticket with no message is left out.
+    async fn latest(
+        &self,
+        tickets: &[(omni_core::CompanyId, TicketId)],
+    ) -> Result<Vec<TicketMessage>, MessagingError>;
+
     /// The pending retries of these messages' sends: for each whose send job failed and
     /// waits to run again, why and when (messages with none are left out).
     async fn send_retries(

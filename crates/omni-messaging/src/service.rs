@@ -182,6 +182,24 @@ impl MessagingService {
         Ok(message)
     }
 
+    /// The latest message of each of `tickets` (tickets the caller has just been given),
+    /// as an inbox previews it.
+    pub async fn previews(
+        &self,
+        tickets: &[(omni_core::CompanyId, TicketId)],
+    ) -> Result<Vec<(TicketId, crate::MessagePreview)>, MessagingError> {
+        if tickets.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .store
+            .latest(tickets)
+            .await?
+            .iter()
+            .map(|m| (m.ticket_id, crate::MessagePreview::of(m)))
+            .collect())
+    }
+
     /// Fills in `retry` on the outbound messages still waiting whose last attempt failed:
     /// agents see why a reply has not left yet. Asks the store only when one waits.
     async fn explain_waits(&self, messages: &mut [TicketMessage]) -> Result<(), MessagingError> {

@@ -164,6 +164,7 @@ mod tests {
             resolved_at: None,
             reopened_at: None,
             survey_sent_at: None,
+            suggested_reply: None,
             rating: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

@@ -93,7 +93,11 @@ export function Conversation({ id, live, me, users }) {
     if (!live) return undefined;
     const onEvent = ({ detail: e }) => {
       if (e.ticket_id !== id) return;
-      if (e.data && e.data.message) setMessages((old) => upsert(old, e.data.message));
+      if (e.data && e.data.message) {
+        setMessages((old) => upsert(old, e.data.message));
+        // Once someone answers, triage's suggestion for the first message is stale.
+        if (!e.data.message.from_customer) setSuggestion(null);
+      }
       else if (e.data && e.data.ticket) {
         setTicket(e.data.ticket);
         if (e.data.ticket.suggested_reply !== undefined) setSuggestion(e.data.ticket.suggested_reply);
@@ -106,7 +110,8 @@ export function Conversation({ id, live, me, users }) {
 
   // Reading the conversation marks it seen; new messages scroll into view.
   useEffect(() => {
-    if (ticket) seen.mark(me, ticket);
+    const last = messages[messages.length - 1];
+    if (last) seen.mark(me, id, last.created_at);
     if (end.current) end.current.scrollIntoView({ block: 'end' });
   }, [ticket && ticket.last_message_at, messages.length]);
 
@@ -144,6 +149,7 @@ export function Conversation({ id, live, me, users }) {
         body: { ticket_id: id, content },
       });
       setMessages((old) => upsert(old, m));
+      setSuggestion(null);
       setDraft('');
       setPending(null);
     } catch (err) {
@@ -212,7 +218,7 @@ export function Conversation({ id, live, me, users }) {
         <li ref=${end} class="end" aria-hidden="true"></li>
       </ol>
       ${error && html`<p class="error" role="alert">${error}</p>`}
-      ${suggestion && !closed && html`
+      ${suggestion && !closed && !ticket.first_response_at && html`
         <div class="suggestion">
           <span>${t('conv.suggested')}: ${suggestion}</span>
           <button type="button" name="use-suggestion" onClick=${() => setDraft(suggestion)}>${t('conv.use_suggestion')}</button>

@@ -19,18 +19,28 @@ export const seen = {
       return {};
     }
   },
-  mark(me, ticket) {
+  /** The agent has read ticket `id` up to the message stored `at`. */
+  mark(me, id, at) {
     const all = this.all(me);
-    all[ticket.id] = ticket.last_message_at || ticket.created_at;
+    if (all[id] && new Date(all[id]) >= new Date(at)) return;
+    all[id] = at;
     localStorage.setItem(this.key(me), JSON.stringify(all));
     dispatchEvent(new Event('omni:seen'));
   },
 };
 
-function unread(ticket, marks) {
-  if (!ticket.last_message_at) return false;
-  const mark = marks[ticket.id];
-  return !mark || new Date(ticket.last_message_at) > new Date(mark);
+/** The customer wrote last, after this agent last looked. */
+function unread(latest, marks, id) {
+  if (!latest || !latest.from_customer) return false;
+  const mark = marks[id];
+  return !mark || new Date(latest.created_at) > new Date(mark);
+}
+
+/** The later of a message seen live and the one the list came with. */
+function newer(a, b) {
+  if (!a) return b;
+  if (!b) return a;
+  return a.id >= b.id ? a : b;
 }
 
 function matches(ticket, f, me) {
@@ -112,7 +122,10 @@ export function Inbox({ live, me, users, selected }) {
           const known = old.some((x) => x.id === ticket.id);
           // A search is the server's to answer: live changes only refresh what it found.
           if (!matches(ticket, f, me) || (!known && f.q.trim())) return old.filter((x) => x.id !== ticket.id);
-          return [...old.filter((x) => x.id !== ticket.id), ticket].sort(order);
+          // A ticket event carries no latest message: keep the one the inbox has.
+          const before = old.find((x) => x.id === ticket.id);
+          const row = { ...ticket, last_message: before ? before.last_message : null };
+          return [...old.filter((x) => x.id !== ticket.id), row].sort(order);
         });
       } else if (e.type === 'message.created' && e.data && e.data.message) {
         const m = e.data.message;
@@ -161,8 +174,8 @@ export function Inbox({ live, me, users, selected }) {
       ${error && html`<p class="error" role="alert">${error}</p>`}
       <ul class="tickets" ref=${list} onKeyDown=${keys}>
         ${tickets.map((tk) => {
-          const fresh = unread(tk, marks) && tk.id !== selected;
-          const preview = previews[tk.id];
+          const latest = newer(previews[tk.id], tk.last_message);
+          const fresh = unread(latest, marks, tk.id) && tk.id !== selected;
           return html`
             <li key=${tk.id}>
               <a class=${`ticket ${fresh ? 'unread' : ''}`} href=${`#/tickets/${tk.id}`}
@@ -172,7 +185,7 @@ export function Inbox({ live, me, users, selected }) {
                   ${tk.customer_name || tk.customer_phone}
                 </span>
                 <time datetime=${tk.last_activity_at}>${when(tk.last_message_at || tk.created_at)}</time>
-                <span class="preview">${preview ? preview.content || t('conv.attachment') : tk.customer_name ? tk.customer_phone : ''}</span>
+                <span class="preview">${latest ? `${latest.from_customer ? '' : '↩ '}${latest.content || t('conv.attachment')}` : ''}</span>
                 <span class="badges">
                   <${Badge} kind="status" value=${tk.status} />
                   <${Badge} kind="priority" value=${tk.priority} />

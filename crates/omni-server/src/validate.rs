@@ -257,6 +257,21 @@ mod tests {
     }
 
     #[test]
+    fn integral_numbers_written_with_a_fraction_are_read_exactly() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Ids {
+            ids: Vec<i64>,
+        }
+        // Each is exactly an integer; a parser off by half a unit would refuse the last.
+        let body = br#"{"ids": [-304.0, 1e3, 9007199254740992.0, -4484151374078770.0]}"#;
+        let parsed: Ids = parse(body).unwrap();
+        assert_eq!(
+            parsed.ids,
+            [-304, 1000, 9_007_199_254_740_992, -4_484_151_374_078_770]
+        );
+    }
+
+    #[test]
     fn data_errors_name_their_field() {
         assert_eq!(
             fields(parse(br#"{}"#)),

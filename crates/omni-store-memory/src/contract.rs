@@ -118,6 +118,7 @@ macro_rules! port_contract_tests {
             a_send_attempt_is_on_record_before_the_provider_is_called,
             a_tickets_history_is_what_reports_count,
             a_satisfaction_question_goes_once_and_a_score_rates_without_reopening,
+            the_latest_message_of_each_ticket_comes_in_one_call,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -1093,6 +1094,10 @@ pub async fn triage_queues_one_auto_reply_with_its_result_and_only_when_due(p: P
         "not an agent's answer"
     );
     assert_eq!(first.ticket.version, ticket.version + 2);
+    assert_eq!(
+        first.ticket.suggested_reply, None,
+        "the suggestion went out as the automatic reply"
+    );
     assert_eq!(ticket_now(&p, ticket.id).await, first.ticket);
     assert_eq!(
         event_types_after(&p, cursor).await,
@@ -1139,6 +1144,12 @@ pub async fn triage_queues_one_auto_reply_with_its_result_and_only_when_due(p: P
             .unwrap();
         assert_eq!(recorded.reply, None, "ticket {id}");
         assert_eq!(recorded.ticket.category.as_deref(), Some("billing"));
+        // Not sent: it stays a suggestion for the agents.
+        assert_eq!(
+            ticket_now(&p, id).await.suggested_reply.as_deref(),
+            Some("Olá! Já vamos ver."),
+            "ticket {id}"
+        );
     }
     assert_eq!(live_jobs(&p, JobKind::Send).await, sends_before + 2);
     assert_eq!(
@@ -1840,4 +1851,34 @@ pub async fn a_satisfaction_question_goes_once_and_a_score_rates_without_reopeni
             .count(),
         2
     );
+}
+
+/// An inbox's previews: the latest message of each ticket asked for, whoever wrote it, and
+/// only from the company named with the ticket.
+pub async fn the_latest_message_of_each_ticket_comes_in_one_call(p: Ports) {
+    let t = tenant(&p, 1).await;
+    let other = tenant(&p, 2).await;
+    let (_, first, _) = stored(&p, &inbound(&t, "SM1", "+5511987650001")).await;
+    stored(&p, &inbound(&t, "SM2", "+5511987650001")).await;
+    let answer = created(reply(&p, &t, first.id, None).await);
+    let (second_message, second, _) = stored(&p, &inbound(&t, "SM3", "+5511987650002")).await;
+    let (_, elsewhere, _) = stored(&p, &inbound(&other, "SM4", "+5511987650003")).await;
+
+    let mut latest = p
+        .messages
+        .latest(&[
+            (t.company, first.id),
+            (t.company, second.id),
+            // Named with the wrong company: nothing.
+            (t.company, elsewhere.id),
+            (t.company, TicketId::new(i64::MAX)),
+        ])
+        .await
+        .unwrap();
+    latest.sort_by_key(|m| m.ticket_id);
+    assert_eq!(
+        latest.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [answer.id, second_message.id]
+    );
+    assert!(p.messages.latest(&[]).await.unwrap().is_empty());
 }

@@ -350,6 +350,9 @@ impl MessageStore for MemoryStore {
                 }
             }
         };
+        if let Some(stored) = state.tickets.get_mut(&ticket.get()) {
+            stored.suggested_reply = stored.suggestion_after(reply.is_some()).map(str::to_owned);
+        }
         // The events carry the ticket as the unit of work left it, reply included.
         let ticket = state.tickets.get(&ticket.get()).cloned().unwrap_or(after);
         let mut new_events = vec![ticket_events::triage_completed(&ticket, result)];
@@ -450,6 +453,25 @@ impl MessageStore for MemoryStore {
             |m| (m.message.ticket_id == ticket).then_some(&m.message),
             |m| m.id.get(),
         )))
+    }
+
+    async fn latest(
+        &self,
+        tickets: &[(CompanyId, TicketId)],
+    ) -> Result<Vec<TicketMessage>, MessagingError> {
+        let state = self.lock();
+        let mut out = Vec::new();
+        for (company, ticket) in tickets {
+            let latest = state
+                .messages
+                .values()
+                .filter(|m| m.message.company_id == *company && m.message.ticket_id == *ticket)
+                .max_by_key(|m| m.message.id);
+            if let Some(m) = latest {
+                out.push(m.message.clone());
+            }
+        }
+        Ok(out)
     }
 
     async fn send_retries(

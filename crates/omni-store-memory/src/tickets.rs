@@ -69,6 +69,7 @@ pub(crate) fn insert_ticket(state: &mut State, new: &NewTicket) -> Result<Ticket
         resolved_at: None,
         reopened_at: None,
         survey_sent_at: None,
+        suggested_reply: None,
         rating: None,
         created_at: now,
         updated_at: now,

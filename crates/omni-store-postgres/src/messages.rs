@@ -431,6 +431,35 @@ impl MessageStore for PgMessageStore {
         })))
     }
 
+    async fn latest(
+        &self,
+        tickets: &[(CompanyId, TicketId)],
+    ) -> Result<Vec<TicketMessage>, MessagingError> {
+        let (companies, ids): (Vec<i64>, Vec<i64>) =
+            tickets.iter().map(|(c, t)| (c.get(), t.get())).unzip();
+        let mut conn = self.db.conn().await.map_err(unavailable)?;
+        // One index probe per ticket (company, ticket, id DESC), however long each
+        // conversation is.
+        let rows: Vec<MessageRow> = diesel::sql_query(
+            "SELECT m.id, m.company_id, m.ticket_id, m.content, m.from_customer, \
+                    m.whatsapp_number, m.whatsapp_message_id, m.author_id, m.delivery_status, \
+                    m.error_code, m.error_message, m.media, m.template, m.created_at, m.updated_at \
+               FROM unnest($1::bigint[], $2::bigint[]) AS t(company_id, ticket_id) \
+               CROSS JOIN LATERAL ( \
+                 SELECT * FROM ticket_messages \
+                  WHERE company_id = t.company_id AND ticket_id = t.ticket_id \
+                  ORDER BY id DESC LIMIT 1) m",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&companies)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&ids)
+        .load(&mut conn)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|r| r.into_message().map_err(MessagingError::unknown))
+            .collect()
+    }
+
     async fn send_retries(
         &self,
         ids: &[MessageId],

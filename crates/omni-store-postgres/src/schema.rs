@@ -90,6 +90,7 @@ diesel::table! {
         rating_score -> Nullable<Int2>,
         rating_comment -> Nullable<Text>,
         rated_at -> Nullable<Timestamptz>,
+        suggested_reply -> Nullable<Text>,
     }
 }
 

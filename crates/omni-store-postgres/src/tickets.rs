@@ -61,6 +61,7 @@ pub(crate) struct TicketRow {
     rating_score: Option<i16>,
     rating_comment: Option<String>,
     rated_at: Option<DateTime<Utc>>,
+    suggested_reply: Option<String>,
 }
 
 impl TicketRow {
@@ -99,6 +100,7 @@ impl TicketRow {
             resolved_at: self.resolved_at,
             reopened_at: self.reopened_at,
             survey_sent_at: self.survey_sent_at,
+            suggested_reply: self.suggested_reply,
             rating: match (self.rating_score, self.rated_at) {
                 (Some(score), Some(rated_at)) => Some(omni_ticketing::Rating {
                     score: u8::try_from(score).map_err(|_| corrupt("rating"))?,
@@ -423,6 +425,7 @@ impl TicketRepository for PgTicketRepository {
                             tickets::sentiment.eq(after.sentiment.map(|s| s.as_str())),
                             tickets::sentiment_score.eq(after.sentiment_score),
                             tickets::suggested_categories.eq(&after.suggested_categories),
+                            tickets::suggested_reply.eq(&after.suggested_reply),
                             tickets::version.eq(tickets::version + 1),
                         ))
                         .returning(TicketRow::as_returning())

@@ -58,6 +58,7 @@ pub(crate) async fn record(
                         tickets::sentiment.eq(after.sentiment.map(|s| s.as_str())),
                         tickets::sentiment_score.eq(after.sentiment_score),
                         tickets::suggested_categories.eq(&after.suggested_categories),
+                        tickets::suggested_reply.eq(after.suggestion_after(reply.is_some())),
                         tickets::last_message_at.eq(last_message_at),
                         tickets::last_activity_at.eq(last_activity_at),
                         tickets::version.eq(tickets::version + bump),

@@ -288,6 +288,16 @@ impl Ticket {
         self.first_response_at.is_none() && self.accepts_reply(now).is_ok()
     }
 
+    /// Triage's suggested answer as it stands once the automatic reply went out
+    /// (`auto_reply_sent`) or not: a suggestion sent to the customer is no longer one.
+    pub fn suggestion_after(&self, auto_reply_sent: bool) -> Option<&str> {
+        if auto_reply_sent {
+            None
+        } else {
+            self.suggested_reply.as_deref()
+        }
+    }
+
     /// An answer stored at `at`, by an agent (`by_agent`) or by the automatic reply.
     pub fn on_reply(&self, by_agent: bool, at: DateTime<Utc>) -> ReplyEffect {
         ReplyEffect {
@@ -320,6 +330,7 @@ impl Ticket {
         after.sentiment_score = Some(result.sentiment_score);
         after.suggested_categories =
             serde_json::to_value(&result.suggested_categories).unwrap_or_default();
+        after.suggested_reply.clone_from(&result.reply);
         TriageMerge { after, changes }
     }
 }
@@ -354,6 +365,7 @@ mod tests {
             resolved_at: None,
             reopened_at: None,
             survey_sent_at: None,
+            suggested_reply: None,
             rating: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

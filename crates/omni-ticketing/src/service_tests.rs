@@ -42,6 +42,7 @@ fn ticket(status: TicketStatus, assigned_to: Option<UserId>, version: i32) -> Ti
         resolved_at: None,
         reopened_at: None,
         survey_sent_at: None,
+        suggested_reply: None,
         rating: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),

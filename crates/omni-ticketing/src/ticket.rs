@@ -59,6 +59,8 @@ pub struct Ticket {
     pub survey_sent_at: Option<DateTime<Utc>>,
     /// How the customer rated the service, if they did.
     pub rating: Option<crate::Rating>,
+    /// Triage's suggested answer to the customer, unless the automatic reply sent it.
+    pub suggested_reply: Option<String>,
     /// When it was opened.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -95,6 +97,7 @@ struct TicketJson<'a> {
     reopened_at: Option<DateTime<Utc>>,
     survey_sent_at: Option<DateTime<Utc>>,
     rating: Option<&'a crate::Rating>,
+    suggested_reply: Option<&'a str>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: i32,
@@ -125,6 +128,7 @@ impl Serialize for Ticket {
             reopened_at: self.reopened_at,
             survey_sent_at: self.survey_sent_at,
             rating: self.rating.as_ref(),
+            suggested_reply: self.suggested_reply.as_deref(),
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
@@ -279,6 +283,7 @@ pub(crate) fn test_ticket() -> Ticket {
         resolved_at: None,
         reopened_at: None,
         survey_sent_at: None,
+        suggested_reply: None,
         rating: None,
         created_at: now - chrono::TimeDelta::minutes(1),
         updated_at: now,

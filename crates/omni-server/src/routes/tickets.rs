@@ -8,7 +8,7 @@ use omni_ticketing::{
     AssigneeFilter, Channel, NewTicketInput, Priority, Ticket, TicketFilter, TicketService,
     TicketStatus, TicketUpdateInput,
 };
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
@@ -182,7 +182,7 @@ pub struct UpdateTicketRequest {
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Rows per page, 1 to 200 (50 when omitted)"),
         ("cursor" = Option<FilterText>, Query, description = "The `next_cursor` of the previous page"),
     ),
-    responses((status = 200, description = "A page of tickets, latest activity first", body = PageResponse<Ticket>)))]
+    responses((status = 200, description = "A page of tickets, latest activity first, each with its latest message", body = PageResponse<TicketListItem>)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -190,7 +190,29 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (filter, page) = parse_list_query(req.query_string())?;
     let tickets = state.tickets.list(&caller.0, filter, page.page()?).await?;
-    Ok(HttpResponse::Ok().json(PageResponse::from_page(tickets, |t| t)))
+    let named: Vec<_> = tickets.data.iter().map(|t| (t.company_id, t.id)).collect();
+    let mut previews: std::collections::HashMap<_, _> = state
+        .messaging
+        .previews(&named)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(
+        HttpResponse::Ok().json(PageResponse::from_page(tickets, |ticket| TicketListItem {
+            last_message: previews.remove(&ticket.id),
+            ticket,
+        })),
+    )
+}
+
+/// A ticket as the inbox lists it: the ticket and its latest message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketListItem {
+    /// The ticket's fields.
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    /// Its latest message (the customer's or an answer), null before the first.
+    pub last_message: Option<omni_messaging::MessagePreview>,
 }
 
 /// Opens a ticket; with a `template`, writes to the customer first (the template is queued
