@@ -321,6 +321,50 @@ impl World {
         .await;
     }
 
+    /// A customer's photo, which the fake Twilio serves to the integration's credentials.
+    async fn customer_sends_photo(&self, from: &str, name: &str) {
+        const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+        let bytes = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(PNG)
+                .unwrap()
+        };
+        let sid = "MM00000000000000000000000000c0401";
+        let media = format!(
+            "/2010-04-01/Accounts/{SID}/Messages/{sid}/Media/ME00000000000000000000000000c0401"
+        );
+        Mock::given(method("GET"))
+            .and(path(media.clone()))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "image/png")
+                    .set_body_bytes(bytes),
+            )
+            .mount(&self.twilio)
+            .await;
+        let url = format!("{}{media}", self.twilio.uri());
+        let from = format!("whatsapp:{from}");
+        let to = format!("whatsapp:{OUR_NUMBER}");
+        self.webhook(
+            &self.address(),
+            &[
+                ("MessageSid", sid),
+                ("AccountSid", SID),
+                ("From", &from),
+                ("To", &to),
+                ("Body", "Olha a foto da encomenda"),
+                ("NumMedia", "1"),
+                ("MediaUrl0", &url),
+                ("MediaContentType0", "image/png"),
+                ("ProfileName", name),
+                ("SmsStatus", "received"),
+                ("ApiVersion", "2010-04-01"),
+            ],
+        )
+        .await;
+    }
+
     async fn twilio_reports(&self, customer: &str, status: &str) {
         let from = format!("whatsapp:{OUR_NUMBER}");
         let to = format!("whatsapp:{customer}");
@@ -497,6 +541,176 @@ async fn an_agent_answers_a_whatsapp_message_in_the_console_and_sees_it_delivere
         .await
         .unwrap();
     b.wait_text(".top nav", "Caixa de entrada").await;
+    b.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_runs_the_team_in_portuguese_and_a_phone_reads_a_photo() {
+    let (world, admin) = World::new().await;
+    let token = admin["token"].as_str().unwrap().to_owned();
+    let me = world
+        .call("GET", "/auth/profile", Some(&token), Value::Null)
+        .await;
+    // Tokyo: every time the console shows is in the company's zone (UTC+9, no DST).
+    world
+        .call(
+            "PUT",
+            &format!("/companies/{}", me["company_id"]),
+            Some(&token),
+            json!({"settings": {"timezone": "Asia/Tokyo"}}),
+        )
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/2010-04-01/Accounts/{SID}.json")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"sid": SID, "friendly_name": "Padaria", "status": "active"})),
+        )
+        .mount(&world.twilio)
+        .await;
+    world
+        .customer_sends_photo("+5511987650055", "Joana Prado")
+        .await;
+
+    let b = Browser::start("admin").await;
+    b.client
+        .goto(&format!("{}/console/", world.address()))
+        .await
+        .unwrap();
+    // The language is chosen on the login page already, and kept.
+    b.wait_for("select[name=language]")
+        .await
+        .select_by_value("pt-BR")
+        .await
+        .unwrap();
+    b.wait_text("button[type=submit]", "Entrar").await;
+    b.type_into("input[name=email]", admin["email"].as_str().unwrap())
+        .await;
+    b.type_into("input[name=password]", admin["password"].as_str().unwrap())
+        .await;
+    b.click("button[type=submit]").await;
+    b.wait_text(".live", "Ao vivo").await;
+
+    // Users: a new agent, a mistake named by its field, an edit.
+    b.click("a[href='#/users']").await;
+    b.click("button[name=new-user]").await;
+    let email = format!("bruno-{}@example.com", unique());
+    b.type_into("form.card input[name=name]", "Bruno Alves")
+        .await;
+    b.type_into(
+        "form.card input[name=email]",
+        admin["email"].as_str().unwrap(),
+    )
+    .await;
+    b.type_into("form.card input[name=password]", "another good password")
+        .await;
+    b.click("form.card button[type=submit]").await;
+    b.wait_for("form.card [role=alert]").await;
+    b.type_into("form.card input[name=email]", &email).await;
+    b.click("form.card button[type=submit]").await;
+    let row = b.wait_text("tr", &email).await;
+    assert!(row.text().await.unwrap().contains("Atendente"));
+    row.find(Locator::Css("button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.type_into("form.card input[name=name]", "Bruno A. Alves")
+        .await;
+    b.click("form.card button[type=submit]").await;
+    b.wait_text("td", "Bruno A. Alves").await;
+
+    // Integrations: the WhatsApp number verified against Twilio; a Vera AI one added.
+    b.click("a[href='#/integrations']").await;
+    let card = b.wait_text(".integrations li", OUR_NUMBER).await;
+    card.find(Locator::Css("button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text(".integrations .ok", "Verificada").await;
+    b.click("button[name=new-integration]").await;
+    b.wait_for("form.card select[name=type]")
+        .await
+        .select_by_label("vera_ai")
+        .await
+        .unwrap();
+    b.type_into("form.card input[name=base_url]", "http://127.0.0.1:9/v1")
+        .await;
+    b.type_into("form.card input[name=api_key]", "vera-key")
+        .await;
+    b.type_into("form.card input[name=model]", "vera-1").await;
+    b.type_into("form.card input[name=timeout_ms]", "4000")
+        .await;
+    b.click("form.card button[type=submit]").await;
+    let vera = b.wait_text(".integrations li", "vera_ai").await;
+    assert!(
+        vera.text().await.unwrap().contains("api_key"),
+        "its secret is set, not shown"
+    );
+    b.shot("integrations").await;
+
+    // A phone: one column; the conversation opens over the inbox, with the photo fetched
+    // through Omni and the time in Tokyo.
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.click("a[href='#/']").await;
+    let row = b.wait_text("a.ticket", "Joana Prado").await;
+    assert!(
+        !b.wait_for("section.conversation")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    row.click().await.unwrap();
+    b.wait_text(".message.in .text", "Olha a foto").await;
+    assert!(
+        !b.wait_for("section.inbox")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    assert!(b.wait_for("a.back").await.is_displayed().await.unwrap());
+    let started = Instant::now();
+    loop {
+        let width = b
+            .client
+            .execute(
+                "const i = document.querySelector('img.media'); return i ? i.naturalWidth : 0",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if width == json!(1) {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the photo never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored = world
+        .call(
+            "GET",
+            "/tickets?customer_phone=%2B5511987650055",
+            Some(&token),
+            Value::Null,
+        )
+        .await;
+    let at: chrono::DateTime<chrono::FixedOffset> = stored["data"][0]["last_message"]["created_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tokyo = at.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap());
+    let shown = b.wait_for(".message.in time").await.text().await.unwrap();
+    assert_eq!(
+        shown,
+        tokyo.format("%H:%M").to_string(),
+        "pt-BR, Tokyo time"
+    );
+    b.shot("phone").await;
     b.client.clone().close().await.unwrap();
 }
 

@@ -35,10 +35,10 @@ function UserForm({ user, me, onDone, onCancel }) {
   }
   return html`
     <form class="card" onSubmit=${submit}>
-      <label>${t('users.name')}<input name="name" required value=${user ? user.name : ''} /></label>
-      <label>${t('users.email')}<input name="email" type="email" required value=${user ? user.email : ''} /></label>
+      <label>${t('users.name')}<input name="name" required defaultValue=${user ? user.name : ''} /></label>
+      <label>${t('users.email')}<input name="email" type="email" required defaultValue=${user ? user.email : ''} /></label>
       <label>${t('users.role')}
-        <select name="role" value=${user ? user.role : 'agent'} disabled=${user && user.id === me.id}>
+        <select name="role" defaultValue=${user ? user.role : 'agent'} disabled=${user && user.id === me.id}>
           <option value="agent">${t('role.agent')}</option>
           <option value="admin">${t('role.admin')}</option>
         </select>
@@ -115,12 +115,12 @@ function IntegrationForm({ integration, onDone, onCancel }) {
         </select>
       </label>
       ${TYPES[type].map(([name, kind]) => html`
-        <label>${t(`int.${name}`)}
+        <label key=${`${type}-${name}`}>${t(`int.${name}`)}
           <input name=${name} type=${kind === 'secret' ? 'password' : kind === 'number' ? 'number' : 'text'}
             autocomplete="off" placeholder=${kind === 'secret' && integration ? t('int.secret_hint') : ''}
-            value=${kind === 'secret' || !integration ? '' : integration.config[name] ?? ''} />
+            defaultValue=${kind === 'secret' || !integration ? '' : integration.config[name] ?? ''} />
         </label>`)}
-      <label class="check"><input name="enabled" type="checkbox" checked=${integration ? integration.enabled : true} /> ${t('int.enabled')}</label>
+      <label class="check"><input name="enabled" type="checkbox" defaultChecked=${integration ? integration.enabled : true} /> ${t('int.enabled')}</label>
       <${Errors} error=${error} />
       <button type="submit">${integration ? t('int.save') : t('int.create')}</button>
       <button type="button" class="link" onClick=${onCancel}>${t('int.cancel')}</button>

@@ -46,7 +46,7 @@ export function Login({ onIn }) {
 /** The language menu: the choice is kept in this browser. */
 export function LanguageSwitch() {
   return html`
-    <label class="lang">${t('nav.language')}
+    <label class="lang"><span class="lang-name">${t('nav.language')}</span>
       <select name="language" value=${language()}
         onChange=${(e) => { setLanguage(e.target.value); dispatchEvent(new Event('omni:language')); }}>
         ${LANGUAGES.map(([code, name]) => html`<option value=${code}>${name}</option>`)}
