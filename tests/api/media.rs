@@ -515,7 +515,12 @@ async fn an_agent_answers_with_an_uploaded_photo_and_a_link_and_twilio_fetches_t
     let linked_id = linked["id"].as_i64().unwrap();
     assert_eq!(
         linked["media"],
-        serde_json::json!([{"content_type": null, "url": format!("/ticket-messages/{linked_id}/media/0")}])
+        serde_json::json!([{
+            "content_type": null,
+            "url": format!("/ticket-messages/{linked_id}/media/0"),
+            // The agent's own public link, which a browser can follow directly.
+            "link": link,
+        }])
     );
     crate::messages::wait_until("the link to be sent", || async {
         crate::messages::message(&s, &linked["id"]).await["whatsapp_message_id"] == "SMmedia0002"

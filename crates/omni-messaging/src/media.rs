@@ -22,6 +22,10 @@ pub struct MediaLink {
     /// `/ticket-messages/{id}/media/{n}`: Omni's route that serves the file (with the same
     /// bearer token as every route).
     pub url: String,
+    /// For a file an agent attached by its https address: that address (where `url`
+    /// redirects), absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// The bytes of an attachment as they arrive: never held whole in memory.

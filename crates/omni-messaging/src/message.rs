@@ -21,6 +21,14 @@ pub struct Media {
 }
 
 impl Media {
+    /// The public https address of a file an agent attached by link (in a message
+    /// `from_customer` or not): Omni's route only redirects there, so a browser may as well
+    /// go straight to it. `None` for uploads and customers' files.
+    pub fn agent_link(&self, from_customer: bool) -> Option<&str> {
+        (!from_customer && self.upload.is_none() && !self.url.is_empty())
+            .then_some(self.url.as_str())
+    }
+
     /// A file an agent uploaded.
     pub fn uploaded(upload: &crate::Upload) -> Self {
         Self {
@@ -135,6 +143,11 @@ pub struct SendRetry {
     pub attempts: i32,
 }
 
+impl SendRetry {
+    /// Characters of `last_error` agents are shown.
+    pub const REASON_LENGTH: usize = 200;
+}
+
 impl TicketMessage {
     /// Omni's URL for the message's attachment number `n` (from 0):
     /// `/ticket-messages/{id}/media/{n}`, the route that fetches it from the provider.
@@ -150,6 +163,7 @@ impl TicketMessage {
             .map(|(n, m)| MediaLink {
                 content_type: m.content_type.clone(),
                 url: Self::media_url(self.id, n),
+                link: m.agent_link(self.from_customer).map(str::to_owned),
             })
             .collect()
     }

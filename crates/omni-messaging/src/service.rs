@@ -9,7 +9,7 @@ use crate::template_replies::TemplateCache;
 use crate::{
     Attachment, ChannelSender, IdempotencyKey, MediaBody, MediaError, MediaFetcher, MediaRequest,
     MessageContent, MessageStore, MessagingError, NewOutbound, OutboundOutcome, OutboundRequest,
-    SendError, SendStart, TemplateCatalog, TicketMessage, WebhookVerifier,
+    SendError, SendRetry, SendStart, TemplateCatalog, TicketMessage, WebhookVerifier,
 };
 use crate::{Attachments, LinkSigner, UploadStore};
 
@@ -211,7 +211,16 @@ impl MessagingService {
         if waiting.is_empty() {
             return Ok(());
         }
-        for (id, retry) in self.store.send_retries(&waiting).await? {
+        for (id, mut retry) in self.store.send_retries(&waiting).await? {
+            // A reason to read at a glance; the whole text stays in the logs.
+            if let Some((cut, _)) = retry
+                .last_error
+                .char_indices()
+                .nth(SendRetry::REASON_LENGTH)
+            {
+                retry.last_error.truncate(cut);
+                retry.last_error.push('…');
+            }
             if let Some(m) = messages.iter_mut().find(|m| m.id == id) {
                 m.retry = Some(retry);
             }
@@ -262,8 +271,8 @@ impl MessagingService {
                 bytes,
             )));
         }
-        if !message.from_customer {
-            return Ok(Attachment::Elsewhere(media.url.clone()));
+        if let Some(link) = media.agent_link(message.from_customer) {
+            return Ok(Attachment::Elsewhere(link.to_owned()));
         }
         let delivery = self
             .store

@@ -138,9 +138,9 @@ export function Integrations() {
   async function verify(i) {
     try {
       const v = await api(`/integrations/${i.id}/verify`, { method: 'POST' });
-      setVerdicts({ ...verdicts, [i.id]: v });
+      setVerdicts((all) => ({ ...all, [i.id]: v }));
     } catch (err) {
-      setVerdicts({ ...verdicts, [i.id]: { ok: false, detail: err.message } });
+      setVerdicts((all) => ({ ...all, [i.id]: { ok: false, detail: err.message } }));
     }
   }
   return html`

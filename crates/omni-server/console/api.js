@@ -59,7 +59,8 @@ export async function api(path, { method = 'GET', body, headers = {}, blob = fal
   } catch (e) {
     throw new ApiError(0, { title: 'network', detail: String(e.message || e) });
   }
-  if (res.status === 401 && s && path !== '/auth/login') {
+  // Any 401 (a token refused, or none left because it expired here) ends the session.
+  if (res.status === 401 && path !== '/auth/login') {
     session.clear();
     window.dispatchEvent(new Event('omni:session-ended'));
   }
@@ -89,5 +90,7 @@ export function query(params) {
 
 /** A fresh key for `Idempotency-Key`: a retry of the same reply reuses it. */
 export function newKey() {
-  return crypto.randomUUID();
+  // randomUUID exists only in secure contexts (https, localhost).
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -27,6 +27,24 @@ function App() {
   const live = useMemo(() => (me ? new Live() : null), [me && me.token]);
   const rerender = () => setTick((n) => n + 1);
 
+  // Keys: `/` searches the inbox, Escape goes back to it (from a conversation on a phone).
+  useEffect(() => {
+    const onKey = (e) => {
+      const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement && document.activeElement.tagName);
+      if (e.key === '/' && !typing) {
+        const search = document.querySelector('.filters input[name=q]');
+        if (search) {
+          e.preventDefault();
+          search.focus();
+        }
+      } else if (e.key === 'Escape' && location.hash.startsWith('#/tickets/')) {
+        location.hash = '#/';
+      }
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, []);
+
   useEffect(() => {
     const onHash = () => setWhere(route());
     const onEnded = () => { session.clear(); setMe(null); };
@@ -39,6 +57,14 @@ function App() {
       removeEventListener('omni:session-ended', onEnded);
     };
   }, []);
+
+  // The token's end is the session's: back to the login page then, not a stuck screen.
+  useEffect(() => {
+    if (!me) return undefined;
+    const left = Math.min(me.expires_at - Date.now(), 2 ** 31 - 1);
+    const timer = setTimeout(() => dispatchEvent(new Event('omni:session-ended')), Math.max(left, 0));
+    return () => clearTimeout(timer);
+  }, [me && me.token]);
 
   useEffect(() => {
     if (!live) return undefined;

@@ -8,31 +8,52 @@ import { Badge, seen } from './inbox.js';
 const LIMIT = 1600;
 const TICKS = { queued: '🕓', sending: '…', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠', undelivered: '⚠' };
 
+/** `m` in the list, unless the list holds a later state of it; a retry's reason stays
+ * while the status does not move (events do not carry it). */
 function upsert(list, m) {
   const i = list.findIndex((x) => x.id === m.id);
   if (i < 0) return [...list, m].sort((a, b) => a.id - b.id);
+  const old = list[i];
+  if (new Date(old.updated_at) > new Date(m.updated_at)) return list;
   const copy = list.slice();
-  copy[i] = m;
+  copy[i] = m.retry || m.delivery_status !== old.delivery_status ? m : { ...m, retry: old.retry };
   return copy;
 }
 
-/** An attachment fetched with the agent's token (an <img src> cannot send one). */
+/** An attachment fetched with the agent's token (an <img src> cannot send one); a file an
+ * agent attached by its address is a link to it. */
 function Attachment({ link }) {
+  if (link.link) {
+    return html`<a href=${link.link} target="_blank" rel="noopener noreferrer">${t('conv.attachment')} (${link.content_type || '?'})</a>`;
+  }
+  return html`<${Fetched} link=${link} />`;
+}
+
+function Fetched({ link }) {
   const [url, setUrl] = useState(null);
   const [failed, setFailed] = useState(false);
   useEffect(() => {
     let made = null;
+    let gone = false;
     api(link.url, { blob: true })
-      .then((b) => { made = URL.createObjectURL(b); setUrl(made); })
-      .catch(() => setFailed(true));
-    return () => made && URL.revokeObjectURL(made);
+      .then((b) => {
+        if (gone) return;
+        made = URL.createObjectURL(b);
+        setUrl(made);
+      })
+      .catch(() => !gone && setFailed(true));
+    return () => {
+      gone = true;
+      if (made) URL.revokeObjectURL(made);
+    };
   }, [link.url]);
-  if (failed) return html`<span class="muted">${t('conv.attachment')} (${link.content_type}) ⚠</span>`;
+  const type = link.content_type || '';
+  if (failed) return html`<span class="muted">${t('conv.attachment')} (${type}) ⚠</span>`;
   if (!url) return html`<span class="muted">${t('conv.loading')}</span>`;
-  if (link.content_type.startsWith('image/')) return html`<img class="media" src=${url} alt=${t('conv.attachment')} />`;
-  if (link.content_type.startsWith('audio/')) return html`<audio controls src=${url}></audio>`;
-  if (link.content_type.startsWith('video/')) return html`<video controls src=${url}></video>`;
-  return html`<a href=${url} download>${t('conv.attachment')} (${link.content_type})</a>`;
+  if (type.startsWith('image/')) return html`<img class="media" src=${url} alt=${t('conv.attachment')} />`;
+  if (type.startsWith('audio/')) return html`<audio controls src=${url}></audio>`;
+  if (type.startsWith('video/')) return html`<video controls src=${url}></video>`;
+  return html`<a href=${url} download>${t('conv.attachment')} (${type})</a>`;
 }
 
 function Message({ m, users, onResend }) {
@@ -78,13 +99,21 @@ export function Conversation({ id, live, me, users }) {
       cursor = page.next_cursor;
       if (!cursor) break;
     }
-    setMessages(all);
+    // Merged: what the socket brought while the pages loaded is not lost or set back.
+    setMessages((old) => all.reduce(upsert, old));
+  }
+
+  async function loadTicket() {
+    const tk = await api(`/tickets/${id}`);
+    // A reply to an older question must not undo a newer event.
+    setTicket((old) => (old && old.version > tk.version ? old : tk));
+    return tk;
   }
 
   useEffect(() => {
     setError('');
-    api(`/tickets/${id}`)
-      .then((tk) => { setTicket(tk); setSuggestion(tk.suggested_reply || null); })
+    loadTicket()
+      .then((tk) => setSuggestion(tk.suggested_reply || null))
       .catch((e) => setError(e.message));
     loadMessages().catch((e) => setError(e.message));
   }, [id]);
@@ -97,15 +126,26 @@ export function Conversation({ id, live, me, users }) {
         setMessages((old) => upsert(old, e.data.message));
         // Once someone answers, triage's suggestion for the first message is stale.
         if (!e.data.message.from_customer) setSuggestion(null);
-      }
-      else if (e.data && e.data.ticket) {
-        setTicket(e.data.ticket);
+        // A new message moves the ticket (its window, its activity) with no ticket event.
+        if (e.type === 'message.created') loadTicket().catch(() => {});
+      } else if (e.data && e.data.ticket) {
+        const tk = e.data.ticket;
+        setTicket((old) => (old && old.version > tk.version ? old : tk));
         if (e.data.ticket.suggested_reply !== undefined) setSuggestion(e.data.ticket.suggested_reply);
       } else if (e.type === 'triage.completed' && e.data.result && e.data.result.reply) setSuggestion(e.data.result.reply);
       else if (e.type === 'ticket.deleted') location.hash = '#/';
     };
+    // Loaded before the first `hello`, the page may have missed an event: load again.
+    const onSynced = () => {
+      loadTicket().catch(() => {});
+      loadMessages().catch(() => {});
+    };
     live.addEventListener('event', onEvent);
-    return () => live.removeEventListener('event', onEvent);
+    live.addEventListener('synced', onSynced);
+    return () => {
+      live.removeEventListener('event', onEvent);
+      live.removeEventListener('synced', onSynced);
+    };
   }, [live, id]);
 
   // Reading the conversation marks it seen; new messages scroll into view.
@@ -126,7 +166,8 @@ export function Conversation({ id, live, me, users }) {
   async function change(body) {
     setError('');
     try {
-      setTicket(await api(`/tickets/${id}`, { method: 'PUT', body }));
+      const tk = await api(`/tickets/${id}`, { method: 'PUT', body });
+      setTicket((old) => (old && old.version > tk.version ? old : tk));
     } catch (e) {
       setError(Object.values(e.fields).join(' ') || e.message);
     }

@@ -73,29 +73,50 @@ export function Inbox({ live, me, users, selected }) {
   filtersRef.current = filters;
   const list = useRef(null);
 
+  const asked = useRef(0);
+
   function params(f, after) {
+    const text = f.q.trim();
+    // A number finds the customer (E.164); words are looked up in the messages.
+    const phone = /^\+?[\d\s().-]{8,}$/.test(text) ? `+${text.replace(/\D/g, '')}` : '';
     return query({
       status: f.status === 'all' ? '' : f.status || ACTIVE,
       priority: f.priority,
       assigned_to: f.assigned,
-      q: f.q.trim(),
+      customer_phone: phone,
+      q: phone ? '' : text,
       limit: PAGE,
       cursor: after,
     });
   }
 
   async function load(f, after) {
+    // Only the latest question's answer counts: a slow earlier search must not land last.
+    const n = ++asked.current;
     setLoading(true);
     setError('');
     try {
       const page = await api(`/tickets${params(f, after)}`);
-      setTickets((old) => (after ? [...old, ...page.data.filter((n) => !old.some((o) => o.id === n.id))] : page.data));
+      if (n !== asked.current) return;
+      setTickets((old) => (after ? [...old, ...page.data.filter((x) => !old.some((o) => o.id === x.id))] : page.data));
       setCursor(page.next_cursor);
     } catch (e) {
-      setError(e.status === 0 ? t('err.network') : e.message);
+      if (n === asked.current) setError(e.status === 0 ? t('err.network') : e.message);
     } finally {
-      setLoading(false);
+      if (n === asked.current) setLoading(false);
     }
+  }
+
+  /** Puts `ticket` in the list as it now is, or takes it out if the filters exclude it. */
+  function place(ticket, latest) {
+    const f = filtersRef.current;
+    setTickets((old) => {
+      const before = old.find((x) => x.id === ticket.id);
+      // A search is the server's to answer: live changes only refresh what it found.
+      if (!matches(ticket, f, me) || (!before && f.q.trim())) return old.filter((x) => x.id !== ticket.id);
+      const row = { ...ticket, last_message: latest || (before ? before.last_message : null) };
+      return [...old.filter((x) => x.id !== ticket.id), row].sort(order);
+    });
   }
 
   // A search waits for the agent to stop typing; other filters apply at once.
@@ -110,30 +131,43 @@ export function Inbox({ live, me, users, selected }) {
     return () => removeEventListener('omni:seen', onSeen);
   }, []);
 
+  // Tickets to read again, gathered for a moment: a burst of messages is one read each.
+  const stale = useRef(new Set());
+  const flush = useRef(null);
+  function refresh(id) {
+    stale.current.add(id);
+    if (flush.current) return;
+    flush.current = setTimeout(() => {
+      const ids = [...stale.current];
+      stale.current.clear();
+      flush.current = null;
+      for (const ticket of ids) api(`/tickets/${ticket}`).then((tk) => place(tk)).catch(() => {});
+    }, 300);
+  }
+
   useEffect(() => {
     if (!live) return undefined;
     const onEvent = ({ detail: e }) => {
-      const f = filtersRef.current;
       if (e.type === 'ticket.deleted') {
         setTickets((old) => old.filter((x) => x.id !== e.ticket_id));
       } else if (e.data && e.data.ticket) {
-        const ticket = e.data.ticket;
-        setTickets((old) => {
-          const known = old.some((x) => x.id === ticket.id);
-          // A search is the server's to answer: live changes only refresh what it found.
-          if (!matches(ticket, f, me) || (!known && f.q.trim())) return old.filter((x) => x.id !== ticket.id);
-          // A ticket event carries no latest message: keep the one the inbox has.
-          const before = old.find((x) => x.id === ticket.id);
-          const row = { ...ticket, last_message: before ? before.last_message : null };
-          return [...old.filter((x) => x.id !== ticket.id), row].sort(order);
-        });
+        place(e.data.ticket);
       } else if (e.type === 'message.created' && e.data && e.data.message) {
         const m = e.data.message;
         setPreviews((p) => ({ ...p, [m.ticket_id]: m }));
+        // A message moves its ticket up (no ticket event says so): the ticket as it now
+        // is comes from the API, which also brings in one the list had not loaded.
+        refresh(m.ticket_id);
       }
     };
+    // The first `hello`: anything between the list's load and it would be lost.
+    const onSynced = () => load(filtersRef.current, null);
     live.addEventListener('event', onEvent);
-    return () => live.removeEventListener('event', onEvent);
+    live.addEventListener('synced', onSynced);
+    return () => {
+      live.removeEventListener('event', onEvent);
+      live.removeEventListener('synced', onSynced);
+    };
   }, [live]);
 
   const set = (k) => (e) => setFilters({ ...filters, [k]: e.target.value });

@@ -39,6 +39,7 @@ export class Live extends EventTarget {
       if (e.status === 401) return; // the app logs out
       return this.retry();
     }
+    if (this.stopped) return;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const since = this.lastId === null ? '' : `&since=${this.lastId}`;
     const socket = new WebSocket(`${proto}//${location.host}/ws?ticket=${encodeURIComponent(ticket)}${since}`);
@@ -73,7 +74,11 @@ export class Live extends EventTarget {
     }
     if (f.type === 'hello') {
       // The first connection starts from now; later ones replayed from `since` already.
-      if (this.lastId === null) this.lastId = f.last_event_id ?? 0;
+      // Lists loaded before it may have missed an event: `synced` tells them to load again.
+      if (this.lastId === null) {
+        this.lastId = f.last_event_id ?? 0;
+        this.dispatchEvent(new CustomEvent('synced'));
+      }
       this.delay = 500;
       this.setState('live');
       return;

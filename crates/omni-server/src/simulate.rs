@@ -96,13 +96,13 @@ pub async fn simulate_inbound(state: &AppState, m: SimulatedMessage) -> anyhow::
     let server = match &m.server {
         Some(s) => s.trim_end_matches('/').to_owned(),
         None => {
-            let bind = state.config.http.bind;
-            let host = if bind.ip().is_unspecified() {
-                "127.0.0.1".to_owned()
-            } else {
-                bind.ip().to_string()
-            };
-            format!("http://{}:{}", host, bind.port())
+            let mut bind = state.config.http.bind;
+            // Listening everywhere: this machine's loopback reaches it.
+            if bind.ip().is_unspecified() {
+                bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            // A SocketAddr prints an IPv6 address in brackets, as a URL needs.
+            format!("http://{bind}")
         }
     };
     let target = format!("{server}/ticket-messages/webhook");

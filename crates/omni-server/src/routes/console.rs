@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 use crate::error::ApiError;
 
@@ -112,10 +112,11 @@ pub async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResp
     Ok(res.content_type(asset.content_type).body(asset.body))
 }
 
-/// Mounts `/console` and its files.
+/// Mounts `/console` and its files, for GET and HEAD (a proxy's or a monitor's check).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/console", web::get().to(to_index))
-        .route("/console/{path:.*}", web::get().to(asset));
+    let read = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+    cfg.route("/console", read().to(to_index))
+        .route("/console/{path:.*}", read().to(asset));
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ pub struct UpdateTicketRequest {
         ("category" = Option<FilterText>, Query, description = "Only this category"),
         ("assigned_to" = Option<AssigneeText>, Query, description = "`me`, `none` (unassigned) or a user id"),
         ("customer_phone" = Option<PhoneNumber>, Query, description = "Only this customer (E.164)"),
-        ("q" = Option<SearchText>, Query, description = "Text in the customer's name, phone or messages"),
+        ("q" = Option<SearchText>, Query, description = "Words in the ticket's messages (Portuguese and English stemming); to find a customer by number, use `customer_phone`"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Rows per page, 1 to 200 (50 when omitted)"),
         ("cursor" = Option<FilterText>, Query, description = "The `next_cursor` of the previous page"),
     ),
