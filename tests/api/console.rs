@@ -538,20 +538,38 @@ async fn an_agent_answers_a_whatsapp_message_in_the_console_and_sees_it_delivere
     // to his new one (only a message event): each time that conversation moves to the top.
     b.click("a[href='#/']").await;
     world
-        .customer_writes(&world.address(), customer, "Marina Souza", "Alguma novidade?")
+        .customer_writes(
+            &world.address(),
+            customer,
+            "Marina Souza",
+            "Alguma novidade?",
+        )
         .await;
     b.wait_text("li:first-child a.ticket", "Marina Souza").await;
     world
-        .customer_writes(&world.address(), "+5511987650077", "Rafael Dias", "E no feriado?")
+        .customer_writes(
+            &world.address(),
+            "+5511987650077",
+            "Rafael Dias",
+            "E no feriado?",
+        )
         .await;
     b.wait_text("li:first-child a.ticket", "Rafael Dias").await;
-    b.wait_text("li:first-child a.ticket.unread .preview", "E no feriado?").await;
+    b.wait_text("li:first-child a.ticket.unread .preview", "E no feriado?")
+        .await;
 
     // A number in the search finds that customer.
     b.type_into("input[name=q]", "+55 11 98765-0042").await;
     b.wait_text("a.ticket", "Marina Souza").await;
     let started = Instant::now();
-    while b.client.find_all(Locator::Css("a.ticket")).await.unwrap().len() != 1 {
+    while b
+        .client
+        .find_all(Locator::Css("a.ticket"))
+        .await
+        .unwrap()
+        .len()
+        != 1
+    {
         assert!(started.elapsed() < WAIT, "the search kept other customers");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

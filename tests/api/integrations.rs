@@ -471,3 +471,23 @@ async fn a_company_cannot_claim_a_number_its_twilio_account_does_not_own() {
         "{asked:?}"
     );
 }
+
+#[tokio::test]
+async fn a_number_goes_unconfirmed_only_when_the_operator_says_so() {
+    // Twilio cannot be reached: by default the number cannot be confirmed (503); with
+    // `twilio.confirm_numbers = false` (trying Omni without an account) it is routed.
+    for (confirm, expected) in [(true, 503), (false, 201)] {
+        let db = omni_store_postgres::test_db::TestDatabase::new()
+            .await
+            .unwrap();
+        let url = db.url().to_owned();
+        let app = crate::helpers::spawn_app_on(db, &url, move |f| {
+            f.merge(("twilio.api_base_url", "http://127.0.0.1:9"))
+                .merge(("twilio.confirm_numbers", confirm))
+        })
+        .await;
+        let admin = app.register().await;
+        let (status, body) = create(&app, &admin, twilio("made-up", &phone())).await;
+        assert_eq!(status, expected, "confirm_numbers={confirm}: {body}");
+    }
+}

@@ -168,6 +168,7 @@ struct RawTwilio {
     messaging_base_url: String,
     content_base_url: String,
     media_max_bytes: u64,
+    confirm_numbers: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -216,6 +217,7 @@ impl Default for Raw {
                 messaging_base_url: "https://messaging.twilio.com".into(),
                 content_base_url: "https://content.twilio.com".into(),
                 media_max_bytes: omni_twilio::DEFAULT_MEDIA_MAX_BYTES,
+                confirm_numbers: true,
             },
             cors: RawCors {
                 allowed_origins: Vec::new(),
@@ -303,6 +305,9 @@ pub struct Config {
     pub twilio_content_base_url: String,
     /// The largest customer attachment passed on to agents, in bytes.
     pub twilio_media_max_bytes: u64,
+    /// Whether enabling a Twilio integration asks Twilio that the account owns the number
+    /// (off only to try Omni without a Twilio account; refused in production).
+    pub twilio_confirm_numbers: bool,
     /// Origins of the agent UIs allowed to call the API from a browser.
     pub cors_allowed_origins: Vec<String>,
     /// Log format and default level.
@@ -609,6 +614,13 @@ impl Config {
             http_url("twilio.messaging_base_url", &raw.twilio.messaging_base_url)?;
         let twilio_content_base_url =
             http_url("twilio.content_base_url", &raw.twilio.content_base_url)?;
+        if !raw.twilio.confirm_numbers && profile == Profile::Production {
+            return Err(ConfigError(
+                "twilio.confirm_numbers=false lets any company claim any number: it is for trying \
+                 Omni without a Twilio account, not for production"
+                    .into(),
+            ));
+        }
         if raw.twilio.media_max_bytes == 0 {
             return Err(ConfigError(
                 "twilio.media_max_bytes must be at least 1 (bytes)".into(),
@@ -678,6 +690,7 @@ impl Config {
             twilio_messaging_base_url,
             twilio_content_base_url,
             twilio_media_max_bytes: raw.twilio.media_max_bytes,
+            twilio_confirm_numbers: raw.twilio.confirm_numbers,
             cors_allowed_origins: raw.cors.allowed_origins,
             log: LogConfig {
                 format: raw.log.format.unwrap_or(match profile {
@@ -854,6 +867,21 @@ mod tests {
             jail.set_env("OMNI_HTTP__PUBLIC_BASE_URL", "");
             let e = load_in(jail).unwrap_err().to_string();
             assert!(e.contains("OMNI_HTTP__PUBLIC_BASE_URL"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn numbers_go_unconfirmed_only_outside_production() {
+        Jail::expect_with(|jail| {
+            jail.set_env("OMNI_TWILIO__CONFIRM_NUMBERS", "false");
+            assert!(!load_in(jail).unwrap().twilio_confirm_numbers);
+            jail.set_env("OMNI_PROFILE", "production");
+            jail.set_env("OMNI_HTTP__PUBLIC_BASE_URL", "https://omni.example.com");
+            jail.set_env("OMNI_AUTH__JWT_SECRET", "x".repeat(40));
+            jail.set_env("OMNI_CRYPTO__SECRET_KEY", BASE64.encode([7u8; 32]));
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("twilio.confirm_numbers"), "{e}");
             Ok(())
         });
     }

@@ -96,11 +96,17 @@ impl AppState {
             Arc::new(twilio.clone()),
             Arc::new(vera_client.clone()),
         ));
-        let integrations = IntegrationService::new(
+        let mut integrations = IntegrationService::new(
             Arc::new(PgIntegrationRepository::new(db.clone())),
             cipher,
             verifier,
         );
+        if !config.twilio_confirm_numbers {
+            tracing::warn!(
+                "twilio.confirm_numbers is off: integrations route numbers Twilio was not asked about"
+            );
+            integrations = integrations.without_number_confirmation();
+        }
         let message_store = Arc::new(PgMessageStore::new(db.clone()));
         let twilio = Arc::new(twilio);
         let messaging = MessagingService::new(
