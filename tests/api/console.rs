@@ -512,6 +512,11 @@ async fn an_agent_answers_a_whatsapp_message_in_the_console_and_sees_it_delivere
     let port = world.server.as_ref().unwrap().port;
     world.server.take().unwrap().kill();
     b.wait_for(".live[data-state=offline]").await;
+    // A reply written while the server is gone is kept, and offered again.
+    b.type_into("textarea[name=reply]", "Ainda está aí?").await;
+    b.click(".reply button[type=submit]").await;
+    b.wait_text(".reply button[type=submit]", "Try again").await;
+    b.wait_for(".conversation [role=alert]").await;
     let other = Instance::start(world.db.url(), &world.twilio.uri(), &world.secrets, None).await;
     world
         .customer_writes(
@@ -533,6 +538,24 @@ async fn an_agent_answers_a_whatsapp_message_in_the_console_and_sees_it_delivere
     b.wait_for(".live[data-state=live]").await;
     b.wait_text("a.ticket", "Rafael Dias").await;
     drop(other);
+    // Sent again (under the same Idempotency-Key): once.
+    b.click(".reply button[type=submit]").await;
+    b.wait_text(".message.out .text", "Ainda está aí?").await;
+    let messages = world
+        .call(
+            "GET",
+            &format!("/ticket-messages?ticket_id={href}"),
+            Some(admin["token"].as_str().unwrap()),
+            Value::Null,
+        )
+        .await;
+    let copies = messages["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["content"] == "Ainda está aí?")
+        .count();
+    assert_eq!(copies, 1);
 
     // Back to the inbox: Marina writes again (her waiting ticket reopens), then Rafael adds
     // to his new one (only a message event): each time that conversation moves to the top.
@@ -733,7 +756,7 @@ async fn an_admin_runs_the_team_in_portuguese_and_a_phone_reads_a_photo() {
     let stored = world
         .call(
             "GET",
-            "/tickets?customer_phone=%2B5511987650055",
+            "/tickets?customer_phone=%2B5511987650055&include=last_message",
             Some(&token),
             Value::Null,
         )

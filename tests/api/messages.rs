@@ -1269,7 +1269,11 @@ async fn the_inbox_lists_each_ticket_with_its_latest_message_and_its_moves() {
         None,
     )
     .await;
-    let list = format!("/tickets?customer_phone={}", who.replace('+', "%2B"));
+    // Without asking, no preview (the list stays one query).
+    let plain = format!("/tickets?customer_phone={}", who.replace('+', "%2B"));
+    let (_, page) = s.app.call(Method::GET, &plain, None, &s.admin.token).await;
+    assert!(page["data"][0].get("last_message").is_none(), "{page}");
+    let list = format!("{plain}&include=last_message");
     let (status, page) = s.app.call(Method::GET, &list, None, &s.admin.token).await;
     assert_eq!(status, 200, "{page}");
     let item = &page["data"][0];

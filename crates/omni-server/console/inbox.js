@@ -85,6 +85,7 @@ export function Inbox({ live, me, users, selected }) {
       assigned_to: f.assigned,
       customer_phone: phone,
       q: phone ? '' : text,
+      include: 'last_message',
       limit: PAGE,
       cursor: after,
     });

@@ -77,6 +77,7 @@ use crate::routes;
         crate::schemas::AssigneeText,
         crate::schemas::StatusFilter,
         crate::schemas::PriorityFilter,
+        crate::schemas::IncludeFilter,
         omni_reports::GroupBy,
         omni_reports::Breakdown,
     )),

@@ -269,6 +269,11 @@ schemas! {
         &word_list(Priority::ALL.map(Priority::as_str)), None, None,
         "Priorities separated by commas (`high,urgent`); empty parts are ignored.",
     );
+    /// What `GET /tickets` may add to each ticket.
+    IncludeFilter = "IncludeFilter" => text(
+        &word_list([crate::routes::tickets::INCLUDE_LAST_MESSAGE]), None, None,
+        "`last_message`; empty parts are ignored.",
+    );
     /// The assignee filter of `GET /tickets`.
     AssigneeText = "AssigneeFilter" => text(
         ASSIGNEE, None, None,
