@@ -60,6 +60,15 @@ impl Drop for Browser {
 
 impl Browser {
     async fn start(name: &'static str) -> Self {
+        // A failure's screenshots from an earlier run would outlive the run that passes.
+        if let Ok(entries) = std::fs::read_dir(artifacts()) {
+            let stale = format!("{name}-failed-");
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&stale) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         let chromedriver = program(
             "OMNI_CHROMEDRIVER",
             &["/usr/bin/chromedriver", "chromedriver"],
@@ -302,23 +311,40 @@ impl World {
 
     async fn customer_writes(&self, address: &str, from: &str, name: &str, text: &str) {
         let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+        self.customer_sends(address, &sid, from, name, text, &[])
+            .await;
+    }
+
+    /// A customer's WhatsApp message with `extra` fields (attachments), signed and posted.
+    async fn customer_sends(
+        &self,
+        address: &str,
+        sid: &str,
+        from: &str,
+        name: &str,
+        text: &str,
+        extra: &[(&str, &str)],
+    ) {
         let from = format!("whatsapp:{from}");
         let to = format!("whatsapp:{OUR_NUMBER}");
-        self.webhook(
-            address,
-            &[
-                ("MessageSid", &sid),
-                ("AccountSid", SID),
-                ("From", &from),
-                ("To", &to),
-                ("Body", text),
-                ("NumMedia", "0"),
-                ("ProfileName", name),
-                ("SmsStatus", "received"),
-                ("ApiVersion", "2010-04-01"),
-            ],
-        )
-        .await;
+        let attachments = extra
+            .iter()
+            .filter(|(k, _)| k.starts_with("MediaUrl"))
+            .count();
+        let attachments = attachments.to_string();
+        let mut form = vec![
+            ("MessageSid", sid),
+            ("AccountSid", SID),
+            ("From", from.as_str()),
+            ("To", to.as_str()),
+            ("Body", text),
+            ("NumMedia", attachments.as_str()),
+            ("ProfileName", name),
+            ("SmsStatus", "received"),
+            ("ApiVersion", "2010-04-01"),
+        ];
+        form.extend_from_slice(extra);
+        self.webhook(address, &form).await;
     }
 
     /// A customer's photo, which the fake Twilio serves to the integration's credentials.
@@ -344,23 +370,13 @@ impl World {
             .mount(&self.twilio)
             .await;
         let url = format!("{}{media}", self.twilio.uri());
-        let from = format!("whatsapp:{from}");
-        let to = format!("whatsapp:{OUR_NUMBER}");
-        self.webhook(
+        self.customer_sends(
             &self.address(),
-            &[
-                ("MessageSid", sid),
-                ("AccountSid", SID),
-                ("From", &from),
-                ("To", &to),
-                ("Body", "Olha a foto da encomenda"),
-                ("NumMedia", "1"),
-                ("MediaUrl0", &url),
-                ("MediaContentType0", "image/png"),
-                ("ProfileName", name),
-                ("SmsStatus", "received"),
-                ("ApiVersion", "2010-04-01"),
-            ],
+            sid,
+            from,
+            name,
+            "Olha a foto da encomenda",
+            &[("MediaUrl0", &url), ("MediaContentType0", "image/png")],
         )
         .await;
     }
