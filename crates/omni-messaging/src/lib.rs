@@ -13,6 +13,7 @@ mod delivery_status;
 mod error;
 pub mod events;
 mod idempotency;
+mod job_reads;
 mod jobs;
 mod media;
 mod message;

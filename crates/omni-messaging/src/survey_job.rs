@@ -1,11 +1,11 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use omni_core::{Scope, TicketId};
-use omni_tenancy::{CompanyRepository, TenancyError};
-use omni_ticketing::{TicketRepository, TicketingError};
+use omni_core::TicketId;
+use omni_tenancy::CompanyRepository;
+use omni_ticketing::TicketRepository;
 
-use crate::{DeliverError, MessageContent, MessageStore};
+use crate::{DeliverError, MessageContent, MessageStore, job_reads};
 
 /// The satisfaction survey: queued when an agent resolves a ticket of a company that asks
 /// its customers (`settings.csat.enabled`), it sends the company's question once on the
@@ -17,10 +17,6 @@ pub struct SurveyJob {
     tickets: Arc<dyn TicketRepository>,
     companies: Arc<dyn CompanyRepository>,
     messages: Arc<dyn MessageStore>,
-}
-
-fn retry(e: impl std::fmt::Display) -> DeliverError {
-    DeliverError(e.to_string())
 }
 
 impl SurveyJob {
@@ -40,22 +36,13 @@ impl SurveyJob {
     /// Asks one ticket's customer; an error means "run again later".
     #[tracing::instrument(skip_all, fields(ticket_id = %ticket_id))]
     pub async fn run(&self, ticket_id: TicketId) -> Result<(), DeliverError> {
-        let Some(ticket) = self
-            .tickets
-            .find(Scope::All, ticket_id)
-            .await
-            .map_err(|e: TicketingError| retry(e))?
-        else {
+        let Some(ticket) = job_reads::ticket(self.tickets.as_ref(), ticket_id).await? else {
             return Ok(());
         };
         if !ticket.survey_due(Utc::now()) {
             return Ok(());
         }
-        let Some(company) = self
-            .companies
-            .find(Scope::All, ticket.company_id)
-            .await
-            .map_err(|e: TenancyError| retry(e))?
+        let Some(company) = job_reads::company(self.companies.as_ref(), ticket.company_id).await?
         else {
             return Ok(());
         };
@@ -71,7 +58,7 @@ impl SurveyJob {
         self.messages
             .record_survey(ticket_id, question)
             .await
-            .map_err(retry)?;
+            .map_err(job_reads::later)?;
         Ok(())
     }
 }

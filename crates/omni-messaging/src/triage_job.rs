@@ -1,10 +1,10 @@
 use std::sync::Arc;
 
-use omni_core::{PageRequest, Scope, TicketId};
-use omni_tenancy::{CompanyRepository, IntegrationConfig, IntegrationService, TenancyError};
-use omni_ticketing::{TicketRepository, TicketingError, TriageInput};
+use omni_core::{PageRequest, TicketId};
+use omni_tenancy::{CompanyRepository, IntegrationConfig, IntegrationService};
+use omni_ticketing::{TicketRepository, TriageInput};
 
-use crate::{DeliverError, MessageContent, MessageStore, TriageEngines};
+use crate::{DeliverError, MessageContent, MessageStore, TriageEngines, job_reads};
 
 /// How many of the customer's latest messages triage reads.
 const MESSAGES_READ: i64 = 20;
@@ -20,10 +20,6 @@ pub struct TriageJob {
     messages: Arc<dyn MessageStore>,
     integrations: IntegrationService,
     engines: Arc<dyn TriageEngines>,
-}
-
-fn retry(e: impl std::fmt::Display) -> DeliverError {
-    DeliverError(e.to_string())
 }
 
 impl TriageJob {
@@ -47,19 +43,10 @@ impl TriageJob {
     /// Triage one ticket; an error means "run again later".
     #[tracing::instrument(skip_all, fields(ticket_id = %ticket_id))]
     pub async fn run(&self, ticket_id: TicketId) -> Result<(), DeliverError> {
-        let Some(ticket) = self
-            .tickets
-            .find(Scope::All, ticket_id)
-            .await
-            .map_err(|e: TicketingError| retry(e))?
-        else {
+        let Some(ticket) = job_reads::ticket(self.tickets.as_ref(), ticket_id).await? else {
             return Ok(());
         };
-        let Some(company) = self
-            .companies
-            .find(Scope::All, ticket.company_id)
-            .await
-            .map_err(|e: TenancyError| retry(e))?
+        let Some(company) = job_reads::company(self.companies.as_ref(), ticket.company_id).await?
         else {
             return Ok(());
         };
@@ -67,7 +54,7 @@ impl TriageJob {
             .messages
             .customer_texts(ticket_id, MESSAGES_READ)
             .await
-            .map_err(retry)?;
+            .map_err(job_reads::later)?;
         if texts.is_empty() {
             return Ok(());
         }
@@ -83,7 +70,7 @@ impl TriageJob {
             .engine(vera)
             .triage(&input)
             .await
-            .map_err(retry)?;
+            .map_err(job_reads::later)?;
         // A reply that is not a valid message (empty, too long) is not sent at all.
         let reply = result
             .reply
@@ -93,7 +80,7 @@ impl TriageJob {
         self.messages
             .record_triage(ticket_id, &result, reply)
             .await
-            .map_err(retry)?;
+            .map_err(job_reads::later)?;
         Ok(())
     }
 
@@ -109,12 +96,15 @@ impl TriageJob {
             .integrations
             .list_for_company(ticket.company_id, page)
             .await
-            .map_err(retry)?;
+            .map_err(job_reads::later)?;
         for integration in integrations {
             if let (true, IntegrationConfig::Vera(config)) =
                 (integration.enabled, &integration.config)
             {
-                let secrets = self.integrations.secrets(&integration).map_err(retry)?;
+                let secrets = self
+                    .integrations
+                    .secrets(&integration)
+                    .map_err(job_reads::later)?;
                 if let Some(vera) = secrets.vera() {
                     return Ok(Some((config.clone(), vera.api_key.clone())));
                 }
